@@ -1,0 +1,52 @@
+# One place for every install and check step: the README, CI and developers all use these targets.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV   := .venv
+BIN    := $(VENV)/bin
+# Re-install whenever the project's metadata changes.
+STAMP_RUN  := $(VENV)/.stamp-run
+STAMP_TEST := $(VENV)/.stamp-test
+PYTEST_ARGS ?=
+
+.PHONY: help install install-test demo test test-all lint format bench bench-quick clean
+
+help:
+	@echo "make demo       install into .venv and run the Rossmann search on synthetic data"
+	@echo "make test       install test extras into .venv and run the default test suite"
+	@echo "make test-all   also run the tests marked slow"
+	@echo "make lint       ruff lint + format check"
+	@echo "make bench      side-by-side benchmarks (quick mode); BENCH_ARGS=--full for all"
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(STAMP_RUN): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e .
+	@touch $@
+
+$(STAMP_TEST): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	@touch $@ $(STAMP_RUN)
+
+install: $(STAMP_RUN)
+install-test: $(STAMP_TEST)
+
+demo: $(STAMP_RUN)
+	$(BIN)/daskcloud rossmann --preset small
+
+test: $(STAMP_TEST)
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+test-all: $(STAMP_TEST)
+	$(BIN)/python -m pytest -m "not kubernetes" $(PYTEST_ARGS)
+
+lint: $(STAMP_TEST)
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff format --check src tests benchmarks
+
+format: $(STAMP_TEST)
+	$(BIN)/ruff check --fix src tests benchmarks
+	$(BIN)/ruff format src tests benchmarks
+
+clean:
+	rm -rf $(VENV) build dist .pytest_cache .ruff_cache
