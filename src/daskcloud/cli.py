@@ -18,7 +18,7 @@ from daskcloud.exceptions import DaskcloudError
 
 app = typer.Typer(
     name="daskcloud",
-    help="Distributed, journaled hyperparameter search on Dask: local, any scheduler, or Kubernetes.",
+    help="Distributed, journaled hyperparameter search on Dask: local, a scheduler, or Kubernetes.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
