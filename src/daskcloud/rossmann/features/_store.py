@@ -1,0 +1,167 @@
+"""Store-table features: competition, Promo2, and store aggregates learned from training rows."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from daskcloud.exceptions import DataError
+
+__all__ = ["StoreAggregates", "competition_features", "promo2_features", "promo_interval_months"]
+
+_MONTHS = {
+    "jan": 1, "feb": 2, "mar": 3, "apr": 4, "may": 5, "jun": 6,
+    "jul": 7, "aug": 8, "sep": 9, "sept": 9, "oct": 10, "nov": 11, "dec": 12,
+}  # fmt: skip
+
+
+def promo_interval_months(interval: object) -> frozenset[int]:
+    """Month numbers of a PromoInterval string; ``"Mar,Jun,Sept,Dec"`` -> {3, 6, 9, 12}.
+
+    The real data spells September ``Sept``; ``Sep`` is accepted too. Missing -> empty.
+
+    Raises:
+        DataError: for a token that is not a month name.
+    """
+    if interval is None or (isinstance(interval, float) and np.isnan(interval)) or interval == "":
+        return frozenset()
+    months = set()
+    for token in str(interval).split(","):
+        key = token.strip().lower()
+        if key not in _MONTHS:
+            raise DataError(
+                f"PromoInterval {interval!r} has an unknown month {token.strip()!r}; "
+                "expected names like 'Jan,Apr,Jul,Oct' or 'Mar,Jun,Sept,Dec'"
+            )
+        months.add(_MONTHS[key])
+    return frozenset(months)
+
+
+def competition_features(frame: pd.DataFrame, max_months: int) -> dict[str, np.ndarray]:
+    """Competitor distance and months open.
+
+    ``CompetitionOpenSince`` years before 1990 are clipped to 1990 (the 1900 and 1961
+    outliers); months open are clipped to ``[0, max_months]``. An unknown opening
+    date counts as open for ``max_months`` (a competitor with no date has been there
+    for long), flagged by ``CompetitionOpenUnknown``.
+    """
+    year = frame["CompetitionOpenSinceYear"].to_numpy(dtype=np.float64)
+    month = frame["CompetitionOpenSinceMonth"].to_numpy(dtype=np.float64)
+    unknown = np.isnan(year) | np.isnan(month)
+    year = np.clip(year, 1990, None)
+    dates = frame["Date"].dt
+    months_open = (dates.year.to_numpy() - year) * 12 + (dates.month.to_numpy() - month)
+    months_open = np.where(unknown, max_months, np.clip(months_open, 0, max_months))
+    distance = frame["CompetitionDistance"].to_numpy(dtype=np.float64)
+    no_distance = np.isnan(distance)
+    return {
+        "CompetitionLogDistance": np.log1p(np.where(no_distance, 100_000.0, distance)),
+        "CompetitionDistanceUnknown": no_distance.astype(np.float64),
+        "CompetitionMonthsOpen": months_open.astype(np.float64),
+        "CompetitionOpen": (months_open > 0).astype(np.float64),
+        "CompetitionOpenUnknown": unknown.astype(np.float64),
+    }
+
+
+def _iso_week_monday(year: np.ndarray, week: np.ndarray) -> np.ndarray:
+    """Monday of ISO week ``week`` of ``year`` as datetime64[D] (NaN in -> NaT out)."""
+    known = ~(np.isnan(year) | np.isnan(week))
+    y = np.where(known, year, 1970).astype(np.int64)
+    w = np.where(known, week, 1).astype(np.int64)
+    jan4 = (y - 1970).astype("datetime64[Y]").astype("datetime64[D]") + np.timedelta64(3, "D")
+    weekday = (jan4.astype(np.int64) + 3) % 7  # 1970-01-01 was a Thursday; 0 = Monday
+    monday = jan4 - weekday.astype("timedelta64[D]") + ((w - 1) * 7).astype("timedelta64[D]")
+    return np.where(known, monday, np.datetime64("NaT"))
+
+
+def promo2_features(frame: pd.DataFrame, max_weeks: int) -> dict[str, np.ndarray]:
+    """Promo2 taking part, active this month, and weeks since it started (capped at ``max_weeks``).
+
+    Promo2 starts on the Monday of ISO week (Promo2SinceYear, Promo2SinceWeek); a new
+    round of coupons goes out in the months of PromoInterval.
+    """
+    start = _iso_week_monday(
+        frame["Promo2SinceYear"].to_numpy(dtype=np.float64),
+        frame["Promo2SinceWeek"].to_numpy(dtype=np.float64),
+    )
+    days = frame["Date"].to_numpy(dtype="datetime64[D]")
+    takes_part = (frame["Promo2"].fillna(0).to_numpy() != 0) & ~np.isnat(start)
+    elapsed = np.where(takes_part, (days - start).astype(np.int64), -1)
+    started = takes_part & (elapsed >= 0)
+    intervals = frame["PromoInterval"].astype(object)
+    month_bits = {
+        value: sum(1 << m for m in promo_interval_months(value))
+        for value in pd.unique(intervals.to_numpy())
+    }
+    bits = intervals.map(month_bits).fillna(0).to_numpy(dtype=np.int64)
+    in_month = (bits >> frame["Date"].dt.month.to_numpy()) & 1
+    return {
+        "Promo2": takes_part.astype(np.float64),
+        "Promo2Started": started.astype(np.float64),
+        "Promo2Month": (started & (in_month == 1)).astype(np.float64),
+        "Promo2Weeks": np.where(started, np.minimum(elapsed // 7, max_weeks), 0).astype(np.float64),
+    }
+
+
+class StoreAggregates:
+    """Per-store sales levels learned from training rows; unseen stores get the global level.
+
+    All levels are means of log(Sales) over open rows with Sales > 0, so they
+    enter the model on the scale it predicts. Built by :meth:`learn`, applied by
+    :meth:`apply`; holds plain pandas Series, so it pickles.
+    """
+
+    def __init__(self) -> None:
+        self.columns: list[str] = []
+
+    def learn(self, rows: pd.DataFrame, log_sales: np.ndarray) -> StoreAggregates:
+        """Learn from training rows (already limited to open rows with Sales > 0)."""
+        df = pd.DataFrame(
+            {
+                "Store": rows["Store"].to_numpy(),
+                "DayOfWeek": rows["DayOfWeek"].to_numpy(),
+                "Promo": rows["Promo"].to_numpy(),
+                "y": log_sales,
+            }
+        )
+        self.global_level = float(df["y"].mean())
+        store = df.groupby("Store")["y"].mean()
+        self.store_level = store
+        resid = df["y"] - store.reindex(df["Store"]).to_numpy()
+        df["r"] = resid.to_numpy()
+        # Weekday and promo effects relative to the store's level; unseen keys fall back
+        # to the chain-wide effects.
+        self.dow_global = df.groupby("DayOfWeek")["r"].mean()
+        self.promo_global = df.groupby("Promo")["r"].mean()
+        self.store_dow = df.groupby(["Store", "DayOfWeek"])["r"].mean()
+        self.store_promo = df.groupby(["Store", "Promo"])["r"].mean()
+        self.columns = ["StoreLevel", "StoreDowEffect", "StorePromoEffect"]
+        self.spc = None
+        if "Customers" in rows.columns:
+            customers = rows["Customers"].to_numpy(dtype=np.float64)
+            ok = customers > 0
+            if ok.any():
+                per_customer = pd.Series(log_sales[ok] - np.log(customers[ok]))
+                self.spc_global = float(per_customer.mean())
+                self.spc = per_customer.groupby(df["Store"].to_numpy()[ok]).mean()
+                self.columns.append("StoreLogSalesPerCustomer")
+        return self
+
+    def apply(self, frame: pd.DataFrame) -> dict[str, np.ndarray]:
+        """Look up the learned levels for each row of ``frame``."""
+        store = frame["Store"].to_numpy()
+        dow = frame["DayOfWeek"].to_numpy()
+        promo = frame["Promo"].fillna(0).to_numpy()
+        level = self.store_level.reindex(store).to_numpy()
+        out = {"StoreLevel": np.where(np.isnan(level), self.global_level, level)}
+        for label, table, fallback, key in (
+            ("StoreDowEffect", self.store_dow, self.dow_global, dow),
+            ("StorePromoEffect", self.store_promo, self.promo_global, promo),
+        ):
+            values = table.reindex(pd.MultiIndex.from_arrays([store, key])).to_numpy()
+            default = fallback.reindex(key).fillna(0.0).to_numpy()
+            out[label] = np.where(np.isnan(values), default, values)
+        if self.spc is not None:
+            spc = self.spc.reindex(store).to_numpy()
+            out["StoreLogSalesPerCustomer"] = np.where(np.isnan(spc), self.spc_global, spc)
+        return out

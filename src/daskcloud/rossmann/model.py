@@ -1,0 +1,210 @@
+"""The Rossmann model: features -> scaling -> an MLP on log(Sales) with an RMSPE correction.
+
+:func:`make_pipeline` builds the scikit-learn ``Pipeline`` a search tunes;
+:func:`default_search_space` is the grid the main job searches by default.
+The pipeline fits on the raw joined train frame: every row goes through the
+features, and the final step learns only from open rows with Sales > 0 and
+predicts 0 for closed rows.
+"""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any
+
+import numpy as np
+from sklearn.base import BaseEstimator, RegressorMixin
+from sklearn.compose import ColumnTransformer
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.neural_network import MLPRegressor
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import StandardScaler
+from sklearn.utils.validation import check_is_fitted
+
+from daskcloud.exceptions import ConfigError, DataError
+from daskcloud.rossmann.features import RossmannFeatures
+
+__all__ = ["LogTargetMLP", "default_search_space", "make_pipeline"]
+
+
+def _rmspe_factor(y: np.ndarray, pred: np.ndarray) -> float:
+    """The scalar c minimising RMSPE(y, c * pred): c = Σ(p/y) / Σ(p/y)² (closed form)."""
+    ratio = pred / y
+    denom = float(np.dot(ratio, ratio))
+    return float(ratio.sum() / denom) if denom > 0 else 1.0
+
+
+class LogTargetMLP(RegressorMixin, BaseEstimator):
+    """``MLPRegressor`` on standardised log(Sales), back-transformed with an RMSPE correction.
+
+    ``X`` is a numeric matrix whose column ``open_column`` holds ``Open``
+    (1 open, 0 closed), as :class:`~daskcloud.rossmann.features.RossmannFeatures`
+    and the ``scale`` step of :func:`make_pipeline` emit it. ``fit`` drops the
+    closed rows and the rows with ``y <= 0``, fits the MLP on the standardised
+    log of the rest, then — if ``correction`` — fits one factor ``c`` minimising
+    RMSPE of ``c * exp(prediction)`` on those training rows (``exp`` of a log-scale
+    fit over-predicts under RMSPE; see the facts file §3). ``predict`` returns 0
+    for closed rows. The ``open_column`` itself is not an input of the MLP.
+
+    Parameters other than ``correction`` and ``open_column`` are passed to
+    ``MLPRegressor``; a run that stops at ``max_iter`` is expected (a budget),
+    so its ``ConvergenceWarning`` is silenced and ``converged_`` records it.
+
+    Example:
+        >>> import numpy as np
+        >>> rng = np.random.default_rng(0)
+        >>> X = np.c_[np.ones(400), rng.normal(size=(400, 2))]
+        >>> y = np.exp(8 + 0.3 * X[:, 1])
+        >>> model = LogTargetMLP(max_iter=50, early_stopping=False).fit(X, y)
+        >>> bool(np.all(model.predict(np.c_[np.zeros(2), np.zeros((2, 2))]) == 0))
+        True
+    """
+
+    def __init__(
+        self,
+        *,
+        hidden_layer_sizes: tuple[int, ...] = (64, 32),
+        activation: str = "relu",
+        alpha: float = 1e-4,
+        batch_size: int = 256,
+        learning_rate_init: float = 1e-3,
+        max_iter: int = 40,
+        early_stopping: bool = True,
+        validation_fraction: float = 0.1,
+        n_iter_no_change: int = 5,
+        tol: float = 1e-4,
+        random_state: int | None = 0,
+        correction: bool = True,
+        open_column: int = 0,
+    ) -> None:
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.activation = activation
+        self.alpha = alpha
+        self.batch_size = batch_size
+        self.learning_rate_init = learning_rate_init
+        self.max_iter = max_iter
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.n_iter_no_change = n_iter_no_change
+        self.tol = tol
+        self.random_state = random_state
+        self.correction = correction
+        self.open_column = open_column
+
+    def _split_open(self, X: object) -> tuple[np.ndarray, np.ndarray]:
+        """``(inputs without the Open column, open mask)``."""
+        X = np.asarray(X)
+        if X.ndim != 2 or not 0 <= self.open_column < X.shape[1]:
+            raise DataError(
+                f"LogTargetMLP needs a 2-d matrix with an Open column at index {self.open_column}, "
+                f"got shape {X.shape}; put RossmannFeatures before it"
+            )
+        if X.dtype not in (np.float32, np.float64):
+            X = X.astype(np.float32)
+        is_open = X[:, self.open_column] != 0
+        return np.delete(X, self.open_column, axis=1), is_open
+
+    def fit(self, X: object, y: object) -> LogTargetMLP:
+        """Fit the MLP on log(y) over open rows with ``y > 0``, then the correction factor."""
+        inputs, is_open = self._split_open(X)
+        target = np.asarray(y, dtype=np.float64).ravel()
+        if target.shape[0] != inputs.shape[0]:
+            raise DataError(f"X has {inputs.shape[0]} rows but y has {target.shape[0]}")
+        keep = is_open & (target > 0)
+        if keep.sum() < 2:
+            raise DataError(
+                "fewer than 2 open rows with Sales > 0 to train on; pass more training rows"
+            )
+        inputs, target = inputs[keep], target[keep]
+        log_y = np.log(target)
+        self.y_mean_ = float(log_y.mean())
+        self.y_scale_ = float(log_y.std()) or 1.0
+        self.mlp_ = MLPRegressor(
+            hidden_layer_sizes=self.hidden_layer_sizes,
+            activation=self.activation,
+            alpha=self.alpha,
+            batch_size=self.batch_size,
+            learning_rate_init=self.learning_rate_init,
+            max_iter=self.max_iter,
+            early_stopping=self.early_stopping,
+            validation_fraction=self.validation_fraction,
+            n_iter_no_change=self.n_iter_no_change,
+            tol=self.tol,
+            random_state=self.random_state,
+        )
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", ConvergenceWarning)
+                self.mlp_.fit(inputs, ((log_y - self.y_mean_) / self.y_scale_).astype(inputs.dtype))
+        except ValueError as e:
+            raise ConfigError(f"MLPRegressor rejected its parameters: {e}") from e
+        self.converged_ = self.mlp_.n_iter_ < self.max_iter
+        self.correction_ = 1.0
+        if self.correction:
+            self.correction_ = _rmspe_factor(target, self._raw_predict(inputs))
+        self.n_features_in_ = inputs.shape[1] + 1
+        return self
+
+    def _raw_predict(self, inputs: np.ndarray) -> np.ndarray:
+        z = self.mlp_.predict(inputs).astype(np.float64)
+        # Clip to a generous range so an untrained net cannot overflow exp().
+        return np.exp(np.clip(z * self.y_scale_ + self.y_mean_, -50.0, 50.0))
+
+    def predict(self, X: object) -> np.ndarray:
+        """Corrected sales predictions; 0 for closed rows."""
+        check_is_fitted(self, "mlp_")
+        inputs, is_open = self._split_open(X)
+        pred = np.zeros(inputs.shape[0])
+        if is_open.any():
+            pred[is_open] = self.correction_ * self._raw_predict(inputs[is_open])
+        return pred
+
+
+def _scaler() -> ColumnTransformer:
+    """Standardise every column but the first (``Open``), which passes through unchanged first."""
+    return ColumnTransformer(
+        [("open", "passthrough", [0]), ("num", StandardScaler(), slice(1, None))],
+        sparse_threshold=0.0,
+    )
+
+
+def make_pipeline(**params: Any) -> Pipeline:
+    """The Rossmann pipeline ``features -> scale -> mlp``, with ``params`` set on it.
+
+    ``params`` use pipeline names, as a search varies them: ``mlp__alpha``,
+    ``mlp__hidden_layer_sizes``, ``mlp__learning_rate_init``, ``mlp__batch_size``,
+    ``mlp__max_iter``, ``mlp__early_stopping``, ``features__store_aggregates``,
+    ``features__event_window``, ``features__store_encoding``, ... (see
+    ``make_pipeline().get_params()``).
+
+    Raises:
+        ConfigError: for a parameter the pipeline does not have.
+
+    Example:
+        >>> pipe = make_pipeline(mlp__alpha=1e-3, features__event_window=14)
+        >>> pipe.get_params()["mlp__alpha"], list(pipe.named_steps)
+        (0.001, ['features', 'scale', 'mlp'])
+    """
+    pipe = Pipeline(
+        [("features", RossmannFeatures()), ("scale", _scaler()), ("mlp", LogTargetMLP())]
+    )
+    valid = pipe.get_params(deep=True)
+    unknown = sorted(k for k in params if k not in valid)
+    if unknown:
+        hint = ", ".join(k for k in valid if k.startswith(("features__", "mlp__")))
+        raise ConfigError(f"unknown pipeline parameter(s) {unknown}; valid ones: {hint}")
+    return pipe.set_params(**params)
+
+
+def default_search_space() -> dict[str, list[Any]]:
+    """The default grid of the Rossmann search: 24 candidates.
+
+    The feature option comes first, so candidates that share it share the
+    fitted ``features`` prefix of the pipeline.
+    """
+    return {
+        "features__store_aggregates": [True, False],
+        "mlp__hidden_layer_sizes": [(64, 32), (128, 64)],
+        "mlp__alpha": [1e-4, 1e-3, 1e-2],
+        "mlp__learning_rate_init": [1e-3, 3e-3],
+    }
