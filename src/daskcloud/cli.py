@@ -50,6 +50,38 @@ data_app = typer.Typer(help="Generate and validate Rossmann data.", no_args_is_h
 app.add_typer(data_app, name="data")
 
 
+# --- cloud: plans that create the Kubernetes cluster itself -----------------------------------
+
+cloud_app = typer.Typer(
+    help="Create the Kubernetes cluster itself (eksctl, gcloud, az, minikube).",
+    no_args_is_help=True,
+)
+app.add_typer(cloud_app, name="cloud")
+
+
+@cloud_app.command("plan")
+def cloud_plan(
+    provider: str = typer.Argument(..., help="aws, gcp, azure or minikube."),
+    nodes: int = typer.Option(2, "--nodes", help="Number of nodes in the pool."),
+    instance: str = typer.Option(..., "--instance", help="Node type, e.g. m5.xlarge."),
+    region: str = typer.Option(..., "--region", help="e.g. us-east-1 (local for minikube)."),
+    spot: bool = typer.Option(False, "--spot", help="Spot/preemptible nodes."),
+    name: str = typer.Option("daskcloud", "--name", help="Name of the Kubernetes cluster."),
+    execute: bool = typer.Option(False, "--execute", help="Run the commands (tool on PATH)."),
+    delete: bool = typer.Option(False, "--delete", help="With --execute: run the delete commands."),
+) -> None:
+    """Print (or run) the commands that create and delete a Kubernetes cluster, and its cost."""
+    from daskcloud.cluster.cloud import execute_commands, plan_cluster
+
+    plan = plan_cluster(
+        provider, nodes=nodes, instance=instance, region=region, spot=spot, name=name
+    )
+    if not execute:
+        typer.echo(plan.render())
+        return
+    execute_commands(plan.delete if delete else plan.create)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``daskcloud`` console script."""
     try:
