@@ -1,0 +1,184 @@
+"""Budgets: when a search stops early, and why.
+
+A :class:`Budget` is a pure, frozen description of the limits; the runner
+measures a :class:`Usage` in its loop and asks :meth:`Budget.exceeded`. The
+first limit reached is returned as a :class:`StopReason`, which the search
+keeps as ``stop_reason_`` and prints as a note. Nothing here touches Dask.
+
+========================  ==========================================================
+``max_trials``            trials handed out (a halving trial is one candidate on one rung)
+``max_time``              wall-clock seconds since the search started; fits in flight
+                          are cancelled and journaled as cancelled
+``max_cpu_hours``         fit + score CPU time of finished trials, summed over workers
+``max_cost``              money: wall-clock hours x the cluster's ``price_per_hour``
+                          (a local cluster costs 0, so it never stops a local search)
+========================  ==========================================================
+
+>>> budget = Budget(max_trials=10, max_time=60)
+>>> budget.exceeded(Usage(n_trials=10, elapsed_s=5.0, cpu_s=9.0)).message
+'stopped by the budget max_trials=10 (used 10 trials)'
+>>> budget.exceeded(Usage(n_trials=3, elapsed_s=5.0, cpu_s=9.0)) is None
+True
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, fields, replace
+from typing import Any
+
+from daskcloud.exceptions import ConfigError
+
+__all__ = ["Budget", "StopReason", "Usage", "resolve_budget"]
+
+_UNITS = {"max_trials": "trials", "max_time": "s", "max_cpu_hours": "CPU h", "max_cost": "money"}
+
+
+@dataclass(frozen=True)
+class Usage:
+    """What a search has used so far, measured by the runner."""
+
+    n_trials: int = 0
+    elapsed_s: float = 0.0
+    cpu_s: float = 0.0
+
+
+@dataclass(frozen=True)
+class StopReason:
+    """Which budget stopped the search, its limit and how much was used."""
+
+    budget: str
+    limit: float
+    used: float
+
+    @property
+    def message(self) -> str:
+        """One line for the terminal, the summary and ``stop_reason_``."""
+        return (
+            f"stopped by the budget {self.budget}={_fmt(self.limit)} "
+            f"(used {_fmt(self.used)} {_UNITS[self.budget]})"
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form for summary.json."""
+        return {"budget": self.budget, "limit": self.limit, "used": self.used}
+
+
+def _fmt(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() else f"{value:.4g}"
+
+
+@dataclass(frozen=True)
+class Budget:
+    """Limits on a search; every field is optional (None = no limit).
+
+    Attributes:
+        max_trials: most trials to hand out.
+        max_time: most wall-clock seconds.
+        max_cpu_hours: most CPU hours of finished fits and scores.
+        max_cost: most money, at ``price_per_hour`` of the cluster.
+        price_per_hour: the cluster's price (0 for a local cluster); the runner
+            fills it from the cluster spec with :meth:`with_price`.
+    """
+
+    max_trials: int | None = None
+    max_time: float | None = None
+    max_cpu_hours: float | None = None
+    max_cost: float | None = None
+    price_per_hour: float = 0.0
+
+    def __post_init__(self) -> None:
+        if self.max_trials is not None and (
+            isinstance(self.max_trials, bool)
+            or not isinstance(self.max_trials, int)
+            or self.max_trials < 1
+        ):
+            raise ConfigError(f"max_trials must be a positive integer, got {self.max_trials!r}")
+        for name in ("max_time", "max_cpu_hours", "max_cost"):
+            value = getattr(self, name)
+            if value is not None and not _positive(value):
+                raise ConfigError(f"{name} must be a positive number, got {value!r}")
+        if not _positive(self.price_per_hour, zero_ok=True):
+            raise ConfigError(f"price_per_hour must be a number >= 0, got {self.price_per_hour!r}")
+
+    @property
+    def limited(self) -> bool:
+        """True if any limit is set."""
+        return any(getattr(self, n) is not None for n in _UNITS)
+
+    def with_price(self, price_per_hour: float | None) -> Budget:
+        """This budget at the cluster's price (None, for an unknown cluster, means 0)."""
+        return replace(self, price_per_hour=float(price_per_hour or 0.0))
+
+    def used(self, usage: Usage) -> dict[str, float]:
+        """Amount used of each limited budget, in that budget's unit."""
+        amounts = {
+            "max_trials": float(usage.n_trials),
+            "max_time": usage.elapsed_s,
+            "max_cpu_hours": usage.cpu_s / 3600.0,
+            "max_cost": usage.elapsed_s / 3600.0 * self.price_per_hour,
+        }
+        return {name: amounts[name] for name in _UNITS if getattr(self, name) is not None}
+
+    def fractions(self, usage: Usage) -> dict[str, float]:
+        """Fraction (0..1+) used of each limited budget, for the progress bar."""
+        return {name: used / getattr(self, name) for name, used in self.used(usage).items()}
+
+    def describe(self, usage: Usage) -> str:
+        """Short text such as ``"budget: max_time 12/60 s, max_trials 4/10 trials"``; '' if unlimited."""
+        parts = [
+            f"{name} {_fmt(used)}/{_fmt(getattr(self, name))} {_UNITS[name]}"
+            for name, used in self.used(usage).items()
+        ]
+        return "budget: " + ", ".join(parts) if parts else ""
+
+    def exceeded(self, usage: Usage) -> StopReason | None:
+        """The first budget that is used up (trials, time, CPU, cost), or None."""
+        for name, used in self.used(usage).items():
+            limit = getattr(self, name)
+            if used >= limit:
+                return StopReason(name, float(limit), float(used))
+        return None
+
+    def trials_left(self, n_trials: int) -> int | None:
+        """How many more trials may be handed out after ``n_trials``; None if unlimited."""
+        return None if self.max_trials is None else max(0, self.max_trials - n_trials)
+
+    def seconds_left(self, elapsed_s: float) -> float | None:
+        """Seconds until ``max_time``, or the cost limit at this price; None if neither is set."""
+        limits = []
+        if self.max_time is not None:
+            limits.append(self.max_time - elapsed_s)
+        if self.max_cost is not None and self.price_per_hour > 0:
+            limits.append(self.max_cost / self.price_per_hour * 3600.0 - elapsed_s)
+        return max(0.0, min(limits)) if limits else None
+
+
+def _positive(value: Any, *, zero_ok: bool = False) -> bool:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        return False
+    return value >= 0 if zero_ok else value > 0
+
+
+def resolve_budget(budget: Budget | Mapping[str, Any] | None = None, **limits: Any) -> Budget:
+    """Normalise ``None | Budget | {"max_time": 60, ...}`` plus keyword limits into one Budget.
+
+    Raises:
+        ConfigError: for an unknown key or a bad value, naming the accepted keys.
+    """
+    known = {f.name for f in fields(Budget)}
+    keys = set(limits) | (set(budget) if isinstance(budget, Mapping) else set())
+    unknown = sorted(keys - known)
+    if unknown:
+        raise ConfigError(f"unknown budget key {unknown[0]!r}; use {', '.join(sorted(known))}")
+    if isinstance(budget, Budget):
+        base = budget
+    elif budget is None:
+        base = Budget()
+    elif isinstance(budget, Mapping):
+        base = Budget(**dict(budget))
+    else:
+        raise ConfigError(f"budget must be a Budget or a mapping, got {type(budget).__name__}")
+    extra = {k: v for k, v in limits.items() if v is not None}
+    return replace(base, **extra) if extra else base

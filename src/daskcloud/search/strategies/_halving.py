@@ -1,0 +1,423 @@
+"""Asynchronous successive halving (ASHA, Li et al., MLSys 2020).
+
+Candidates start on the lowest rung with the smallest resource (training rows,
+or iterations of a warm-started estimator). A candidate moves up one rung, to
+``eta`` times the resource, as soon as it ranks in the top ``1/eta`` of the
+results *already in* its rung -- no rung waits for a whole round, so no worker
+idles while any candidate can run. The top rung uses ``max_resource``.
+
+:class:`AshaPromotions` is the pure bookkeeping (no Dask, no estimators), shared
+by :class:`Halving` and by the Optuna strategy when it has a resource.
+Ties are broken by the lower candidate index, NaN scores rank last, so one
+worker and a fixed seed give one result.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from daskcloud.exceptions import ConfigError
+from daskcloud.search.strategies._base import SearchContext, Strategy, Trial, TrialResult
+
+__all__ = ["AshaPromotions", "Halving", "resource_ladder"]
+
+
+def resource_ladder(min_resource: int, max_resource: int, eta: int) -> tuple[int, ...]:
+    """The resource of each rung, lowest first: ``max_resource / eta**k``, at least ``min_resource``.
+
+    The ladder is built down from ``max_resource`` so the top rung is the full
+    resource and consecutive rungs differ by exactly ``eta`` (before rounding).
+
+    >>> resource_ladder(3, 243, 3)
+    (3, 9, 27, 81, 243)
+    >>> resource_ladder(100, 1000, 3)
+    (111, 333, 1000)
+    """
+    _check_int(eta, "eta", low=2)
+    _check_int(min_resource, "min_resource", low=1)
+    _check_int(max_resource, "max_resource", low=1)
+    if min_resource > max_resource:
+        raise ConfigError(
+            f"min_resource={min_resource} is larger than max_resource={max_resource}; "
+            "lower min_resource or raise max_resource"
+        )
+    # a small epsilon so that exact powers (243 / 3**4 == 3) are not lost to float error
+    n_rungs = int(math.floor(math.log(max_resource / min_resource, eta) + 1e-9)) + 1
+    return tuple(
+        max(min_resource, round(max_resource / eta ** (n_rungs - 1 - k))) for k in range(n_rungs)
+    )
+
+
+def exhaust_min_resource(n_candidates: int, max_resource: int, eta: int) -> int:
+    """scikit-learn's ``min_resources='exhaust'``: enough rungs for ``n_candidates`` to halve to one."""
+    n_rungs = 1 + int(math.floor(math.log(max(n_candidates, 1), eta) + 1e-9))
+    return max(1, max_resource // eta ** (n_rungs - 1))
+
+
+def _check_int(value: object, name: str, *, low: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < low:
+        raise ConfigError(f"{name} must be an integer >= {low}, got {value!r}")
+
+
+def _rank_key(item: tuple[int, float]) -> tuple[bool, float, int]:
+    """Best first: NaN last, higher score first, then the lower candidate index."""
+    candidate, score = item
+    nan = score != score
+    return (nan, 0.0 if nan else -score, candidate)
+
+
+class AshaPromotions:
+    """Promotion state of asynchronous successive halving over ``n_rungs`` rungs.
+
+    Call order: :meth:`next_promotion` to find a (candidate, rung) job that can run
+    now, :meth:`start` when it is handed out, :meth:`record` when its score comes
+    back (higher is better). New candidates are started on rung 0 by the caller
+    whenever :meth:`next_promotion` has nothing.
+
+    >>> asha = AshaPromotions(n_rungs=2, eta=2)
+    >>> for c, s in [(0, 0.1), (1, 0.9)]:
+    ...     asha.start(c, 0)
+    ...     asha.record(c, 0, s)
+    >>> asha.next_promotion()
+    (1, 1)
+    """
+
+    def __init__(self, n_rungs: int, eta: int) -> None:
+        _check_int(n_rungs, "n_rungs", low=1)
+        _check_int(eta, "eta", low=2)
+        self.n_rungs = n_rungs
+        self.eta = eta
+        self._scores: list[dict[int, float]] = [{} for _ in range(n_rungs)]
+        self._promoted: list[set[int]] = [set() for _ in range(n_rungs)]
+        self._running: set[tuple[int, int]] = set()
+
+    @property
+    def running(self) -> frozenset[tuple[int, int]]:
+        """(candidate, rung) jobs handed out and not yet recorded."""
+        return frozenset(self._running)
+
+    def scores(self, rung: int) -> dict[int, float]:
+        """Candidate -> score of every result recorded on ``rung``."""
+        return dict(self._scores[rung])
+
+    def next_promotion(self) -> tuple[int, int] | None:
+        """The (candidate, rung) to run next by promotion, highest rung first; None if none."""
+        for rung in range(self.n_rungs - 2, -1, -1):
+            results = self._scores[rung]
+            k = len(results) // self.eta
+            if k == 0:
+                continue
+            for candidate, _ in sorted(results.items(), key=_rank_key)[:k]:
+                if candidate not in self._promoted[rung]:
+                    return candidate, rung + 1
+        return None
+
+    def start(self, candidate: int, rung: int) -> None:
+        """Mark a job as handed out; a job above rung 0 consumes its promotion."""
+        if not 0 <= rung < self.n_rungs:
+            raise ValueError(f"rung {rung} out of range 0..{self.n_rungs - 1}")
+        if (candidate, rung) in self._running or candidate in self._scores[rung]:
+            raise ValueError(f"candidate {candidate} already ran on rung {rung}")
+        if rung > 0:
+            if candidate not in self._scores[rung - 1]:
+                raise ValueError(f"candidate {candidate} has no result on rung {rung - 1}")
+            self._promoted[rung - 1].add(candidate)
+        self._running.add((candidate, rung))
+
+    def record(self, candidate: int, rung: int, score: float) -> None:
+        """Store the score of a finished job (also used to replay a journal)."""
+        self._running.discard((candidate, rung))
+        if rung > 0:
+            self._promoted[rung - 1].add(candidate)
+        self._scores[rung][candidate] = float(score)
+
+    def cancel(self, candidate: int, rung: int) -> None:
+        """Forget a handed-out job that will not report (cancelled by a budget)."""
+        self._running.discard((candidate, rung))
+
+    def top_candidates(self) -> list[int]:
+        """Candidates with a result on the top rung, best first."""
+        return [c for c, _ in sorted(self._scores[-1].items(), key=_rank_key)]
+
+    def is_promotable(self, candidate: int, rung: int) -> bool:
+        """True if ``candidate`` ranks in the top ``1/eta`` of ``rung`` and is not promoted yet."""
+        if rung >= self.n_rungs - 1 or candidate in self._promoted[rung]:
+            return False
+        results = self._scores[rung]
+        top = sorted(results.items(), key=_rank_key)[: len(results) // self.eta]
+        return any(c == candidate for c, _ in top)
+
+    def is_idle(self) -> bool:
+        """True when nothing runs and no candidate can be promoted."""
+        return not self._running and self.next_promotion() is None
+
+    def highest_rung(self, candidate: int) -> int:
+        """The highest rung ``candidate`` has a result on, or -1."""
+        for rung in range(self.n_rungs - 1, -1, -1):
+            if candidate in self._scores[rung]:
+                return rung
+        return -1
+
+    def replay(self, results: Iterable[tuple[int, int, float]]) -> None:
+        """Record journaled (candidate, rung, score) results, lower rungs first."""
+        for candidate, rung, score in sorted(results, key=lambda r: (r[1], r[0])):
+            self.record(candidate, rung, score)
+
+
+def params_key(params: Mapping[str, Any]) -> str:
+    """A stable text key of a parameter dict (tuples and lists compare equal, as after a journal)."""
+    return json.dumps({k: params[k] for k in sorted(params)}, default=repr)
+
+
+def seed_of(random_state: Any) -> int | None:
+    """An integer seed from ``None | int | RandomState | Generator`` (None stays None)."""
+    if random_state is None:
+        return None
+    if isinstance(random_state, np.random.RandomState):
+        return int(random_state.randint(2**31 - 1))
+    if isinstance(random_state, np.random.Generator):
+        return int(random_state.integers(2**31 - 1))
+    if isinstance(random_state, bool) or not isinstance(random_state, int | np.integer):
+        raise ConfigError(
+            f"random_state must be None, an int or a numpy RandomState, got {random_state!r}"
+        )
+    return int(random_state)
+
+
+class Halving(Strategy):
+    """Asynchronous successive halving over a grid or ``n_candidates`` sampled candidates.
+
+    Args:
+        space: a grid (dict or list of dicts of lists) or a space with distributions.
+        n_candidates: sample this many candidates (scikit-learn's ``ParameterSampler``);
+            None takes every candidate of the grid.
+        random_state: seeds the sampling and the order in which candidates start.
+        resource: ``"n_samples"`` (training rows of each fold, subsampled with a seed) or an
+            estimator parameter such as ``"mlp__max_iter"`` (continued with ``warm_start``
+            where the runner supports it, else refitted).
+        min_resource: resource of the lowest rung; default: scikit-learn's ``"exhaust"``
+            rule, enough rungs for the candidates to halve down to about one.
+        max_resource: resource of the top rung; default for ``"n_samples"``: each fold's
+            whole training set. Required for a parameter resource.
+        eta: reduction factor; the top ``1/eta`` of each rung is promoted (default 3).
+
+    Each evaluation of a candidate on a rung is one trial and one ``cv_results_`` row,
+    with ``iter`` (the rung) and ``n_resources`` columns; :meth:`best_mask` restricts
+    ``best_*`` to the highest rung reached (the top rung unless a budget stopped the search).
+
+    >>> from daskcloud.search.strategies import SearchContext, TrialResult
+    >>> s = Halving({"alpha": [1, 2, 3, 4, 5, 6, 7, 8, 9]}, random_state=0)
+    >>> s.bind(SearchContext(n_splits=3, n_train=900, n_workers=1))
+    >>> s.ladder
+    (100, 300, 900)
+    >>> while not s.is_finished():
+    ...     for t in s.ask(1):
+    ...         s.tell(TrialResult(trial=t, score=-abs(t.params["alpha"] - 4)))
+    >>> s.best_candidates()[0]
+    {'alpha': 4}
+    """
+
+    resource: str | None = "n_samples"
+
+    def __init__(
+        self,
+        space: Any,
+        *,
+        n_candidates: int | None = None,
+        random_state: Any = None,
+        resource: str | None = "n_samples",
+        min_resource: int | None = None,
+        max_resource: int | None = None,
+        eta: int = 3,
+    ) -> None:
+        _check_int(eta, "eta", low=2)
+        for name, value in (("min_resource", min_resource), ("max_resource", max_resource)):
+            if value is not None:
+                _check_int(value, name, low=1)
+        if resource is not None and (not isinstance(resource, str) or not resource):
+            raise ConfigError(
+                f"resource must be 'n_samples' or an estimator parameter name, got {resource!r}"
+            )
+        if resource not in (None, "n_samples") and _space_names(space) & {resource}:
+            raise ConfigError(
+                f"resource {resource!r} is also a parameter of the space; remove it from the "
+                "space (halving sets it) or use resource='n_samples'"
+            )
+        self.space = space
+        self.n_candidates = n_candidates
+        self.random_state = random_state
+        self.resource = resource
+        self.min_resource = min_resource
+        self.max_resource = max_resource
+        self.eta = eta
+        self._seed = seed_of(random_state)
+        self.candidates: list[dict[str, Any]] = []
+        self._jobs: dict[int, tuple[int, int]] = {}
+        self._started: set[int] = set()
+        self._next_id = 0
+        self.ladder: tuple[int, ...] = ()
+        self._asha: AshaPromotions | None = None
+        self._make_candidates()
+
+    # -- candidate source (the Optuna strategy overrides these two) ----------------------
+    def _make_candidates(self) -> None:
+        """Build the fixed candidate list and the seeded order they start in."""
+        from daskcloud.search.strategies._grid import GridStrategy
+        from daskcloud.search.strategies._random import RandomStrategy
+
+        if self.n_candidates is None:
+            self.candidates = GridStrategy(self.space).candidates
+        else:
+            self.candidates = RandomStrategy(
+                self.space, n_candidates=self.n_candidates, random_state=self._seed
+            ).candidates
+        # Start in a seeded random order: early promotions then see a fair sample, not
+        # the first corner of the grid.
+        rng = np.random.default_rng(0 if self._seed is None else self._seed)
+        self._order = [int(i) for i in rng.permutation(len(self.candidates))]
+        self._by_key = {params_key(c): i for i, c in enumerate(self.candidates)}
+
+    def _draw_candidate(self) -> int | None:
+        """Index of the next candidate to start on rung 0, or None when there is none."""
+        for i in self._order:
+            if i not in self._started:
+                return i
+        return None
+
+    def _planned_candidates(self) -> int:
+        return len(self.candidates)
+
+    def _on_result(self, candidate: int, rung: int, result: TrialResult) -> None:
+        """Hook after a result is recorded (the Optuna strategy tells its study)."""
+
+    # -- protocol ----------------------------------------------------------------------
+    def bind(self, context: SearchContext) -> None:
+        super().bind(context)
+        self.ladder, self._top_is_full = self._resolve_ladder(context)
+        self._asha = AshaPromotions(len(self.ladder), self.eta)
+
+    def _resolve_ladder(self, context: SearchContext) -> tuple[tuple[int, ...], bool]:
+        if self.resource is None:
+            return (0,), True
+        top_is_full = False
+        max_resource = self.max_resource
+        if max_resource is None:
+            if self.resource != "n_samples":
+                raise ConfigError(
+                    f"resource {self.resource!r} needs max_resource (the full value of the "
+                    "parameter, e.g. max_resource=200 for 200 iterations)"
+                )
+            max_resource, top_is_full = int(context.n_train), True
+        min_resource = self.min_resource
+        if min_resource is None:
+            min_resource = exhaust_min_resource(self._planned_candidates(), max_resource, self.eta)
+        if min_resource > max_resource:
+            raise ConfigError(
+                f"min_resource={min_resource} is larger than max_resource={max_resource} "
+                f"({'the smallest training fold' if top_is_full else 'given'}); "
+                "lower min_resource"
+            )
+        return resource_ladder(min_resource, max_resource, self.eta), top_is_full
+
+    def _trial(self, candidate: int, rung: int) -> Trial:
+        trial_resource: int | None = self.ladder[rung]
+        if self.resource is None or (self._top_is_full and rung == len(self.ladder) - 1):
+            trial_resource = None  # the whole training fold: the same fit as a grid's
+        extra = {} if self.resource is None else {"iter": rung, "n_resources": self.ladder[rung]}
+        trial = Trial(
+            id=self._next_id,
+            params=self.candidates[candidate],
+            resource=trial_resource,
+            extra=extra,
+        )
+        self._jobs[trial.id] = (candidate, rung)
+        self._next_id += 1
+        return trial
+
+    @property
+    def asha(self) -> AshaPromotions:
+        if self._asha is None:
+            raise RuntimeError("bind() the strategy to a SearchContext before asking")
+        return self._asha
+
+    def ask(self, n: int) -> list[Trial]:
+        trials = []
+        while len(trials) < n:
+            job = self.asha.next_promotion()
+            if job is None:
+                candidate = self._draw_candidate()
+                if candidate is None:
+                    break
+                job = (candidate, 0)
+                self._started.add(candidate)
+            self.asha.start(*job)
+            trials.append(self._trial(*job))
+        return trials
+
+    def tell(self, result: TrialResult) -> None:
+        candidate, rung = self._jobs[result.trial.id]
+        if result.status == "cancelled":
+            self.asha.cancel(candidate, rung)
+            return
+        self.asha.record(candidate, rung, result.score)
+        self._on_result(candidate, rung, result)
+
+    def is_finished(self) -> bool:
+        return self.asha.is_idle() and self._draw_candidate() is None
+
+    def replay(self, results: Sequence[TrialResult]) -> None:
+        """Rebuild the promotion state from journaled trials; they are never asked again."""
+        jobs = []
+        for result in results:
+            if result.status == "cancelled":
+                continue
+            candidate = self._replay_candidate(result.trial.params)
+            if candidate is None:
+                continue  # not a candidate of this search: ignore rather than guess
+            rung = self._rung_of(result.trial)
+            self._jobs[result.trial.id] = (candidate, rung)
+            self._started.add(candidate)
+            self._next_id = max(self._next_id, result.trial.id + 1)
+            jobs.append((candidate, rung, result))
+        for candidate, rung, result in sorted(jobs, key=lambda j: (j[1], j[2].trial.id)):
+            self.asha.record(candidate, rung, result.score)
+            self._on_result(candidate, rung, result)
+
+    def _replay_candidate(self, params: Mapping[str, Any]) -> int | None:
+        return self._by_key.get(params_key(params))
+
+    def _rung_of(self, trial: Trial) -> int:
+        if "iter" in trial.extra:
+            return int(trial.extra["iter"])
+        if trial.resource is None:
+            return len(self.ladder) - 1
+        return self.ladder.index(int(trial.resource))
+
+    def n_trials_hint(self) -> int:
+        n = self._planned_candidates()
+        return sum(max(1, n // self.eta**k) for k in range(max(1, len(self.ladder))))
+
+    def best_candidates(self) -> list[dict[str, Any]]:
+        """Parameters of the candidates on the highest rung reached, best first."""
+        for rung in range(self.asha.n_rungs - 1, -1, -1):
+            scores = self.asha.scores(rung)
+            if scores:
+                return [self.candidates[c] for c, _ in sorted(scores.items(), key=_rank_key)]
+        return []
+
+    def best_mask(self, cv_results: Mapping[str, Any]) -> np.ndarray | None:
+        """Rows on the highest rung reached: best_* never picks a low-resource score."""
+        if self.resource is None or "iter" not in cv_results:
+            return None
+        rungs = np.asarray(cv_results["iter"])
+        return rungs == rungs.max() if rungs.size else None
+
+
+def _space_names(space: Any) -> set[str]:
+    subs = [space] if isinstance(space, Mapping) else list(space or [])
+    return {k for sub in subs if isinstance(sub, Mapping) for k in sub}

@@ -1,0 +1,87 @@
+"""Budget: a pure 'should we stop, and why' object (the runner's use is tested with the engine)."""
+
+from __future__ import annotations
+
+import pytest
+
+from daskcloud.exceptions import ConfigError
+from daskcloud.search._budget import Budget, StopReason, Usage, resolve_budget
+
+
+def test_unlimited_budget_never_stops():
+    budget = Budget()
+    assert not budget.limited
+    assert budget.exceeded(Usage(n_trials=10**6, elapsed_s=1e9, cpu_s=1e9)) is None
+    assert budget.describe(Usage()) == ""
+    assert budget.trials_left(5) is None
+    assert budget.seconds_left(5.0) is None
+
+
+@pytest.mark.parametrize(
+    ("budget", "usage", "name", "used"),
+    [
+        (Budget(max_trials=4), Usage(n_trials=4), "max_trials", 4.0),
+        (Budget(max_time=10), Usage(elapsed_s=10.5), "max_time", 10.5),
+        (Budget(max_cpu_hours=0.5), Usage(cpu_s=1800), "max_cpu_hours", 0.5),
+        (Budget(max_cost=2.0, price_per_hour=4.0), Usage(elapsed_s=1800), "max_cost", 2.0),
+    ],
+)
+def test_each_budget_stops_and_says_which(budget, usage, name, used):
+    reason = budget.exceeded(usage)
+    assert reason == StopReason(name, getattr(budget, name), used)
+    assert name in reason.message
+    assert reason.to_dict()["budget"] == name
+
+
+def test_below_every_limit_does_not_stop():
+    budget = Budget(max_trials=4, max_time=10, max_cpu_hours=1, max_cost=1, price_per_hour=1)
+    assert budget.exceeded(Usage(n_trials=3, elapsed_s=9, cpu_s=3599)) is None
+    assert budget.fractions(Usage(n_trials=2, elapsed_s=5, cpu_s=0)) == {
+        "max_trials": 0.5,
+        "max_time": 0.5,
+        "max_cpu_hours": 0.0,
+        "max_cost": pytest.approx(5 / 3600),
+    }
+
+
+def test_local_cluster_costs_nothing():
+    budget = Budget(max_cost=0.01).with_price(None)
+    assert budget.price_per_hour == 0
+    assert budget.exceeded(Usage(elapsed_s=1e7)) is None
+    assert budget.with_price(36.0).exceeded(Usage(elapsed_s=1.0)).budget == "max_cost"
+
+
+def test_time_and_trials_left():
+    budget = Budget(max_trials=5, max_time=60, max_cost=1.0, price_per_hour=120.0)
+    assert budget.trials_left(3) == 2
+    assert budget.trials_left(9) == 0
+    assert budget.seconds_left(10) == pytest.approx(20.0)  # cost runs out at 30 s
+    assert "max_time 10/60 s" in budget.describe(Usage(elapsed_s=10))
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"max_trials": 0},
+        {"max_trials": 2.5},
+        {"max_trials": True},
+        {"max_time": -1},
+        {"max_cpu_hours": float("nan")},
+        {"max_cost": "10"},
+        {"price_per_hour": -1},
+    ],
+)
+def test_bad_values_are_config_errors(kwargs):
+    with pytest.raises(ConfigError, match=next(iter(kwargs))):
+        Budget(**kwargs)
+
+
+def test_resolve_budget_forms():
+    assert resolve_budget(None) == Budget()
+    assert resolve_budget({"max_time": 5}) == Budget(max_time=5)
+    assert resolve_budget(Budget(max_trials=3), max_time=2) == Budget(max_trials=3, max_time=2)
+    assert resolve_budget(None, max_time=None) == Budget()
+    with pytest.raises(ConfigError, match="unknown budget key 'max_hours'"):
+        resolve_budget({"max_hours": 1})
+    with pytest.raises(ConfigError, match="Budget or a mapping"):
+        resolve_budget(5)
