@@ -126,7 +126,7 @@ class Budget:
         return {name: used / getattr(self, name) for name, used in self.used(usage).items()}
 
     def describe(self, usage: Usage) -> str:
-        """Short text such as ``"budget: max_time 12/60 s, max_trials 4/10 trials"``; '' if unlimited."""
+        """Text such as ``"budget: max_time 12/60 s, max_trials 4/10 trials"``; '' if unlimited."""
         parts = [
             f"{name} {_fmt(used)}/{_fmt(getattr(self, name))} {_UNITS[name]}"
             for name, used in self.used(usage).items()

@@ -28,7 +28,7 @@ __all__ = ["AshaPromotions", "Halving", "resource_ladder"]
 
 
 def resource_ladder(min_resource: int, max_resource: int, eta: int) -> tuple[int, ...]:
-    """The resource of each rung, lowest first: ``max_resource / eta**k``, at least ``min_resource``.
+    """The resource of each rung, lowest first: ``max_resource / eta**k``, >= ``min_resource``.
 
     The ladder is built down from ``max_resource`` so the top rung is the full
     resource and consecutive rungs differ by exactly ``eta`` (before rounding).
@@ -47,15 +47,15 @@ def resource_ladder(min_resource: int, max_resource: int, eta: int) -> tuple[int
             "lower min_resource or raise max_resource"
         )
     # a small epsilon so that exact powers (243 / 3**4 == 3) are not lost to float error
-    n_rungs = int(math.floor(math.log(max_resource / min_resource, eta) + 1e-9)) + 1
+    n_rungs = math.floor(math.log(max_resource / min_resource, eta) + 1e-9) + 1
     return tuple(
         max(min_resource, round(max_resource / eta ** (n_rungs - 1 - k))) for k in range(n_rungs)
     )
 
 
 def exhaust_min_resource(n_candidates: int, max_resource: int, eta: int) -> int:
-    """scikit-learn's ``min_resources='exhaust'``: enough rungs for ``n_candidates`` to halve to one."""
-    n_rungs = 1 + int(math.floor(math.log(max(n_candidates, 1), eta) + 1e-9))
+    """scikit-learn's ``min_resources='exhaust'``: rungs for ``n_candidates`` to halve to one."""
+    n_rungs = 1 + math.floor(math.log(max(n_candidates, 1), eta) + 1e-9)
     return max(1, max_resource // eta ** (n_rungs - 1))
 
 
@@ -170,7 +170,7 @@ class AshaPromotions:
 
 
 def params_key(params: Mapping[str, Any]) -> str:
-    """A stable text key of a parameter dict (tuples and lists compare equal, as after a journal)."""
+    """A stable text key of a parameter dict (tuples equal lists, as after a journal)."""
     return json.dumps({k: params[k] for k in sorted(params)}, default=repr)
 
 
