@@ -1,1 +1,64 @@
-"""cluster/kubernetes."""
+"""Dask clusters on Kubernetes: the typed spec and the pure builders of its objects.
+
+:class:`ClusterSpec` describes a cluster; :func:`build_scheduler_job` and :func:`build_cluster`
+turn it into Kubernetes objects (plain dicts); :func:`generate_tls` makes its per-cluster
+certificates; :func:`build_rbac` the launcher's namespaced Role. Nothing here talks to an API
+server — see ``docs/kubernetes.md``.
+"""
+
+from __future__ import annotations
+
+from daskcloud.cluster.kubernetes._manifests import (
+    build_cluster,
+    build_network_policies,
+    build_scheduler_job,
+    build_service,
+    build_worker_deployment,
+    client_labels,
+)
+from daskcloud.cluster.kubernetes._meta import CLUSTER_ID_LABEL, CLUSTER_LABEL, Owner
+from daskcloud.cluster.kubernetes._rbac import LAUNCHER_RULES, build_rbac
+from daskcloud.cluster.kubernetes._spec import (
+    DASHBOARD_PORT,
+    SCHEDULER_PORT,
+    ClusterSpec,
+    Toleration,
+    default_image,
+)
+from daskcloud.cluster.kubernetes._tls import (
+    ClientCredentials,
+    ClusterTLS,
+    build_tls_secret,
+    client_credentials,
+    client_security,
+    generate_tls,
+    state_home,
+    write_client_credentials,
+)
+
+__all__ = [
+    "CLUSTER_ID_LABEL",
+    "CLUSTER_LABEL",
+    "DASHBOARD_PORT",
+    "LAUNCHER_RULES",
+    "SCHEDULER_PORT",
+    "ClientCredentials",
+    "ClusterSpec",
+    "ClusterTLS",
+    "Owner",
+    "Toleration",
+    "build_cluster",
+    "build_network_policies",
+    "build_rbac",
+    "build_scheduler_job",
+    "build_service",
+    "build_tls_secret",
+    "build_worker_deployment",
+    "client_credentials",
+    "client_labels",
+    "client_security",
+    "default_image",
+    "generate_tls",
+    "state_home",
+    "write_client_credentials",
+]
