@@ -24,7 +24,7 @@ def date_parts(dates: pd.Series) -> dict[str, np.ndarray]:
     parts, a smooth yearly cycle, and the distance to Christmas (the December ramp).
     """
     dt = dates.dt
-    day_of_year = dt.dayofyear.to_numpy(dtype=np.float64)
+    day_of_year = dt.day_of_year.to_numpy(dtype=np.float64)
     angle = 2.0 * np.pi * (day_of_year - 1.0) / 365.25
     days = dates.to_numpy(dtype="datetime64[D]")
     year = dt.year.to_numpy()
