@@ -1,0 +1,314 @@
+"""Pods as processes: run the rendered scheduler and worker containers as local processes.
+
+There is no Kubernetes API server or container runtime here, so each container's ``command``,
+``args`` and ``env`` — exactly as rendered — run as subprocesses of this test, with three
+rewrites a kubelet would not need, each because this machine is not a pod:
+
+1. Mount paths (``/etc/daskcloud/tls``, ``/tmp``, ``/home/dask``, ``/scratch``) are moved
+   under ``tmp_path``: we cannot write to ``/etc``, and each "pod" needs its own filesystem.
+   The TLS Secret's data is written to the files its volumeMount names, with its defaultMode.
+2. The scheduler Service's DNS name becomes ``127.0.0.1`` (no cluster DNS), and the scheduler
+   port 8786 a free port (8786 may be taken on a shared machine); the loopback dashboard
+   address gets a free port too.
+3. ``$(VAR)`` references in args are expanded the way the kubelet expands them, and the
+   downward-API pod name is a made-up one.
+
+Everything else — the TLS flags, ``require-encryption``, ``--nthreads``, ``--memory-limit``,
+``--idle-timeout`` — is the manifest's own.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import re
+import signal
+import socket
+import ssl
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from daskcloud.cluster.kubernetes import (
+    ClientCredentials,
+    ClusterSpec,
+    build_cluster,
+    generate_tls,
+    write_client_credentials,
+)
+
+BIN = Path(sys.executable).parent
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _pod(objects: list[dict[str, Any]], kind: str) -> dict[str, Any]:
+    (obj,) = [o for o in objects if o["kind"] == kind]
+    return obj["spec"]["template"]["spec"]
+
+
+class LocalPod:
+    """One rendered pod run as a local process under ``root`` (see the module docstring)."""
+
+    def __init__(
+        self,
+        pod: dict[str, Any],
+        secret: dict[str, Any],
+        root: Path,
+        replacements: dict[str, str],
+        log: Path,
+    ) -> None:
+        (container,) = pod["containers"]
+        volumes = {v["name"]: v for v in pod["volumes"]}
+        # rewrite 1: every mount path lives under root; secrets materialised, emptyDirs made
+        self.paths: dict[str, str] = {}
+        for mount in container["volumeMounts"]:
+            local = root / mount["mountPath"].lstrip("/")
+            local.mkdir(parents=True, exist_ok=True)
+            self.paths[mount["mountPath"]] = str(local)
+            volume = volumes[mount["name"]]
+            if "secret" in volume:
+                assert volume["secret"]["secretName"] == secret["metadata"]["name"]
+                for key, data in secret["data"].items():
+                    (local / key).write_bytes(base64.b64decode(data))
+                    (local / key).chmod(volume["secret"]["defaultMode"])
+            else:
+                assert "emptyDir" in volume, volume
+        self.replacements = replacements
+        env = {"PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}"}
+        for var in container["env"]:
+            if "valueFrom" in var:
+                # rewrite 3: the downward API's metadata.name
+                assert var["valueFrom"] == {"fieldRef": {"fieldPath": "metadata.name"}}
+                env[var["name"]] = "proc-workers-5d8f7c9b4-x2x7q"
+            else:
+                env[var["name"]] = self._local(var["value"])
+        self.env = env
+        args = [self._local(a) for a in container["args"]]
+        # rewrite 3: the kubelet's $(VAR) expansion
+        args = [re.sub(r"\$\((\w+)\)", lambda m: env[m.group(1)], a) for a in args]
+        command = [str(BIN / container["command"][0]), *container["command"][1:]]
+        self.argv = command + args
+        self._log = log.open("wb")
+        self.proc = subprocess.Popen(
+            self.argv, env=env, stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True
+        )
+
+    def _local(self, value: str) -> str:
+        for old, new in self.replacements.items():  # rewrite 2
+            value = value.replace(old, new)
+        for mount, local in self.paths.items():
+            if value == mount or value.startswith(mount + "/"):
+                return local + value[len(mount) :]
+        return value
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)  # the group this test started
+            try:
+                self.proc.wait(15)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait(5)
+        self._log.close()
+
+
+def _start_scheduler(spec: ClusterSpec, root: Path) -> tuple[LocalPod, int, dict[str, Any]]:
+    tls = generate_tls(spec)
+    objects = build_cluster(spec, tls=tls)
+    (secret,) = [o for o in objects if o["kind"] == "Secret"]
+    port, dashboard = _free_port(), _free_port()
+    root.mkdir(parents=True, exist_ok=True)
+    (root / "dashboard-port").write_text(str(dashboard))
+    replacements = {
+        spec.scheduler_address: f"tls://127.0.0.1:{port}",
+        "127.0.0.1:8787": f"127.0.0.1:{dashboard}",
+    }
+    job_pod = _pod(objects, "Job")
+    args = job_pod["containers"][0]["args"]
+    args[args.index("--port") + 1] = str(port)
+    scheduler = LocalPod(job_pod, secret, root / "scheduler", replacements, root / "scheduler.log")
+    _wait_for_port(port, scheduler, root / "scheduler.log")
+    ctx = {"tls": tls, "objects": objects, "secret": secret, "replacements": replacements}
+    return scheduler, port, ctx
+
+
+def _wait_for_port(port: int, pod: LocalPod, log: Path, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if pod.proc.poll() is not None:
+            pytest.fail(f"scheduler exited early:\n{log.read_text()}")
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+            return
+        except OSError:
+            time.sleep(0.2)
+    pytest.fail(f"scheduler did not listen within {timeout}s:\n{log.read_text()}")
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    """Scheduler and one worker from the rendered manifests, and the client's credentials."""
+    root = tmp_path_factory.mktemp("pods")
+    spec = ClusterSpec(
+        name="proc", namespace="test", workers=1, cpu="2", memory="1Gi", idle_timeout="10m"
+    )
+    scheduler, port, ctx = _start_scheduler(spec, root)
+    worker = None
+    try:
+        creds = write_client_credentials(spec, ctx["tls"], home=root / "daskcloud-home")
+        worker = LocalPod(
+            _pod(ctx["objects"], "Deployment"),
+            ctx["secret"],
+            root / "worker",
+            ctx["replacements"],
+            root / "worker.log",
+        )
+        yield {
+            "spec": spec,
+            "port": port,
+            "creds": creds,
+            "scheduler": scheduler,
+            "worker": worker,
+            "root": root,
+        }
+    finally:
+        if worker is not None:
+            worker.stop()
+        scheduler.stop()
+
+
+def _client(cluster: dict[str, Any]):
+    from distributed import Client
+
+    creds: ClientCredentials = cluster["creds"]
+    return Client(f"tls://127.0.0.1:{cluster['port']}", security=creds.security(), timeout="20s")
+
+
+def test_client_with_certificate_runs_a_search(cluster: dict[str, Any]) -> None:
+    from sklearn.datasets import make_regression
+    from sklearn.linear_model import Ridge
+    from sklearn.model_selection import cross_val_score
+
+    with _client(cluster) as client:
+        try:
+            client.wait_for_workers(1, timeout=40)
+        except TimeoutError:
+            pytest.fail((cluster["root"] / "worker.log").read_text())
+        info = client.scheduler_info()
+        assert client.scheduler.address.startswith("tls://")
+        ((address, worker),) = info["workers"].items()
+        assert worker["id"] == "proc-workers-5d8f7c9b4-x2x7q"  # --name $(DASK_WORKER_NAME)
+        assert worker["nthreads"] == cluster["spec"].threads_per_worker == 2
+        assert worker["memory_limit"] == cluster["spec"].memory_bytes == 2**30
+        assert address.startswith("tls://")
+
+        # daskcloud.search.DaskSearchCV was not in the tree when this was written: a plain
+        # grid search over Ridge's alpha, each candidate's cross-validation one task.
+        X, y = make_regression(n_samples=200, n_features=5, noise=1.0, random_state=0)
+        alphas = [0.01, 1.0, 100.0]
+        futures = client.map(
+            lambda a: float(cross_val_score(Ridge(alpha=a), X, y, cv=3).mean()), alphas
+        )
+        scores = dict(zip(alphas, client.gather(futures), strict=True))
+        assert max(scores, key=scores.__getitem__) == 0.01
+        assert scores[0.01] > 0.99
+
+
+def test_plain_tcp_client_is_refused(cluster: dict[str, Any]) -> None:
+    from distributed import Client
+
+    start = time.monotonic()
+    with pytest.raises((OSError, TimeoutError)):
+        Client(f"tcp://127.0.0.1:{cluster['port']}", timeout="3s")
+    assert time.monotonic() - start < 15
+
+
+def test_client_with_another_ca_is_refused(cluster: dict[str, Any]) -> None:
+    from distributed import Client
+    from distributed.security import Security
+
+    with pytest.raises((OSError, TimeoutError)):
+        Client(f"tls://127.0.0.1:{cluster['port']}", security=Security.temporary(), timeout="3s")
+
+
+def _tls_handshake(cluster: dict[str, Any], *, with_cert: bool) -> str:
+    """Open a raw TLS connection that trusts the cluster CA; 'open' if the server keeps it."""
+    creds: ClientCredentials = cluster["creds"]
+    ctx = ssl.create_default_context(cafile=str(creds.ca_file))
+    ctx.check_hostname = False  # distributed does not check host names either
+    if with_cert:
+        ctx.load_cert_chain(str(creds.cert_file), str(creds.key_file))
+    with (
+        socket.create_connection(("127.0.0.1", cluster["port"]), timeout=5) as raw,
+        ctx.wrap_socket(raw) as tls,
+    ):
+        tls.settimeout(1.5)
+        try:
+            data = tls.recv(1)
+        except TimeoutError:
+            return "open"
+        except (ssl.SSLError, ConnectionError) as exc:
+            return f"refused: {exc}"
+        return "open" if data else "refused: closed"
+
+
+def test_server_demands_the_client_certificate(cluster: dict[str, Any]) -> None:
+    # same CA, no client certificate: the scheduler ends the TLS session (mutual TLS) ...
+    assert _tls_handshake(cluster, with_cert=False).startswith("refused")
+    # ... while the same connection with the certificate stays open (the test can fail)
+    assert _tls_handshake(cluster, with_cert=True) == "open"
+
+
+def _non_loopback_ip() -> str | None:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        try:
+            s.connect(("192.0.2.1", 9))  # no packet is sent; picks the outgoing interface
+        except OSError:
+            return None
+        ip = s.getsockname()[0]
+    return None if ip.startswith("127.") else ip
+
+
+def test_dashboard_listens_on_loopback_only(cluster: dict[str, Any]) -> None:
+    import urllib.request
+
+    port = int((cluster["root"] / "dashboard-port").read_text())
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=5) as response:
+        assert response.read() == b"ok"  # what `kubectl port-forward` reaches inside the pod
+    ip = _non_loopback_ip()
+    if ip is None:
+        pytest.skip("this machine has no non-loopback IPv4 address")
+    with pytest.raises(OSError):  # what any other pod would reach: nothing
+        socket.create_connection((ip, port), timeout=2).close()
+
+
+def test_client_key_files_are_private(cluster: dict[str, Any]) -> None:
+    creds: ClientCredentials = cluster["creds"]
+    assert creds.directory.stat().st_mode & 0o777 == 0o700
+    for path in (creds.ca_file, creds.cert_file, creds.key_file):
+        assert path.stat().st_mode & 0o777 == 0o600
+
+
+def test_scheduler_exits_on_its_own_when_idle(tmp_path: Path) -> None:
+    spec = ClusterSpec(name="idle", namespace="test", workers=0, idle_timeout="5s")
+    scheduler, _, _ = _start_scheduler(spec, tmp_path)
+    try:
+        started = time.monotonic()
+        returncode = scheduler.proc.wait(30)
+        waited = time.monotonic() - started
+    finally:
+        scheduler.stop()
+    log = (tmp_path / "scheduler.log").read_text()
+    assert returncode == 0, log
+    assert "idle" in log.lower()
+    assert 4 <= waited < 30
