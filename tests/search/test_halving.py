@@ -167,7 +167,8 @@ def test_asynchronous_no_waiting_for_whole_rounds():
     # a free slot stays empty only when nothing at all can run
     for _, _, free, trials in log:
         if free and len(trials) < free:
-            assert strategy._draw_candidate() is None or not trials
+            assert not strategy._candidates_left()
+            assert strategy.asha.next_promotion() is None
 
 
 def test_one_worker_and_a_seed_are_deterministic():

@@ -264,7 +264,7 @@ class Halving(Strategy):
         self._asha: AshaPromotions | None = None
         self._make_candidates()
 
-    # -- candidate source (the Optuna strategy overrides these two) ----------------------
+    # -- candidate source (the Optuna strategy overrides these) ---------------------------
     def _make_candidates(self) -> None:
         """Build the fixed candidate list and the seeded order they start in."""
         from daskcloud.search.strategies._grid import GridStrategy
@@ -288,6 +288,10 @@ class Halving(Strategy):
             if i not in self._started:
                 return i
         return None
+
+    def _candidates_left(self) -> bool:
+        """True while some candidate has not started."""
+        return len(self._started) < len(self.candidates)
 
     def _planned_candidates(self) -> int:
         return len(self.candidates)
@@ -368,7 +372,7 @@ class Halving(Strategy):
         self._on_result(candidate, rung, result)
 
     def is_finished(self) -> bool:
-        return self.asha.is_idle() and self._draw_candidate() is None
+        return self.asha.is_idle() and not self._candidates_left()
 
     def replay(self, results: Sequence[TrialResult]) -> None:
         """Rebuild the promotion state from journaled trials; they are never asked again."""

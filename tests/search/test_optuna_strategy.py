@@ -1,0 +1,145 @@
+"""Optuna samplers behind the ask/tell protocol (no Dask: the test plays the runner)."""
+
+from __future__ import annotations
+
+import math
+
+import optuna
+import pytest
+from optuna.trial import TrialState
+
+from daskcloud.exceptions import ConfigError
+from daskcloud.search.strategies import SearchContext, TrialResult, resolve_strategy
+from daskcloud.search.strategies._optuna import OptunaStrategy, make_sampler
+
+SPACE = {
+    "x": "uniform(-3, 3)",
+    "lr": "loguniform(1e-4, 1e-1)",
+    "n": "randint(1, 4)",
+    "layers": [(8,), (16, 8)],
+}
+
+
+def score_of(params):
+    return (
+        -((params["x"] - 1) ** 2) - 0.1 * params.get("n", 0) - 0.01 * len(params.get("layers", ()))
+    )
+
+
+def run(strategy, n_workers=1, *, n_train=900, results=None, stop_after=None):
+    """Play the runner with ``n_workers`` slots; completion order = ask order."""
+    if getattr(strategy, "_asha", None) is None:
+        strategy.bind(SearchContext(n_splits=3, n_train=n_train, n_workers=n_workers))
+    told = [] if results is None else results
+    in_flight = []
+    while not strategy.is_finished():
+        in_flight += strategy.ask(n_workers - len(in_flight))
+        trial = in_flight.pop(0)
+        score = score_of(trial.params) - 1.0 / trial.extra.get("n_resources", 1)
+        strategy.tell(TrialResult(trial=trial, score=score))
+        told.append((trial, score))
+        if stop_after is not None and len(told) >= stop_after:
+            break
+    return told
+
+
+@pytest.mark.parametrize("name", ["tpe", "cmaes", "qmc", "optuna-random", "gp"])
+def test_every_sampler_by_name_is_seeded(name):
+    runs = []
+    for _ in range(2):
+        strategy = resolve_strategy(name, SPACE, n_candidates=12, random_state=3)
+        told = run(strategy, n_workers=1)
+        assert len(told) == 12
+        runs.append([t.params for t, _ in told])
+    assert runs[0] == runs[1]
+    assert all(p["layers"] in [(8,), (16, 8)] for p in runs[0])  # decoded back to tuples
+    assert all(1 <= p["n"] <= 4 and 1e-4 <= p["lr"] <= 1e-1 for p in runs[0])
+
+
+def test_tpe_keeps_trials_in_flight_and_they_differ():
+    strategy = resolve_strategy("tpe", SPACE, n_candidates=30, random_state=0)
+    strategy.bind(SearchContext(n_splits=3, n_train=900, n_workers=4))
+    first = strategy.ask(4)
+    assert len(first) == 4
+    assert len({t.params["x"] for t in first}) == 4
+    assert strategy.ask(0) == []
+
+
+def test_tpe_beats_its_random_startup():
+    strategy = resolve_strategy("tpe", {"x": "uniform(-10, 10)"}, n_candidates=40, random_state=0)
+    told = run(strategy, n_workers=2)
+    best = max(score for _, score in told)
+    assert best > -1.1  # x within ~0.3 of the optimum (1.0 is the resource offset)
+    assert strategy.study.best_value == pytest.approx(best)
+    assert [t.id for t, _ in told] == sorted(t.id for t, _ in told)
+
+
+def test_failed_trials_are_failed_in_the_study():
+    strategy = OptunaStrategy({"x": "uniform(0, 1)"}, n_candidates=3, random_state=0)
+    strategy.bind(SearchContext(n_splits=2, n_train=10, n_workers=3))
+    for t in strategy.ask(3):
+        strategy.tell(TrialResult(trial=t, score=math.nan, status="error"))
+    assert {t.state for t in strategy.study.trials} == {TrialState.FAIL}
+    assert strategy.is_finished()
+
+
+def test_with_a_resource_trials_are_promoted_by_halving():
+    strategy = resolve_strategy(
+        "tpe", SPACE, n_candidates=27, random_state=0, resource="n_samples", eta=3
+    )
+    told = run(strategy, n_workers=3)
+    assert strategy.ladder == (33, 100, 300, 900)
+    rungs = [t.extra["iter"] for t, _ in told]
+    assert rungs.count(0) == 27 and 0 < rungs.count(3) < 27
+    states = [t.state for t in strategy.study.trials]
+    assert TrialState.PRUNED in states and TrialState.COMPLETE in states
+    complete = [t for t in strategy.study.trials if t.state == TrialState.COMPLETE]
+    top_scores = [s for t, s in told if t.extra["iter"] == 3]
+    assert strategy.study.best_value == pytest.approx(max(top_scores))
+    assert len(complete) == rungs.count(3)
+    pruned = [t for t in strategy.study.trials if t.state == TrialState.PRUNED]
+    assert all(t.intermediate_values for t in pruned)
+
+
+@pytest.mark.parametrize("resource", [None, "n_samples"])
+def test_replay_into_the_study_and_never_reask(resource):
+    options = {"resource": resource} if resource else {}
+    first = resolve_strategy("tpe", SPACE, n_candidates=20, random_state=1, **options)
+    part = run(first, n_workers=2, stop_after=11)
+    resumed = resolve_strategy("tpe", SPACE, n_candidates=20, random_state=1, **options)
+    resumed.bind(SearchContext(n_splits=3, n_train=900, n_workers=2))
+    resumed.replay([TrialResult(trial=t, score=s, from_journal=True) for t, s in part[:10]])
+    replayed = {t.params["x"] for t, _ in part[:10]}
+    assert {t.params["x"] for t in resumed.study.trials} == replayed
+    finished = [t for t in resumed.study.trials if t.state != TrialState.RUNNING]
+    assert len(finished) == len(replayed)
+    rest = run(resumed, n_workers=2)
+    done = {(t.params["x"], t.extra.get("iter")) for t, _ in part[:10]}
+    assert not done & {(t.params["x"], t.extra.get("iter")) for t, _ in rest}
+    assert min(t.id for t, _ in rest) > max(t.id for t, _ in part[:10])
+    n_candidates = len({t.params["x"] for t, _ in part[:10] + rest})
+    assert n_candidates == 20
+
+
+def test_bad_options_are_config_errors():
+    with pytest.raises(ConfigError, match="unknown Optuna sampler 'nope'"):
+        make_sampler("nope", 0)
+    with pytest.raises(ConfigError, match="single table"):
+        OptunaStrategy([{"x": [1]}, {"y": [2]}])
+    with pytest.raises(ConfigError, match="n_candidates"):
+        OptunaStrategy({"x": [1, 2]}, n_candidates=0)
+    with pytest.raises(ConfigError, match="unknown strategy"):
+        resolve_strategy("hyperopt", {"x": [1]})
+
+
+def test_a_sampler_instance_is_used_as_is():
+    sampler = optuna.samplers.RandomSampler(seed=0)
+    strategy = OptunaStrategy({"x": [1, 2, 3]}, sampler=sampler, n_candidates=3)
+    assert strategy.study.sampler is sampler
+
+
+def test_a_small_space_is_used_up_without_refitting_duplicates():
+    strategy = resolve_strategy("tpe", {"k": [1, 2, 3]}, n_candidates=10, random_state=0)
+    told = run(strategy, n_workers=2)
+    assert sorted(t.params["k"] for t, _ in told) == [1, 2, 3]
+    assert strategy.is_finished()
