@@ -1,0 +1,72 @@
+"""Check that client, scheduler and workers run the same versions before any task.
+
+:func:`compare_versions` is pure (tests fake a mismatch at its input);
+:func:`check_versions` gathers the versions from a live client and raises.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from daskcloud.exceptions import SearchError
+
+__all__ = ["PACKAGES", "check_versions", "compare_versions", "local_versions"]
+
+#: packages whose versions must agree wherever search tasks are pickled and run
+PACKAGES = ("python", "dask", "distributed", "scikit-learn", "numpy", "pandas", "daskcloud")
+
+
+def local_versions() -> dict[str, str | None]:
+    """Versions of :data:`PACKAGES` in this process (python as major.minor)."""
+    import sys
+    from importlib.metadata import PackageNotFoundError, version
+
+    out: dict[str, str | None] = {"python": f"{sys.version_info[0]}.{sys.version_info[1]}"}
+    for name in PACKAGES[1:]:
+        try:
+            out[name] = version(name)
+        except PackageNotFoundError:
+            out[name] = None
+    return out
+
+
+def compare_versions(versions: Mapping[str, Mapping[str, str | None]]) -> list[str]:
+    """Return one line per package whose versions differ between the named processes.
+
+    ``versions`` maps a process name ("client", "scheduler", "tcp://...") to its
+    package versions. A package missing from a *scheduler* is ignored (the
+    scheduler never runs fits); missing anywhere else is a mismatch.
+    """
+    problems = []
+    for package in PACKAGES:
+        seen: dict[str | None, list[str]] = {}
+        for where, packages in versions.items():
+            v = packages.get(package)
+            if v is None and where == "scheduler" and package not in ("python", "dask",
+                                                                       "distributed"):  # fmt: skip
+                continue
+            seen.setdefault(v, []).append(where)
+        if len(seen) > 1:
+            found = "; ".join(
+                f"{v or 'not installed'} on {', '.join(sorted(places))}"
+                for v, places in sorted(seen.items(), key=lambda kv: str(kv[0]))
+            )
+            problems.append(f"{package}: {found}")
+    return problems
+
+
+def check_versions(client: Any) -> dict[str, dict[str, str | None]]:
+    """Gather versions from client, scheduler and workers; raise SearchError on a mismatch."""
+    versions: dict[str, dict[str, str | None]] = {"client": local_versions()}
+    versions["scheduler"] = client.run_on_scheduler(local_versions)
+    versions.update(client.run(local_versions))
+    problems = compare_versions(versions)
+    if problems:
+        raise SearchError(
+            "package versions differ between the client, the scheduler and the workers -- "
+            + " | ".join(problems)
+            + ". Install the same versions everywhere (build the worker image from the same "
+            "lock file as the client)"
+        )
+    return versions

@@ -1,0 +1,242 @@
+"""What runs on the workers: fit shared pipeline prefixes, fit and score batches of fits.
+
+These functions are submitted by the runner and know nothing about Dask beyond
+reading the worker's address and thread count. The search data (X, y, CV
+indices, fit parameters, estimator, scorer) arrive once per worker as one
+scattered :class:`SearchData`; a task receives only parameters and indices.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+import traceback
+from collections.abc import Hashable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from sklearn.base import clone
+
+from daskcloud.search import _sklearn
+
+__all__ = ["PrefixOutput", "SearchData", "UnitSpec", "fit_prefix", "run_units", "train_indices"]
+
+
+@dataclass
+class SearchData:
+    """Everything every fit of a search shares; scattered to each worker once."""
+
+    X: Any
+    y: Any
+    splits: list[tuple[np.ndarray, np.ndarray]]
+    estimator: Any
+    scorer: Any
+    fit_params: dict[str, Any] = field(default_factory=dict)
+    score_params: dict[str, Any] = field(default_factory=dict)
+    error_score: Any = np.nan
+    return_train_score: bool = False
+    subsample_seed: int = 0
+
+
+@dataclass(frozen=True)
+class UnitSpec:
+    """One fit: candidate params (resource parameter merged in) on a fold, maybe subsampled."""
+
+    id: Hashable
+    fold: int
+    params: Mapping[str, Any]
+    n_samples: int | None = None
+
+
+@dataclass
+class PrefixOutput:
+    """A fitted pipeline prefix's transformed data on one fold, held on a worker."""
+
+    depth: int
+    train: np.ndarray
+    Xt_train: Any
+    y_train: Any
+    Xt_test: Any
+    y_test: Any
+    fit_time: float
+    chain: list[dict[str, Any]]
+    error: str | None = None
+
+
+_CONTROLLER: Any = None
+
+
+@contextlib.contextmanager
+def _worker_threads() -> Iterator[str | None]:
+    """Limit BLAS/OpenMP threads to the worker's thread count; yield the worker address."""
+    global _CONTROLLER
+    from threadpoolctl import ThreadpoolController
+
+    try:
+        from distributed import get_worker
+
+        worker = get_worker()
+        n, address = worker.state.nthreads, worker.address
+    except (ImportError, ValueError, AttributeError):
+        n, address = 1, None
+    if _CONTROLLER is None:
+        _CONTROLLER = ThreadpoolController()
+    with _CONTROLLER.limit(limits=n):
+        yield address
+
+
+def train_indices(data: SearchData, fold: int, n_samples: int | None) -> np.ndarray:
+    """The fold's training indices, subsampled (seeded, order kept) to ``n_samples`` rows."""
+    train = np.asarray(data.splits[fold][0])
+    if n_samples is None or n_samples >= len(train):
+        return train
+    rng = np.random.default_rng([data.subsample_seed, fold, n_samples])
+    return np.sort(rng.choice(train, size=n_samples, replace=False))
+
+
+def _step_fit_params(estimator: Any, fit_params: Mapping[str, Any]) -> dict[str, Any]:
+    """Keep the ``step__param`` fit parameters of the steps of a pipeline slice."""
+    steps = getattr(estimator, "named_steps", None)
+    if steps is None:
+        return dict(fit_params)
+    return {k: v for k, v in fit_params.items() if k.split("__", 1)[0] in steps}
+
+
+def _with_params(data: SearchData, params: Mapping[str, Any]) -> Any:
+    # params are cloned as GridSearchCV does: they may themselves be estimators
+    return clone(data.estimator).set_params(**clone(dict(params), safe=False))
+
+
+def _fit(est: Any, X: Any, y: Any, params: Mapping[str, Any]) -> Any:
+    return est.fit(X, **params) if y is None else est.fit(X, y, **params)
+
+
+def fit_prefix(
+    data: SearchData,
+    parent: PrefixOutput | None,
+    start: int,
+    stop: int,
+    fold: int,
+    params: Mapping[str, Any],
+    n_samples: int | None,
+    key: str,
+) -> PrefixOutput:
+    """Fit pipeline steps ``[start, stop)`` on a fold; return the transformed train/test data."""
+    if parent is not None and parent.error is not None:
+        return PrefixOutput(stop, parent.train, None, None, None, None, parent.fit_time,
+                            parent.chain, parent.error)  # fmt: skip
+    with _worker_threads() as address:
+        t0, cpu0 = time.time(), time.thread_time()
+        est = _with_params(data, params)
+        if parent is None:
+            train = train_indices(data, fold, n_samples)
+            test = data.splits[fold][1]
+            X_train, y_train = _sklearn.safe_split(est, data.X, data.y, train)
+            X_test, y_test = _sklearn.safe_split(est, data.X, data.y, test, train)
+        else:
+            train = parent.train
+            X_train, y_train, X_test, y_test = (
+                parent.Xt_train, parent.y_train, parent.Xt_test, parent.y_test
+            )  # fmt: skip
+        part = est[start:stop]
+        fit_params = _sklearn.split_params(data.X, data.fit_params, train)
+        error = None
+        Xt_train = Xt_test = None
+        try:
+            if y_train is None:
+                Xt_train = part.fit_transform(X_train, **_step_fit_params(part, fit_params))
+            else:
+                Xt_train = part.fit_transform(
+                    X_train, y_train, **_step_fit_params(part, fit_params)
+                )
+            Xt_test = part.transform(X_test)
+        except Exception:
+            if data.error_score == "raise":
+                raise
+            error = traceback.format_exc()
+        t1 = time.time()
+        stats = {"key": key, "start": t0, "end": t1, "worker": address,
+                 "cpu_s": time.thread_time() - cpu0}  # fmt: skip
+    chain = [*(parent.chain if parent else []), stats]
+    fit_time = (parent.fit_time if parent else 0.0) + (t1 - t0)
+    return PrefixOutput(stop, train, Xt_train, y_train, Xt_test, y_test, fit_time, chain, error)
+
+
+def run_units(
+    data: SearchData, parent: PrefixOutput | None, units: Sequence[UnitSpec]
+) -> dict[str, Any]:
+    """Fit and score a batch of fits, continuing from ``parent`` (a fitted prefix) when given."""
+    results = []
+    t_batch = time.time()
+    with _worker_threads() as address:
+        for unit in units:
+            results.append(_run_one(data, parent, unit, address))
+    return {
+        "units": results,
+        "start": t_batch,
+        "end": time.time(),
+        "worker": address,
+        "prefix_chain": parent.chain if parent is not None else [],
+    }
+
+
+def _error_scores(data: SearchData) -> Any:
+    if _sklearn.is_multimetric_scorer(data.scorer):
+        return {name: data.error_score for name in _sklearn.scorer_names(data.scorer)}
+    return data.error_score
+
+
+def _run_one(
+    data: SearchData, parent: PrefixOutput | None, unit: UnitSpec, address: str | None
+) -> dict[str, Any]:
+    start, cpu0 = time.time(), time.thread_time()
+    est = _with_params(data, unit.params)
+    if parent is None:
+        train = train_indices(data, unit.fold, unit.n_samples)
+        test = data.splits[unit.fold][1]
+        X_train, y_train = _sklearn.safe_split(est, data.X, data.y, train)
+        X_test, y_test = _sklearn.safe_split(est, data.X, data.y, test, train)
+        prior_fit_time = 0.0
+    else:
+        train, test = parent.train, data.splits[unit.fold][1]
+        est = est[parent.depth :]  # the tail of the pipeline, fitted on transformed data
+        X_train, y_train, X_test, y_test = (
+            parent.Xt_train,
+            parent.y_train,
+            parent.Xt_test,
+            parent.y_test,
+        )
+        prior_fit_time = parent.fit_time
+    fit_params = _step_fit_params(est, _sklearn.split_params(data.X, data.fit_params, train))
+    result: dict[str, Any] = {"id": unit.id, "worker": address, "n_test_samples": len(test)}
+    fit_error = parent.error if parent is not None else None
+    if fit_error is None:
+        try:
+            _fit(est, X_train, y_train, fit_params)
+        except Exception:
+            if data.error_score == "raise":
+                raise
+            fit_error = traceback.format_exc()
+    fit_time = time.time() - start
+    if fit_error is not None:
+        scores = _error_scores(data)
+        result.update(status="error", error=fit_error, test_scores=scores, score_time=0.0,
+                      train_scores=scores if data.return_train_score else None)  # fmt: skip
+    else:
+        score_params = data.score_params
+        result["test_scores"] = _sklearn.score(
+            est, X_test, y_test, data.scorer,
+            _sklearn.split_params(data.X, score_params, test), data.error_score,
+        )  # fmt: skip
+        result["score_time"] = time.time() - start - fit_time
+        result["train_scores"] = None
+        if data.return_train_score:
+            result["train_scores"] = _sklearn.score(
+                est, X_train, y_train, data.scorer,
+                _sklearn.split_params(data.X, score_params, train), data.error_score,
+            )  # fmt: skip
+        result.update(status="ok", error=None)
+    result.update(fit_time=prior_fit_time + fit_time, start=start, end=time.time(),
+                  fit_cpu_s=time.thread_time() - cpu0)  # fmt: skip
+    return result

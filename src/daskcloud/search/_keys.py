@@ -1,0 +1,81 @@
+"""Content hashes: the journal keys of fits and the tokens of pipeline prefixes (pure).
+
+A fit's key hashes everything that determines its result -- the search
+(estimator class and parameters, data fingerprint, CV split indices, scoring)
+plus the candidate, the fold and the resource -- so a rerun of the same search
+finds its own fits and a changed search finds none.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import joblib
+import numpy as np
+
+__all__ = [
+    "data_fingerprint",
+    "params_token",
+    "search_key",
+    "splits_fingerprint",
+    "token",
+    "unit_key",
+]
+
+
+def token(value: Any) -> str:
+    """A stable content hash of any picklable value (joblib.hash, md5)."""
+    return joblib.hash(value)
+
+
+def params_token(params: Mapping[str, Any]) -> str:
+    """Token of a parameter dict, independent of key order."""
+    return token(sorted(params.items()))
+
+
+def data_fingerprint(X: Any, y: Any, fit_params: Mapping[str, Any] | None = None) -> str:
+    """Hash of the training data (X, y and fit parameters such as sample_weight)."""
+    import pandas as pd
+
+    def one(v: Any) -> Any:
+        if isinstance(v, pd.DataFrame | pd.Series):
+            # hashing the values plus names/dtypes is much faster than pickling the frame
+            values = pd.util.hash_pandas_object(v, index=True).to_numpy()
+            names = list(v.columns) if isinstance(v, pd.DataFrame) else [v.name]
+            dtypes = [str(d) for d in np.atleast_1d(v.dtypes)]
+            return (type(v).__name__, names, dtypes, token(values))
+        return token(v)
+
+    return token((one(X), one(y), sorted((k, one(v)) for k, v in (fit_params or {}).items())))
+
+
+def splits_fingerprint(splits: Sequence[tuple[np.ndarray, np.ndarray]]) -> list[str]:
+    """One hash per fold of its (train, test) indices: the CV definition."""
+    return [token((np.asarray(tr), np.asarray(te))) for tr, te in splits]
+
+
+def search_key(estimator: Any, data: str, scoring: Any, return_train_score: bool) -> str:
+    """Hash of what all fits of a search share: estimator, data, scoring."""
+    est = (type(estimator).__module__, type(estimator).__qualname__, token(estimator))
+    return token(("daskcloud-search-v1", est, data, _scoring_token(scoring), return_train_score))
+
+
+def unit_key(search: str, params: Mapping[str, Any], fold_token: str, resource: int | None) -> str:
+    """The journal key of one fit: search, candidate params, fold (its indices), resource."""
+    raw = f"{search}|{params_token(params)}|{fold_token}|{resource}"
+    return hashlib.sha256(raw.encode()).hexdigest()
+
+
+def _scoring_token(scoring: Any) -> Any:
+    if scoring is None or isinstance(scoring, str):
+        return scoring
+    if isinstance(scoring, Mapping):
+        return sorted((k, _scoring_token(v)) for k, v in scoring.items())
+    if isinstance(scoring, list | tuple | set):
+        return sorted(map(str, scoring))
+    try:
+        return token(scoring)
+    except Exception:  # an unpicklable callable: its qualified name is the best we have
+        return f"{getattr(scoring, '__module__', '')}.{getattr(scoring, '__qualname__', scoring)}"

@@ -1,0 +1,452 @@
+"""Run a strategy's trials on Dask: streaming submission, prefix sharing, batching, journal.
+
+The runner owns execution; the strategy only asks and tells (see
+:mod:`daskcloud.search.strategies._base`). One loop, in the driver:
+
+1. ask the strategy for trials whenever fewer than ``2 x threads`` fits are
+   outstanding; serve folds already in the journal without fitting them;
+2. plan shared pipeline prefixes for the new fits (:mod:`._prefix`) and queue
+   them grouped by prefix;
+3. keep ``2 x threads`` tasks in flight: each task is a batch of fits sized so
+   it runs about ``target_task_s`` (measured from the first results), with its
+   prefix-fit future as a dependency;
+4. consume results with ``as_completed``: journal them (one transaction per
+   task), tell the strategy when a trial's last fold is in, release a prefix
+   future when no queued or running fit needs it, submit the next batch.
+
+Lost workers are Dask's business (their tasks rerun elsewhere); a batch that
+still fails for infrastructure reasons is resubmitted up to ``max_retries``
+times. A ``stop`` callback (budgets) is checked after every result.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections import defaultdict, deque
+from collections.abc import Callable, Hashable, Mapping
+from concurrent.futures import CancelledError
+from dataclasses import dataclass, field
+from typing import Any
+
+from daskcloud.exceptions import SearchError
+from daskcloud.search import _keys
+from daskcloud.search._fit import UnitSpec, fit_prefix, run_units
+from daskcloud.search._prefix import Unit, plan_prefixes
+from daskcloud.search.journal import FitRecord, Journal, TaskRecord
+from daskcloud.search.strategies import SearchContext, Strategy, Trial, TrialResult
+
+__all__ = ["RunConfig", "RunOutcome", "RunStats", "Runner"]
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """What the runner needs to know about the search besides the strategy."""
+
+    search: str
+    fold_tokens: list[str]
+    step_names: list[str] | None
+    resource_name: str | None
+    error_score: Any
+    n_threads: int
+    primary_metric: str | None
+    target_task_s: float = 0.1
+    max_batch: int = 512
+    max_retries: int = 3
+
+    @property
+    def n_splits(self) -> int:
+        return len(self.fold_tokens)
+
+
+@dataclass
+class RunStats:
+    """Live counters; the ``stop`` callback and the progress display read them."""
+
+    started: float = field(default_factory=time.time)
+    n_fits: int = 0
+    n_fits_skipped: int = 0
+    n_fits_failed: int = 0
+    n_prefix_fits: int = 0
+    n_tasks: int = 0
+    n_retries: int = 0
+    n_trials_done: int = 0
+    fit_cpu_s: float = 0.0
+    best_score: float = -math.inf
+
+    @property
+    def elapsed(self) -> float:
+        return time.time() - self.started
+
+
+@dataclass
+class RunOutcome:
+    """Finished trials (with every fold's record), in trial-id order, and the stats."""
+
+    trials: list[tuple[Trial, list[FitRecord]]]
+    stats: RunStats
+    stop_reason: str | None
+
+
+@dataclass
+class _TrialState:
+    trial: Trial
+    records: dict[int, FitRecord] = field(default_factory=dict)
+    cpu_s: float = 0.0
+    all_from_journal: bool = True
+
+
+class Runner:
+    """Drive one search on a Dask client; see the module docstring."""
+
+    def __init__(
+        self,
+        client: Any,
+        data: Any,
+        journal: Journal,
+        strategy: Strategy,
+        config: RunConfig,
+        *,
+        context: SearchContext,
+        progress: Any = None,
+        stop: Callable[[RunStats], str | None] | None = None,
+    ) -> None:
+        self.client, self.data, self.journal = client, data, journal
+        self.strategy, self.config, self.context = strategy, config, context
+        self.progress, self.stop = progress, stop
+        self.stats = RunStats()
+        self._trials: dict[int, _TrialState] = {}
+        self._units: dict[Hashable, tuple[UnitSpec, str, list[str]]] = {}
+        self._queue: deque[Hashable] = deque()
+        self._inflight: dict[Any, tuple[list[Hashable], str | None, int]] = {}
+        self._nodes: dict[str, Any] = {}  # prefix key -> future
+        self._node_specs: dict[str, Any] = {}
+        self._node_refs: dict[str, int] = defaultdict(int)
+        self._node_depth: dict[str, int] = {}
+        self._recorded_nodes: set[str] = set()
+        self._unit_s: float | None = None
+        self._stalled = False
+
+    # -- main loop -----------------------------------------------------------------------------
+
+    def run(self) -> RunOutcome:
+        from distributed import as_completed
+
+        self.strategy.bind(self.context)
+        self._replay()
+        self._ac = as_completed()
+        reason = None
+        try:
+            while True:
+                reason = self.stop(self.stats) if self.stop else None
+                if reason:
+                    self._cancel_all()
+                    break
+                self._maybe_ask()
+                self._submit_ready()
+                if not self._inflight:
+                    if self._queue:
+                        continue
+                    if self.strategy.is_finished() or self._stalled:
+                        break
+                    continue
+                future = next(self._ac)
+                self._handle(future)
+        except BaseException:
+            self._cancel_all(journal=False)
+            raise
+        done = [
+            (s.trial, [s.records[f] for f in range(self.config.n_splits)])
+            for _, s in sorted(self._trials.items())
+            if len(s.records) == self.config.n_splits
+            and all(r.status != "cancelled" for r in s.records.values())
+        ]
+        return RunOutcome(trials=done, stats=self.stats, stop_reason=reason)
+
+    def _replay(self) -> None:
+        """Give the strategy every trial already complete in the journal (resume)."""
+        by_trial: dict[tuple[str, int | None], dict[int, FitRecord]] = defaultdict(dict)
+        fold_of = {t: i for i, t in enumerate(self.config.fold_tokens)}
+        records = self.journal.read(self.config.search)
+        for r in records:
+            fold_key = _keys.unit_key(
+                self.config.search, r.params, self.config.fold_tokens[r.fold], r.resource
+            )
+            if r.key == fold_key and r.fold < len(fold_of):
+                by_trial[(_keys.params_token(r.params), r.resource)][r.fold] = r
+        results = []
+        for folds in by_trial.values():
+            if len(folds) == self.config.n_splits:
+                first = next(iter(folds.values()))
+                trial = Trial(id=-1, params=first.params, resource=first.resource)
+                results.append(self._trial_result(trial, list(folds.values()), 0.0, True))
+        if results:
+            self.strategy.replay(results)
+
+    def _maybe_ask(self) -> None:
+        if self.strategy.is_finished():
+            return
+        target = 2 * self.config.n_threads
+        outstanding = len(self._queue) + sum(len(u) for u, _, _ in self._inflight.values())
+        if outstanding >= target:
+            return
+        n = max(1, math.ceil((target - outstanding) / self.config.n_splits))
+        trials = self.strategy.ask(n)
+        self._stalled = not trials and not self._inflight and not self._queue
+        new_units = []
+        for trial in trials:
+            new_units.extend(self._add_trial(trial))
+        if new_units:
+            self._plan(new_units)
+
+    def _add_trial(self, trial: Trial) -> list[UnitSpec]:
+        cfg = self.config
+        if trial.id in self._trials:
+            raise SearchError(f"the strategy asked trial id {trial.id} twice; ids must be unique")
+        state = self._trials[trial.id] = _TrialState(trial)
+        keys = [_keys.unit_key(cfg.search, trial.params, ft, trial.resource)
+                for ft in cfg.fold_tokens]  # fmt: skip
+        found = self.journal.lookup(keys)
+        params = dict(trial.params)
+        n_samples = None
+        if trial.resource is not None and cfg.resource_name == "n_samples":
+            n_samples = int(trial.resource)
+        elif trial.resource is not None and cfg.resource_name:
+            params[cfg.resource_name] = trial.resource
+        units = []
+        for fold, key in enumerate(keys):
+            if key in found:
+                state.records[fold] = found[key]
+                self.stats.n_fits_skipped += 1
+                self._progress()
+            else:
+                state.all_from_journal = False
+                unit = UnitSpec(id=(trial.id, fold), fold=fold, params=params, n_samples=n_samples)
+                self._units[unit.id] = (unit, key, [])
+                units.append(unit)
+        if not units:
+            self._finish_trial(state)
+        return units
+
+    # -- planning and submission ---------------------------------------------------------------
+
+    def _plan(self, units: list[UnitSpec]) -> None:
+        names = self.config.step_names or []
+        plan = plan_prefixes(
+            [Unit(u.id, u.fold, u.params, u.n_samples) for u in units],
+            names,
+            live={k: self._node_depth[k] for k in self._nodes},
+        )
+        for node in plan.nodes:
+            self._node_specs[node.key] = node
+            self._node_depth[node.key] = node.stop
+        groups: dict[str | None, list[Hashable]] = defaultdict(list)
+        for u in units:
+            node = plan.attach[u.id]
+            chain = []
+            while node is not None:
+                chain.append(node)
+                self._node_refs[node] += 1
+                node = self._node_specs[node].parent
+            self._units[u.id][2].extend(chain)
+            groups[plan.attach[u.id]].append(u.id)
+        for ids in groups.values():  # fits sharing a prefix run close together
+            self._queue.extend(ids)
+
+    def _batch_size(self) -> int:
+        if self._unit_s is None:
+            return 1
+        b = max(1, int(self.config.target_task_s / max(self._unit_s, 1e-6)))
+        spread = math.ceil(len(self._queue) / max(1, self.config.n_threads))
+        return max(1, min(b, spread, self.config.max_batch))
+
+    def _submit_ready(self) -> None:
+        window = 2 * self.config.n_threads
+        while self._queue and len(self._inflight) < window:
+            first = self._queue.popleft()
+            node = self._attach(first)
+            batch = [first]
+            size = self._batch_size()
+            while self._queue and len(batch) < size and self._attach(self._queue[0]) == node:
+                batch.append(self._queue.popleft())
+            self._submit(batch, node, retries=0)
+
+    def _attach(self, uid: Hashable) -> str | None:
+        chain = self._units[uid][2]
+        return chain[0] if chain else None
+
+    def _node_future(self, key: str) -> Any:
+        if key not in self._nodes:
+            spec = self._node_specs[key]
+            parent = None if spec.parent is None else self._node_future(spec.parent)
+            self._nodes[key] = self.client.submit(
+                fit_prefix, self.data, parent, spec.start, spec.stop, spec.fold,
+                dict(spec.params), spec.n_samples, key, pure=False,
+            )  # fmt: skip
+            self.stats.n_prefix_fits += 1
+        return self._nodes[key]
+
+    def _submit(self, batch: list[Hashable], node: str | None, retries: int) -> None:
+        parent = None if node is None else self._node_future(node)
+        specs = [self._units[uid][0] for uid in batch]
+        future = self.client.submit(run_units, self.data, parent, specs, pure=False)
+        self._inflight[future] = (batch, node, retries)
+        self._ac.add(future)
+        self.stats.n_tasks += 1
+
+    # -- results -------------------------------------------------------------------------------
+
+    def _handle(self, future: Any) -> None:
+        batch, node, retries = self._inflight.pop(future)
+        if future.status == "finished":
+            self._record(batch, future.result())
+            return
+        try:
+            exc = future.exception()
+        except CancelledError as e:
+            exc = e
+        if _is_infrastructure(exc) and retries < self.config.max_retries:
+            self.stats.n_retries += 1
+            self._submit(batch, node, retries + 1)
+            return
+        if self.config.error_score == "raise":
+            unit = self._units[batch[0]][0]
+            raise SearchError(
+                f"a fit of candidate {dict(unit.params)} on fold {unit.fold} failed with "
+                f"{type(exc).__name__}: {exc} (error_score='raise'; set error_score=np.nan to "
+                "score failing candidates as NaN and go on)"
+            ) from exc
+        text = f"{type(exc).__name__}: {exc}"
+        self._record(batch, {"units": [_failed(uid, text) for uid in batch],
+                             "prefix_chain": [], "worker": None})  # fmt: skip
+
+    def _record(self, batch: list[Hashable], out: Mapping[str, Any]) -> None:
+        cfg = self.config
+        records: list[FitRecord | TaskRecord] = []
+        for link in out["prefix_chain"]:
+            if link["key"] not in self._recorded_nodes:
+                self._recorded_nodes.add(link["key"])
+                self.stats.fit_cpu_s += link["cpu_s"]
+                records.append(TaskRecord(cfg.search, "prefix", link["key"], 1, link["start"],
+                                          link["end"], link["worker"], link["cpu_s"]))  # fmt: skip
+        finished = []
+        for res in out["units"]:
+            _unit, key, chain = self._units.pop(res["id"])
+            trial_id, fold = res["id"]
+            rec = FitRecord(
+                key=key, search=cfg.search, params=self._trials[trial_id].trial.params,
+                fold=fold, status=res["status"], test_scores=res.get("test_scores"),
+                train_scores=res.get("train_scores"), trial=trial_id,
+                resource=self._trials[trial_id].trial.resource, fit_time=res.get("fit_time", 0.0),
+                score_time=res.get("score_time", 0.0), fit_cpu_s=res.get("fit_cpu_s", 0.0),
+                start=res.get("start"), end=res.get("end"), worker=res.get("worker"),
+                error=res.get("error"), n_test_samples=res.get("n_test_samples"),
+            )  # fmt: skip
+            records.append(rec)
+            finished.append((rec, chain))
+        if "start" in out:
+            task = TaskRecord(cfg.search, "batch", str(batch[0]), len(batch), out.get("start"),
+                              out.get("end"), out.get("worker"))  # fmt: skip
+            records.append(task)
+        self.journal.append(records)
+        if out.get("start") is not None and out["units"]:
+            per_unit = (out["end"] - out["start"]) / len(out["units"])
+            self._unit_s = per_unit if self._unit_s is None else 0.7 * self._unit_s + 0.3 * per_unit
+        for rec, chain in finished:
+            self.stats.n_fits += 1
+            self.stats.n_fits_failed += rec.status == "error"
+            self.stats.fit_cpu_s += rec.fit_cpu_s
+            state = self._trials[rec.trial]
+            state.records[rec.fold] = rec
+            state.cpu_s += rec.fit_cpu_s
+            self._release(chain)
+            self._progress()
+            if len(state.records) == cfg.n_splits:
+                self._finish_trial(state)
+
+    def _release(self, chain: list[str]) -> None:
+        for key in chain:
+            self._node_refs[key] -= 1
+            if self._node_refs[key] <= 0:
+                del self._node_refs[key]
+                self._nodes.pop(key, None)  # dropping the future frees the worker's copy
+                self._node_specs.pop(key, None)
+                self._node_depth.pop(key, None)
+
+    def _finish_trial(self, state: _TrialState) -> None:
+        folds = [state.records[f] for f in range(self.config.n_splits)]
+        result = self._trial_result(state.trial, folds, state.cpu_s, state.all_from_journal)
+        self.stats.n_trials_done += 1
+        if result.status == "ok" and result.score == result.score:
+            self.stats.best_score = max(self.stats.best_score, result.score)
+        self.strategy.tell(result)
+        self._progress()
+
+    def _trial_result(
+        self, trial: Trial, folds: list[FitRecord], cpu_s: float, from_journal: bool
+    ) -> TrialResult:
+        metric = self.config.primary_metric
+        error = self.config.error_score
+        error = math.nan if error == "raise" else float(error)
+        per_metric: dict[str, list[float]] = defaultdict(list)
+        status = "ok"
+        for r in folds:
+            if r.status != "ok":
+                status = r.status
+            scores = r.test_scores
+            if not isinstance(scores, Mapping):
+                scores = {"score": error if scores is None else scores}
+            for name, value in scores.items():
+                per_metric[name].append(error if value is None else float(value))
+        means = {name: float(sum(v) / len(v)) for name, v in per_metric.items()}
+        if status == "error" and not means:
+            score = error
+        else:
+            score = means.get(metric or "score", next(iter(means.values()), error))
+        return TrialResult(trial=trial, score=score, status=status, scores=means,
+                           fit_cpu_s=cpu_s, from_journal=from_journal)  # fmt: skip
+
+    def _progress(self) -> None:
+        if self.progress is not None:
+            self.progress.update(self.stats)
+
+    def _cancel_all(self, journal: bool = True) -> None:
+        """Cancel queued and running fits; journal them as cancelled (a budget stopped them)."""
+        futures = list(self._inflight) + list(self._nodes.values())
+        if futures:
+            self.client.cancel(futures)
+        if journal:
+            now = time.time()
+            records = []
+            for uid in [*self._queue, *(u for b, _, _ in self._inflight.values() for u in b)]:
+                unit, key, _ = self._units[uid]
+                trial = self._trials[uid[0]].trial
+                records.append(FitRecord(key=key, search=self.config.search, params=trial.params,
+                                         fold=unit.fold, status="cancelled", trial=trial.id,
+                                         resource=trial.resource, end=now))  # fmt: skip
+            self.journal.append(records)
+            told = {uid[0] for uid in self._queue} | {
+                u[0] for b, _, _ in self._inflight.values() for u in b
+            }
+            for trial_id in sorted(told):
+                self.strategy.tell(TrialResult(self._trials[trial_id].trial, math.nan, "cancelled"))
+        self._queue.clear()
+        self._inflight.clear()
+        self._nodes.clear()
+
+
+def _failed(uid: Hashable, text: str) -> dict[str, Any]:
+    return {"id": uid, "status": "error", "error": text, "test_scores": None, "train_scores": None}
+
+
+def _is_infrastructure(exc: BaseException | None) -> bool:
+    """A failure of the cluster, not of the fit: worth running again."""
+    try:
+        from distributed.comm.core import CommClosedError
+        from distributed.scheduler import KilledWorker
+    except ImportError:  # pragma: no cover
+        return isinstance(exc, CancelledError)
+    # KilledWorker is not retried: the fit itself killed workers (e.g. out of memory)
+    return not isinstance(exc, KilledWorker) and isinstance(
+        exc, CancelledError | CommClosedError | TimeoutError
+    )
