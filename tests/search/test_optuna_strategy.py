@@ -22,7 +22,7 @@ SPACE = {
 
 def score_of(params):
     return (
-        -((params["x"] - 1) ** 2) - 0.1 * params.get("n", 0) - 0.01 * len(params.get("layers", ()))
+        -((params.get("x", 1) - 1) ** 2) - 0.1 * params.get("n", 0) - 0.01 * len(params.get("layers", ()))
     )
 
 
