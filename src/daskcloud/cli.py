@@ -9,6 +9,7 @@ exit code 2 (bad input) or 1 (runtime failure); never a traceback.
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 import typer
 from rich.console import Console
@@ -80,6 +81,92 @@ def cloud_plan(
         typer.echo(plan.render())
         return
     execute_commands(plan.delete if delete else plan.create)
+
+
+# --- tune: a search described by a TOML spec --------------------------------------------------
+
+
+def _print_search(result: object, as_json: bool) -> None:
+    """``--json``: one JSON object on stdout, the leaderboard on stderr; else a human report."""
+    import json
+
+    if as_json:
+        err_console.print(result.leaderboard())  # type: ignore[attr-defined]
+        typer.echo(json.dumps(result.to_json(), allow_nan=False))  # type: ignore[attr-defined]
+        return
+    console.print(result.leaderboard())  # type: ignore[attr-defined]
+    summary = result.summary  # type: ignore[attr-defined]
+    console.print(
+        f"{summary['n_fits']} fits ({summary['n_fits_skipped']} from the journal) "
+        f"in {summary['wall_s']:.1f} s; best {summary['metric']} {summary['best_score']:.5g}"
+    )
+    console.print(f"run directory: {summary['run_dir']}", highlight=False, soft_wrap=True)
+
+
+@app.command("tune")
+def tune(
+    spec: Path = typer.Argument(..., help="TOML spec file (see docs/spec.md)."),
+    scheduler: str | None = typer.Option(
+        None, "--scheduler", help="Address of a running Dask scheduler (tcp://HOST:8786)."
+    ),
+    workers: int | None = typer.Option(
+        None, "--workers", min=1, help="Local cluster worker processes (default: one per core)."
+    ),
+    out: Path | None = typer.Option(
+        None, "--out", help="Run directory (default: runs/<timestamp>-<name>)."
+    ),
+    resume: bool = typer.Option(
+        True, "--resume/--no-resume", help="Skip fits already in the run directory's journal."
+    ),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON object on stdout."),
+) -> None:
+    """Run the hyperparameter search a TOML spec describes; write results to a run directory."""
+    from daskcloud.jobs import run_tune
+
+    result = run_tune(
+        spec, scheduler=scheduler, workers=workers, out=out, resume=resume, progress=not as_json
+    )
+    _print_search(result, as_json)
+
+
+# --- manifests: a hardened Kubernetes cluster as YAML -----------------------------------------
+
+
+@app.command("manifests")
+def manifests(
+    name: str = typer.Option(..., "--name", help="Cluster name (a DNS label)."),
+    namespace: str = typer.Option("default", "--namespace", "-n", help="Kubernetes namespace."),
+    workers: int = typer.Option(2, "--workers", help="Worker pods."),
+    cpu: str = typer.Option("1", "--cpu", help="CPU per worker, e.g. 2 or 500m."),
+    memory: str = typer.Option("4Gi", "--memory", help="Memory per worker, e.g. 8Gi."),
+    gpu: int = typer.Option(0, "--gpu", help="nvidia.com/gpu per worker."),
+    idle_timeout: str = typer.Option("20m", "--idle-timeout", help="End after this idle time."),
+    max_lifetime: str = typer.Option("8h", "--max-lifetime", help="End after this at most."),
+    image: str | None = typer.Option(None, "--image", help="Pinned image (default: ours)."),
+    node_selector: list[str] = typer.Option([], "--node-selector", help="KEY=VALUE (workers)."),
+    toleration: list[str] = typer.Option([], "--toleration", help="KEY[=VALUE][:EFFECT]."),
+    rbac: bool = typer.Option(False, "--rbac", help="Add the launcher's Role and RoleBinding."),
+) -> None:
+    """Print a hardened, self-ending Dask cluster as YAML for `kubectl apply -f -`."""
+    from daskcloud.cluster.kubernetes import ClusterSpec, manifests_for_apply
+
+    options = {"image": image} if image else {}
+    spec = ClusterSpec(
+        name=name,
+        namespace=namespace,
+        workers=workers,
+        cpu=cpu,
+        memory=memory,
+        gpu=gpu,
+        idle_timeout=idle_timeout,
+        max_lifetime=max_lifetime,
+        node_selector=node_selector,
+        tolerations=toleration,
+        **options,
+    )
+    text, creds = manifests_for_apply(spec, rbac=rbac)
+    typer.echo(text, nl=False)
+    err_console.print(f"client certificate written to {creds.directory}", highlight=False)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -35,6 +35,7 @@ from daskcloud.cluster.kubernetes._tls import (
     state_home,
     write_client_credentials,
 )
+from daskcloud.cluster.kubernetes._yaml import delete_command, manifests_for_apply, render_yaml
 
 __all__ = [
     "CLUSTER_ID_LABEL",
@@ -58,7 +59,10 @@ __all__ = [
     "client_labels",
     "client_security",
     "default_image",
+    "delete_command",
     "generate_tls",
+    "manifests_for_apply",
+    "render_yaml",
     "state_home",
     "write_client_credentials",
 ]

@@ -121,6 +121,20 @@ class Toleration(BaseModel):
     effect: Literal["NoSchedule", "PreferNoSchedule", "NoExecute"] | None = None
     toleration_seconds: int | None = Field(default=None, ge=0)
 
+    @classmethod
+    def parse(cls, text: str) -> Toleration:
+        """``KEY[=VALUE][:EFFECT]``, e.g. ``spot=true:NoSchedule``; no value means ``Exists``."""
+        match = re.match(r"^([^=:\s]+)(?:=([^:\s]*))?(?::(\w+))?$", text.strip())
+        effects = ("NoSchedule", "PreferNoSchedule", "NoExecute")
+        if not match or (match.group(3) and match.group(3) not in effects):
+            raise ValueError(
+                f"toleration {text!r} is not KEY[=VALUE][:EFFECT] with EFFECT one of "
+                f"{', '.join(effects)}, e.g. 'spot=true:NoSchedule'"
+            )
+        key, value, effect = match.groups()
+        operator = "Exists" if value is None else "Equal"
+        return cls(key=key, operator=operator, value=value, effect=effect)
+
     def to_k8s(self) -> dict[str, Any]:
         """The toleration as it appears in a pod spec."""
         out: dict[str, Any] = {"operator": self.operator}
@@ -267,6 +281,31 @@ class ClusterSpec(BaseModel):
         what = info.field_name.replace("_", " ")
         seconds = parse_duration(value, what)
         return str(value).strip() if isinstance(value, str) else f"{seconds}s"
+
+    @field_validator("node_selector", mode="before")
+    @classmethod
+    def _parse_node_selector(cls, value: Any) -> Any:
+        if not isinstance(value, list | tuple):
+            return value
+        pairs = {}
+        for item in value:
+            key, sep, val = str(item).partition("=")
+            if not sep or not key.strip():
+                raise ValueError(
+                    f"node selector {item!r} is not KEY=VALUE, "
+                    "e.g. 'cloud.google.com/gke-spot=true'"
+                )
+            pairs[key.strip()] = val.strip()
+        return pairs
+
+    @field_validator("tolerations", mode="before")
+    @classmethod
+    def _parse_tolerations(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            value = [value]
+        if isinstance(value, list | tuple):
+            return tuple(Toleration.parse(v) if isinstance(v, str) else v for v in value)
+        return value
 
     @field_validator("cluster_id")
     @classmethod

@@ -1,0 +1,492 @@
+"""A cluster's life through the Kubernetes API, with kr8s' sync objects.
+
+create -> wait -> (status | scale | logs)* -> down; list finds every daskcloud cluster in a
+namespace. The manifests come from the pure builders (:mod:`._manifests`); this module only
+sends them, reads back state and turns it into answers:
+
+* :func:`create_cluster` creates the scheduler Job, reads its uid, creates the objects the Job
+  owns, writes the client's TLS files and the local record, then waits — never longer than
+  ``timeout``. A pod that cannot start (image pull, OOMKilled, crash loop) fails the wait at
+  once; pods still Pending at the deadline are explained by the scheduler's events. On any
+  failure everything created is deleted again before the error is raised.
+* :func:`delete_cluster` deletes the Job with ``propagationPolicy: Background``; Kubernetes'
+  garbage collector removes what it owns. Deleting a cluster that is gone is not an error.
+
+Every error is a :class:`~daskcloud.exceptions.KubernetesError` (or ``ConfigError`` for bad
+input) with one line that says what to do.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import os
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import kr8s
+from kr8s.objects import Deployment, Event, Job, Pod, object_from_spec
+
+from daskcloud.cluster._state import ClusterRecord, remove_record, save_record
+from daskcloud.cluster.kubernetes._diagnose import (
+    explain_pending,
+    fatal_problems,
+    pod_is_ready,
+    pod_summary,
+)
+from daskcloud.cluster.kubernetes._meta import (
+    CLUSTER_ID_LABEL,
+    CLUSTER_LABEL,
+    COMPONENT_LABEL,
+    Owner,
+)
+from daskcloud.cluster.kubernetes._spec import ClusterSpec
+from daskcloud.exceptions import ConfigError, DaskcloudError, KubernetesError
+
+__all__ = [
+    "PRICE_ANNOTATION",
+    "ClusterStatus",
+    "PodInfo",
+    "cluster_logs",
+    "create_cluster",
+    "delete_cluster",
+    "get_status",
+    "kube_api",
+    "list_clusters",
+    "scale_cluster",
+    "wait_ready",
+]
+
+PRICE_ANNOTATION = "daskcloud.io/price-per-hour"
+_MANAGED = "app.kubernetes.io/managed-by=daskcloud"
+
+
+def kube_api(*, context: str | None = None, namespace: str | None = None) -> kr8s.Api:
+    """A sync kr8s client for the current (or the given) kubeconfig context."""
+    kubeconfig = os.environ.get("KUBECONFIG")
+    # an explicit path keeps kr8s' per-argument client cache from serving a stale kubeconfig
+    if kubeconfig and os.pathsep in kubeconfig:
+        kubeconfig = None
+    where = f" (context {context!r})" if context else ""
+    try:
+        return kr8s.api(kubeconfig=kubeconfig, context=context, namespace=namespace)
+    except Exception as exc:  # kr8s raises plain exceptions for missing/invalid kubeconfigs
+        raise KubernetesError(
+            f"cannot use the Kubernetes API{where}: {exc}; check `kubectl config current-context` "
+            "and that the cluster is running (daskcloud cloud plan creates one)"
+        ) from exc
+
+
+@contextlib.contextmanager
+def _k8s(action: str) -> Iterator[None]:
+    """Convert kr8s/httpx errors into one-line KubernetesErrors that say what to do."""
+    try:
+        yield
+    except DaskcloudError:
+        raise
+    except kr8s.ServerError as exc:
+        code = exc.response.status_code if exc.response is not None else None
+        hint = {
+            401: "your credentials were refused; refresh them (e.g. gcloud/aws/az get-credentials)",
+            403: "your account may not do this; ask an admin to apply `daskcloud manifests --rbac`",
+            409: "it already exists; pick another --name or run `daskcloud cluster down` first",
+        }.get(code or 0, "see the message from the API server")
+        raise KubernetesError(f"Kubernetes refused to {action}: {exc} ({hint})") from exc
+    except (httpx.HTTPError, OSError) as exc:
+        raise KubernetesError(
+            f"cannot reach the Kubernetes API to {action} ({exc}); check the kube context "
+            "and your network"
+        ) from exc
+
+
+# --- state -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PodInfo:
+    """One pod of a cluster."""
+
+    name: str
+    component: str
+    state: str
+    ready: bool
+    restarts: int
+
+
+@dataclass(frozen=True)
+class ClusterStatus:
+    """A cluster as Kubernetes reports it now."""
+
+    name: str
+    namespace: str
+    cluster_id: str
+    state: str  # starting | running | degraded | finished | failed
+    created_at: dt.datetime
+    age_s: float
+    max_lifetime_s: int | None
+    idle_timeout_s: int | None
+    workers_wanted: int
+    workers_ready: int
+    scheduler_ready: bool
+    price_per_hour: float | None
+    pods: tuple[PodInfo, ...]
+    reason: str = ""
+
+    @property
+    def time_left_s(self) -> float | None:
+        """Seconds until the maximum lifetime ends the cluster."""
+        if self.max_lifetime_s is None:
+            return None
+        return max(0.0, self.max_lifetime_s - self.age_s)
+
+    @property
+    def cost_so_far(self) -> float | None:
+        """price_per_hour x age, when a price was given at ``cluster up``."""
+        if self.price_per_hour is None:
+            return None
+        return self.price_per_hour * self.age_s / 3600
+
+
+def _parse_time(text: str | None) -> dt.datetime:
+    if not text:
+        return dt.datetime.now(dt.UTC)
+    return dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+def _idle_timeout(job: dict[str, Any]) -> int | None:
+    from daskcloud.cluster.kubernetes._spec import parse_duration
+
+    for container in job["spec"]["template"]["spec"].get("containers", []):
+        args = [*container.get("command", []), *container.get("args", [])]
+        if "--idle-timeout" in args[:-1]:
+            with contextlib.suppress(ValueError):
+                return parse_duration(args[args.index("--idle-timeout") + 1])
+    return None
+
+
+def _status_from(
+    job: dict[str, Any],
+    deployment: dict[str, Any] | None,
+    pods: list[dict[str, Any]],
+    now: dt.datetime,
+) -> ClusterStatus:
+    """Pure: a ClusterStatus from the Job, the worker Deployment and the cluster's pods."""
+    meta = job["metadata"]
+    created = _parse_time(meta.get("creationTimestamp"))
+    infos = tuple(
+        PodInfo(
+            name=p["metadata"]["name"],
+            component=p["metadata"].get("labels", {}).get(COMPONENT_LABEL, "pod"),
+            state=pod_summary(p),
+            ready=pod_is_ready(p),
+            restarts=sum(
+                c.get("restartCount", 0) for c in p.get("status", {}).get("containerStatuses", [])
+            ),
+        )
+        for p in sorted(pods, key=lambda p: p["metadata"]["name"])
+    )
+    scheduler_ready = any(i.ready for i in infos if i.component == "scheduler")
+    workers_ready = sum(1 for i in infos if i.component == "worker" and i.ready)
+    wanted = int((deployment or {}).get("spec", {}).get("replicas", 0))
+    conditions = {c.get("type"): c for c in job.get("status", {}).get("conditions", [])}
+    reason = ""
+    if conditions.get("Failed", {}).get("status") == "True":
+        state = "failed"
+        reason = conditions["Failed"].get("reason", "") or conditions["Failed"].get("message", "")
+    elif conditions.get("Complete", {}).get("status") == "True":
+        state, reason = "finished", "the scheduler exited (idle timeout)"
+    elif scheduler_ready and workers_ready >= wanted:
+        state = "running"
+    elif scheduler_ready:
+        state = (
+            "degraded" if any(i.component == "worker" and i.restarts for i in infos) else "starting"
+        )
+    else:
+        state = "starting"
+    price = meta.get("annotations", {}).get(PRICE_ANNOTATION)
+    return ClusterStatus(
+        name=meta.get("labels", {}).get(CLUSTER_LABEL, meta["name"].removesuffix("-scheduler")),
+        namespace=meta["namespace"],
+        cluster_id=meta.get("labels", {}).get(CLUSTER_ID_LABEL, ""),
+        state=state,
+        created_at=created,
+        age_s=max(0.0, (now - created).total_seconds()),
+        max_lifetime_s=job["spec"].get("activeDeadlineSeconds"),
+        idle_timeout_s=_idle_timeout(job),
+        workers_wanted=wanted,
+        workers_ready=workers_ready,
+        scheduler_ready=scheduler_ready,
+        price_per_hour=float(price) if price else None,
+        pods=infos,
+        reason=reason,
+    )
+
+
+def _pods(api: kr8s.Api, namespace: str, selector: str | dict[str, str]) -> list[dict[str, Any]]:
+    return [p.raw for p in Pod.list(api=api, namespace=namespace, label_selector=selector)]
+
+
+def _job(api: kr8s.Api, name: str, namespace: str) -> dict[str, Any] | None:
+    with _k8s(f"read cluster {namespace}/{name}"):
+        try:
+            return Job.get(f"{name}-scheduler", namespace=namespace, api=api).raw
+        except kr8s.NotFoundError:
+            return None
+
+
+def get_status(
+    name: str, namespace: str, *, api: kr8s.Api | None = None, now: dt.datetime | None = None
+) -> ClusterStatus:
+    """The cluster's state, pods, ready workers, age, time left and cost so far."""
+    return _snapshot(api or kube_api(namespace=namespace), name, namespace, now)[0]
+
+
+def _snapshot(
+    api: kr8s.Api, name: str, namespace: str, now: dt.datetime | None = None
+) -> tuple[ClusterStatus, list[dict[str, Any]]]:
+    job = _job(api, name, namespace)
+    if job is None:
+        raise KubernetesError(
+            f"no daskcloud cluster {name!r} in namespace {namespace!r}; `daskcloud cluster list "
+            f"--namespace {namespace}` shows the ones there"
+        )
+    cid = job["metadata"].get("labels", {}).get(CLUSTER_ID_LABEL, "")
+    with _k8s(f"read cluster {namespace}/{name}"):
+        try:
+            deployment = Deployment.get(f"{name}-workers", namespace=namespace, api=api).raw
+        except kr8s.NotFoundError:
+            deployment = None
+        pods = _pods(api, namespace, {CLUSTER_ID_LABEL: cid})
+    return _status_from(job, deployment, pods, now or dt.datetime.now(dt.UTC)), pods
+
+
+def list_clusters(
+    namespace: str, *, api: kr8s.Api | None = None, now: dt.datetime | None = None
+) -> list[ClusterStatus]:
+    """Every daskcloud cluster in ``namespace`` (to find forgotten ones), oldest first."""
+    api = api or kube_api(namespace=namespace)
+    now = now or dt.datetime.now(dt.UTC)
+    with _k8s(f"list clusters in namespace {namespace}"):
+        jobs = [
+            j.raw
+            for j in Job.list(
+                api=api,
+                namespace=namespace,
+                label_selector=f"{_MANAGED},{COMPONENT_LABEL}=scheduler",
+            )
+        ]
+        deployments = {
+            d.raw["metadata"].get("labels", {}).get(CLUSTER_ID_LABEL): d.raw
+            for d in Deployment.list(api=api, namespace=namespace, label_selector=_MANAGED)
+        }
+        pods = _pods(api, namespace, _MANAGED)
+    out = []
+    for job in jobs:
+        cid = job["metadata"].get("labels", {}).get(CLUSTER_ID_LABEL)
+        mine = [p for p in pods if p["metadata"].get("labels", {}).get(CLUSTER_ID_LABEL) == cid]
+        out.append(_status_from(job, deployments.get(cid), mine, now))
+    return sorted(out, key=lambda s: s.created_at)
+
+
+# --- create, wait, delete ------------------------------------------------------------------------
+
+
+def _log_tail(api: kr8s.Api, namespace: str, lines: int = 10) -> Callable[[str, str], list[str]]:
+    def tail(pod: str, container: str) -> list[str]:
+        obj = Pod.get(pod, namespace=namespace, api=api)
+        try:
+            got = list(obj.logs(container=container, previous=True, tail_lines=lines))
+        except kr8s.ServerError:  # no previous container yet: the current one's log
+            got = []
+        return got or list(obj.logs(container=container, tail_lines=lines))
+
+    return tail
+
+
+def wait_ready(
+    spec: ClusterSpec,
+    *,
+    api: kr8s.Api,
+    timeout: float = 300.0,
+    poll: float = 2.0,
+    workers: int | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> ClusterStatus:
+    """Wait until the scheduler and ``workers`` (default: all) workers are ready.
+
+    Raises:
+        KubernetesError: at once when a pod cannot start (naming why), or when ``timeout``
+            seconds pass (saying what was still missing and the scheduler's reasons).
+    """
+    wanted = spec.workers if workers is None else workers
+    deadline = time.monotonic() + timeout
+    tail = _log_tail(api, spec.namespace)
+    last = ""
+    while True:
+        status, pods = _snapshot(api, spec.name, spec.namespace)
+        problems = fatal_problems(pods, tail)
+        if status.state == "failed":
+            problems.append(f"the scheduler Job failed ({status.reason})")
+        if problems:
+            raise KubernetesError(f"cluster {spec.name!r} cannot start: " + "; ".join(problems))
+        if status.scheduler_ready and status.workers_ready >= wanted:
+            return status
+        ready = "ready" if status.scheduler_ready else "starting"
+        line = f"scheduler {ready}, {status.workers_ready}/{wanted} workers ready"
+        if progress and line != last:
+            progress(line)
+            last = line
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            with _k8s(f"read the events of namespace {spec.namespace}"):
+                events = [e.raw for e in Event.list(api=api, namespace=spec.namespace)]
+            reasons = explain_pending(pods, events) or [
+                "no pods exist yet; check the Job and Deployment "
+                f"(kubectl -n {spec.namespace} describe job {spec.scheduler_name})"
+            ]
+            raise KubernetesError(
+                f"cluster {spec.name!r} was not ready after {timeout:.0f} s (waited for the "
+                f"scheduler and {wanted} workers: {line}): "
+                + "; ".join(reasons)
+                + "; if nodes are still being added, retry with a longer --timeout"
+            )
+        time.sleep(min(poll, remaining))
+
+
+def create_cluster(
+    spec: ClusterSpec,
+    *,
+    api: kr8s.Api | None = None,
+    timeout: float = 300.0,
+    poll: float = 2.0,
+    context: str | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> ClusterStatus:
+    """Create the cluster of ``spec`` and wait (at most ``timeout`` s) until it is ready.
+
+    On any failure — an API error, a pod that cannot start, the timeout, Ctrl-C — every object
+    created so far and the local TLS files are deleted before the error propagates.
+    """
+    from daskcloud.cluster.kubernetes._manifests import build_cluster, build_scheduler_job
+    from daskcloud.cluster.kubernetes._tls import generate_tls, write_client_credentials
+
+    api = api or kube_api(context=context, namespace=spec.namespace)
+    if _job(api, spec.name, spec.namespace) is not None:
+        raise KubernetesError(
+            f"cluster {spec.name!r} already exists in namespace {spec.namespace!r}; use it "
+            f"(daskcloud cluster status {spec.name}), pick another --name, or delete it first "
+            f"(daskcloud cluster down {spec.name})"
+        )
+    job_manifest = build_scheduler_job(spec)
+    if spec.price_per_hour is not None:
+        annotations = job_manifest["metadata"].setdefault("annotations", {})
+        annotations[PRICE_ANNOTATION] = f"{spec.price_per_hour:g}"
+    tls = generate_tls(spec)
+    job: Job | None = None
+    try:
+        with _k8s(f"create the scheduler Job of cluster {spec.name!r}"):
+            job = Job(job_manifest, api=api)
+            job.create()
+        owner = Owner(name=job.name, uid=job.metadata["uid"])
+        for manifest in build_cluster(spec, tls=tls, owner=owner):
+            kind = manifest["kind"]
+            with _k8s(f"create {kind} {manifest['metadata']['name']}"):
+                object_from_spec(manifest, api=api).create()
+        creds = write_client_credentials(spec, tls)
+        save_record(
+            ClusterRecord(
+                name=spec.name,
+                backend="kubernetes",
+                namespace=spec.namespace,
+                price_per_hour=spec.price_per_hour,
+                tls_dir=str(creds.directory),
+                idle_timeout_s=spec.idle_timeout_seconds,
+                max_lifetime_s=spec.max_lifetime_seconds,
+                context=context,
+                extra={"cluster_id": spec.cluster_id},
+            )
+        )
+        return wait_ready(spec, api=api, timeout=timeout, poll=poll, progress=progress)
+    except BaseException:
+        if job is not None:
+            _delete(api, spec.name, spec.namespace)
+        remove_record("kubernetes", spec.name, spec.namespace)
+        raise
+
+
+def _delete(api: kr8s.Api, name: str, namespace: str) -> bool:
+    """Delete the Job with Background propagation (the API's default for Jobs orphans pods)."""
+    found = True
+    with _k8s(f"delete cluster {namespace}/{name}"):
+        try:
+            Job.get(f"{name}-scheduler", namespace=namespace, api=api).delete(
+                propagation_policy="Background"
+            )
+        except kr8s.NotFoundError:
+            found = False
+    return found
+
+
+def delete_cluster(name: str, namespace: str, *, api: kr8s.Api | None = None) -> bool:
+    """Delete the cluster (idempotent): True when it existed, False when it was already gone.
+
+    Deleting the scheduler Job is enough: Kubernetes' garbage collector deletes the Secret,
+    Service, NetworkPolicies and worker Deployment it owns. The local record and client TLS
+    files go too.
+    """
+    api = api or kube_api(namespace=namespace)
+    found = _delete(api, name, namespace)
+    remove_record("kubernetes", name, namespace)
+    return found
+
+
+def scale_cluster(name: str, namespace: str, workers: int, *, api: kr8s.Api | None = None) -> int:
+    """Set the number of worker pods; returns it."""
+    if workers < 0:
+        raise ConfigError(f"workers {workers} is negative; give 0 or more, e.g. 4")
+    api = api or kube_api(namespace=namespace)
+    with _k8s(f"scale cluster {namespace}/{name}"):
+        try:
+            deployment = Deployment.get(f"{name}-workers", namespace=namespace, api=api)
+        except kr8s.NotFoundError:
+            raise KubernetesError(
+                f"no daskcloud cluster {name!r} in namespace {namespace!r} to scale; "
+                "`daskcloud cluster list` shows the ones there"
+            ) from None
+        deployment.patch({"spec": {"replicas": workers}})
+    return workers
+
+
+def cluster_logs(
+    name: str,
+    namespace: str,
+    *,
+    worker: int | None = None,
+    driver: bool = False,
+    tail: int = 200,
+    api: kr8s.Api | None = None,
+) -> str:
+    """The last ``tail`` log lines of the scheduler, worker number ``worker``, or the driver."""
+    api = api or kube_api(namespace=namespace)
+    component = "driver" if driver else ("worker" if worker is not None else "scheduler")
+    with _k8s(f"read the logs of cluster {namespace}/{name}"):
+        pods = sorted(
+            _pods(api, namespace, {CLUSTER_LABEL: name, COMPONENT_LABEL: component}),
+            key=lambda p: (p["metadata"].get("creationTimestamp", ""), p["metadata"]["name"]),
+        )
+        index = worker or 0
+        if index >= len(pods) or index < 0:
+            have = f"{len(pods)} {component} pod{'s' if len(pods) != 1 else ''}"
+            raise KubernetesError(
+                f"cluster {name!r} in namespace {namespace!r} has {have}; "
+                + (
+                    f"give --worker between 0 and {len(pods) - 1}"
+                    if pods
+                    else "check `daskcloud cluster status` (is it running?)"
+                )
+            )
+        pod = Pod.get(pods[index]["metadata"]["name"], namespace=namespace, api=api)
+        return "\n".join(pod.logs(tail_lines=tail))

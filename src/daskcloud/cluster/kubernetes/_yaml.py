@@ -1,0 +1,84 @@
+"""Multi-document YAML for ``kubectl apply -f -``, with a header saying what it holds."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from daskcloud._version import __version__
+from daskcloud.cluster.kubernetes._manifests import TTL_AFTER_FINISHED_SECONDS, build_cluster
+from daskcloud.cluster.kubernetes._meta import CLUSTER_ID_LABEL
+from daskcloud.cluster.kubernetes._rbac import build_rbac
+from daskcloud.cluster.kubernetes._spec import ClusterSpec
+from daskcloud.cluster.kubernetes._tls import (
+    ClientCredentials,
+    generate_tls,
+    write_client_credentials,
+)
+
+__all__ = ["delete_command", "manifests_for_apply", "render_yaml"]
+
+
+def delete_command(spec: ClusterSpec) -> str:
+    """The ``kubectl delete`` that removes every object of the cluster, by its id label."""
+    return (
+        "kubectl delete job,deployment,service,secret,networkpolicy "
+        f"-n {spec.namespace} -l {CLUSTER_ID_LABEL}={spec.cluster_id}"
+    )
+
+
+def render_yaml(objects: list[dict[str, Any]], header: str = "") -> str:
+    """``header`` (as ``#`` comments) followed by the objects as YAML documents."""
+    comments = "".join(f"# {line}".rstrip() + "\n" for line in header.splitlines())
+    docs = [yaml.safe_dump(o, sort_keys=False, default_flow_style=False) for o in objects]
+    return comments + "---\n" + "---\n".join(docs)
+
+
+def manifests_for_apply(
+    spec: ClusterSpec, *, rbac: bool = False, home: Path | None = None
+) -> tuple[str, ClientCredentials]:
+    """Make the cluster's certificates, keep the client's on this machine, render the YAML.
+
+    The YAML carries the scheduler's and workers' private keys (in the Secret) — the cluster
+    cannot start without them — and its header says so, where the client's files went, and
+    how to delete the cluster by label (the YAML has no ``ownerReferences``: they need the
+    scheduler Job's uid, which exists only once the Job has been created).
+    """
+    tls = generate_tls(spec)
+    creds = write_client_credentials(spec, tls, home=home)
+    objects = build_cluster(spec, tls=tls)
+    if rbac:
+        objects += build_rbac(spec.namespace)
+    gpu = f", {spec.gpu} GPU" if spec.gpu else ""
+    header = "\n".join(
+        [
+            f"daskcloud {__version__}: Dask cluster {spec.namespace}/{spec.name} "
+            f"(id {spec.cluster_id})",
+            f"  {spec.workers} workers x {spec.cpu} cpu, {spec.memory}{gpu}; image {spec.image}",
+            "Apply:  kubectl apply -f THIS_FILE",
+            "",
+            f"WARNING: this file contains private keys. The Secret {spec.secret_name} holds the "
+            "TLS keys of",
+            "the scheduler and workers; anyone holding them can join the cluster and run code "
+            "in it. Do not",
+            "commit it unencrypted (for GitOps, seal the Secret with SealedSecrets or SOPS).",
+            f"The client's certificate and key (mode 0600) were written to {creds.directory}",
+            f"Connect after: kubectl port-forward -n {spec.namespace} "
+            f"svc/{spec.scheduler_name} 8786",
+            '  Client("tls://localhost:8786", '
+            "security=daskcloud.cluster.kubernetes.client_security(",
+            f'      "{spec.namespace}", "{spec.name}"))',
+            "",
+            f"The scheduler ends after {spec.idle_timeout} idle or {spec.max_lifetime} at most; "
+            f"its Job is removed {TTL_AFTER_FINISHED_SECONDS}s",
+            "later. These objects carry no ownerReferences (they need the Job's uid), so the "
+            "workers and",
+            "the rest are NOT removed with it. Delete the whole cluster with",
+            f"  {delete_command(spec)}",
+            "(`daskcloud cluster up` sets ownerReferences: there the Job takes everything "
+            "with it.)",
+        ]
+    )
+    return render_yaml(objects, header), creds
