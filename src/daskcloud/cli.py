@@ -51,6 +51,36 @@ data_app = typer.Typer(help="Generate and validate Rossmann data.", no_args_is_h
 app.add_typer(data_app, name="data")
 
 
+@data_app.command("generate")
+def data_generate(
+    preset: str = typer.Option(
+        "small", "--preset", help="small (50 stores), medium (250) or full (the real 1,115)."
+    ),
+    seed: int = typer.Option(0, "--seed", help="Random seed; the same seed gives the same bytes."),
+    out: Path = typer.Option(Path("data"), "--out", help="Directory to write the CSVs to."),
+) -> None:
+    """Write synthetic Rossmann data (train, test, store, sample_submission, truth CSVs)."""
+    from daskcloud.rossmann import generate
+
+    path = generate(preset=preset, seed=seed, out_dir=out)
+    console.print(f"wrote {preset} preset (seed {seed}) to {path}", highlight=False)
+
+
+@data_app.command("validate")
+def data_validate(
+    data_dir: Path = typer.Argument(..., help="Directory with train.csv, store.csv, test.csv."),
+) -> None:
+    """Check columns, dtypes and value domains; one line per problem, exit code 2 if any."""
+    from daskcloud.exceptions import DataError
+    from daskcloud.rossmann import validate_dir
+
+    report = validate_dir(data_dir)
+    for line in report.lines():
+        console.print(line, highlight=False, markup=False, soft_wrap=True)
+    if not report.ok:
+        raise DataError(f"{data_dir}: {len(report.problems)} problem(s); fix the lines above")
+
+
 # --- cloud: plans that create the Kubernetes cluster itself -----------------------------------
 
 cloud_app = typer.Typer(
