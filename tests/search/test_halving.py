@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from daskcloud.exceptions import ConfigError
-from daskcloud.search.strategies import SearchContext, TrialResult, resolve_strategy
+from daskcloud.search.strategies import SearchContext, Trial, TrialResult, resolve_strategy
 from daskcloud.search.strategies._halving import (
     AshaPromotions,
     Halving,
@@ -216,19 +216,28 @@ def test_best_mask_keeps_the_highest_rung_reached():
     ]  # fmt: skip
 
 
-def test_replay_rebuilds_the_state_and_never_reasks():
+def job(trial):
+    return tuple(trial.params.values()), trial.extra["iter"]
+
+
+def test_replay_rebuilds_the_state_and_never_refits():
     reference = simulate(Halving(GRID, random_state=5), 1)
-    first = Halving(GRID, random_state=5)
-    part = simulate(first, 1, stop_after=60)
-    done = {(tuple(t.params.values()), t.extra["iter"]) for t in part}
+    part = simulate(Halving(GRID, random_state=5), 1, stop_after=60)
     resumed = Halving(GRID, random_state=5)
     resumed.bind(SearchContext(n_splits=3, n_train=810, n_workers=1))
-    resumed.replay([TrialResult(trial=t, score=objective(t), from_journal=True) for t in part])
+    # the runner replays journaled trials with id -1 and no extra columns
+    journaled = [Trial(-1, t.params, t.resource) for t in part]
+    resumed.replay([TrialResult(trial=t, score=objective(u), from_journal=True)
+                    for t, u in zip(journaled, part, strict=True)])  # fmt: skip
     rest = simulate(resumed, 1)
-    assert not done & {(tuple(t.params.values()), t.extra["iter"]) for t in rest}
-    assert [(t.id, t.params, t.resource) for t in part + rest] == [
-        (t.id, t.params, t.resource) for t in reference
+    # journaled jobs are asked again first (served from the journal), then new work only
+    assert sorted(map(job, rest[: len(part)])) == sorted(map(job, part))
+    new = rest[len(part) :]
+    assert not {job(t) for t in part} & {job(t) for t in new}
+    assert [(t.params, t.resource) for t in new] == [
+        (t.params, t.resource) for t in reference[len(part) :]
     ]
+    assert resumed.best_candidates()[0] == {"a": 6, "b": 2}
 
 
 def test_cancelled_trials_are_forgotten():

@@ -260,6 +260,9 @@ class Halving(Strategy):
         self._jobs: dict[int, tuple[int, int]] = {}
         self._started: set[int] = set()
         self._next_id = 0
+        self._reemit: list[tuple[int, int]] = []
+        self._reemitted: set[int] = set()
+        self._order: list[int] = []
         self.ladder: tuple[int, ...] = ()
         self._asha: AshaPromotions | None = None
         self._make_candidates()
@@ -351,6 +354,12 @@ class Halving(Strategy):
 
     def ask(self, n: int) -> list[Trial]:
         trials = []
+        while self._reemit and len(trials) < n:
+            # journaled jobs first: the runner serves them from the journal, unfitted,
+            # and they take their place in cv_results_
+            trial = self._trial(*self._reemit.pop(0))
+            self._reemitted.add(trial.id)
+            trials.append(trial)
         while len(trials) < n:
             job = self.asha.next_promotion()
             if job is None:
@@ -365,6 +374,11 @@ class Halving(Strategy):
 
     def tell(self, result: TrialResult) -> None:
         candidate, rung = self._jobs[result.trial.id]
+        if result.trial.id in self._reemitted:
+            self._reemitted.discard(result.trial.id)
+            if result.status != "cancelled":
+                self.asha.record(candidate, rung, result.score)
+            return
         if result.status == "cancelled":
             self.asha.cancel(candidate, rung)
             return
@@ -372,25 +386,35 @@ class Halving(Strategy):
         self._on_result(candidate, rung, result)
 
     def is_finished(self) -> bool:
-        return self.asha.is_idle() and not self._candidates_left()
+        return (
+            not self._reemit
+            and not self._reemitted
+            and self.asha.is_idle()
+            and not self._candidates_left()
+        )
 
     def replay(self, results: Sequence[TrialResult]) -> None:
-        """Rebuild the promotion state from journaled trials; they are never asked again."""
-        jobs = []
+        """Rebuild the promotion state from journaled trials.
+
+        They are asked again first (the runner serves them from the journal without
+        fitting, so they appear in ``cv_results_``), and never run again on the same rung.
+        """
+        jobs = {}
         for result in results:
             if result.status == "cancelled":
                 continue
             candidate = self._replay_candidate(result.trial.params)
             if candidate is None:
                 continue  # not a candidate of this search: ignore rather than guess
-            rung = self._rung_of(result.trial)
-            self._jobs[result.trial.id] = (candidate, rung)
             self._started.add(candidate)
             self._next_id = max(self._next_id, result.trial.id + 1)
-            jobs.append((candidate, rung, result))
-        for candidate, rung, result in sorted(jobs, key=lambda j: (j[1], j[2].trial.id)):
-            self.asha.record(candidate, rung, result.score)
-            self._on_result(candidate, rung, result)
+            jobs[(candidate, self._rung_of(result.trial))] = result
+        rank = {c: i for i, c in enumerate(self._order)}
+        order = sorted(jobs, key=lambda job: (job[1], rank.get(job[0], job[0])))
+        for candidate, rung in order:
+            self.asha.record(candidate, rung, jobs[(candidate, rung)].score)
+            self._on_result(candidate, rung, jobs[(candidate, rung)])
+        self._reemit.extend(order)
 
     def _replay_candidate(self, params: Mapping[str, Any]) -> int | None:
         return self._by_key.get(params_key(params))
