@@ -225,6 +225,13 @@ def _status_from(
     )
 
 
+def _fetch(cls: type[Any], name: str, namespace: str, api: kr8s.Api) -> Any:
+    """One object by name, at once (kr8s' ``get`` keeps retrying a missing object for 2 s)."""
+    obj = cls(name, namespace=namespace, api=api)
+    obj.refresh()
+    return obj
+
+
 def _pods(api: kr8s.Api, namespace: str, selector: str | dict[str, str]) -> list[dict[str, Any]]:
     return [p.raw for p in Pod.list(api=api, namespace=namespace, label_selector=selector)]
 
@@ -232,7 +239,7 @@ def _pods(api: kr8s.Api, namespace: str, selector: str | dict[str, str]) -> list
 def _job(api: kr8s.Api, name: str, namespace: str) -> dict[str, Any] | None:
     with _k8s(f"read cluster {namespace}/{name}"):
         try:
-            return Job.get(f"{name}-scheduler", namespace=namespace, api=api).raw
+            return _fetch(Job, f"{name}-scheduler", namespace, api).raw
         except kr8s.NotFoundError:
             return None
 
@@ -256,7 +263,7 @@ def _snapshot(
     cid = job["metadata"].get("labels", {}).get(CLUSTER_ID_LABEL, "")
     with _k8s(f"read cluster {namespace}/{name}"):
         try:
-            deployment = Deployment.get(f"{name}-workers", namespace=namespace, api=api).raw
+            deployment = _fetch(Deployment, f"{name}-workers", namespace, api).raw
         except kr8s.NotFoundError:
             deployment = None
         pods = _pods(api, namespace, {CLUSTER_ID_LABEL: cid})
@@ -296,7 +303,7 @@ def list_clusters(
 
 def _log_tail(api: kr8s.Api, namespace: str, lines: int = 10) -> Callable[[str, str], list[str]]:
     def tail(pod: str, container: str) -> list[str]:
-        obj = Pod.get(pod, namespace=namespace, api=api)
+        obj = _fetch(Pod, pod, namespace, api)
         try:
             got = list(obj.logs(container=container, previous=True, tail_lines=lines))
         except kr8s.ServerError:  # no previous container yet: the current one's log
@@ -422,9 +429,7 @@ def _delete(api: kr8s.Api, name: str, namespace: str) -> bool:
     found = True
     with _k8s(f"delete cluster {namespace}/{name}"):
         try:
-            Job.get(f"{name}-scheduler", namespace=namespace, api=api).delete(
-                propagation_policy="Background"
-            )
+            _fetch(Job, f"{name}-scheduler", namespace, api).delete(propagation_policy="Background")
         except kr8s.NotFoundError:
             found = False
     return found
@@ -450,7 +455,7 @@ def scale_cluster(name: str, namespace: str, workers: int, *, api: kr8s.Api | No
     api = api or kube_api(namespace=namespace)
     with _k8s(f"scale cluster {namespace}/{name}"):
         try:
-            deployment = Deployment.get(f"{name}-workers", namespace=namespace, api=api)
+            deployment = _fetch(Deployment, f"{name}-workers", namespace, api)
         except kr8s.NotFoundError:
             raise KubernetesError(
                 f"no daskcloud cluster {name!r} in namespace {namespace!r} to scale; "
@@ -488,5 +493,5 @@ def cluster_logs(
                     else "check `daskcloud cluster status` (is it running?)"
                 )
             )
-        pod = Pod.get(pods[index]["metadata"]["name"], namespace=namespace, api=api)
+        pod = _fetch(Pod, pods[index]["metadata"]["name"], namespace, api)
         return "\n".join(pod.logs(tail_lines=tail))

@@ -1,0 +1,204 @@
+# ruff: noqa: F811  (pytest fixtures are imported by name and used as parameters)
+"""The Kubernetes lifecycle against a fake API server (kmock): create, wait, explain, clean up.
+
+The fake (tests/cluster/fake_kube_api.py) speaks HTTP like an API server and plays kubelet and
+garbage collector in the simplest way; the code under test reaches it through kr8s and a
+kubeconfig, as it would reach a real cluster.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import stat
+
+import pytest
+from fake_kube_api import PodBehaviour, fake_kube_api  # noqa: F401  (the fixture)
+
+from daskcloud.cluster._state import load_record
+from daskcloud.cluster.kubernetes._lifecycle import (
+    PRICE_ANNOTATION,
+    cluster_logs,
+    create_cluster,
+    delete_cluster,
+    get_status,
+    kube_api,
+    list_clusters,
+    scale_cluster,
+)
+from daskcloud.cluster.kubernetes._spec import ClusterSpec
+from daskcloud.exceptions import ConfigError, KubernetesError
+
+NS = "dask"
+OWNED = ("secrets", "services", "networkpolicies", "deployments")
+
+
+@pytest.fixture(autouse=True)
+def _state_home(tmp_path, monkeypatch):
+    monkeypatch.setenv("DASKCLOUD_HOME", str(tmp_path / "home"))
+
+
+def _spec(name="hpo", **kw):
+    args = {"name": name, "namespace": NS, "workers": 2, "cpu": "1", "memory": "4Gi"} | kw
+    return ClusterSpec(**args)
+
+
+def _up(spec, **kw):
+    return create_cluster(spec, api=kube_api(), timeout=kw.pop("timeout", 10), poll=0.05, **kw)
+
+
+def test_up_creates_the_job_then_objects_it_owns_and_waits_until_ready(fake_kube_api):
+    spec = _spec(price_per_hour=1.5)
+    status = _up(spec)
+    assert (status.state, status.scheduler_ready, status.workers_ready) == ("running", True, 2)
+    (job,) = fake_kube_api.live("jobs", NS)
+    assert job["metadata"]["name"] == "hpo-scheduler"
+    assert job["metadata"]["annotations"][PRICE_ANNOTATION] == "1.5"
+    uid = job["metadata"]["uid"]
+    for plural in OWNED:
+        objs = fake_kube_api.live(plural, NS)
+        assert objs, plural
+        for obj in objs:
+            assert obj["metadata"]["ownerReferences"][0]["uid"] == uid
+    # the Job was created before anything it owns (the owner's uid must exist first)
+    posts = [path for method, path in fake_kube_api.api.seen if method.endswith("POST")]
+    assert posts[0].endswith("/jobs")
+    record = load_record("kubernetes", "hpo", NS)
+    assert record is not None and record.price_per_hour == 1.5
+    key = record.tls_dir and (record.tls_dir + "/client-key.pem")
+    assert stat.S_IMODE(__import__("os").stat(key).st_mode) == 0o600
+
+
+def test_status_reports_workers_age_time_left_and_cost(fake_kube_api):
+    _up(_spec(price_per_hour=3.0, max_lifetime="8h", idle_timeout="20m"))
+    later = dt.datetime.now(dt.UTC) + dt.timedelta(hours=2)
+    status = get_status("hpo", NS, api=kube_api(), now=later)
+    assert status.workers_wanted == 2 and status.workers_ready == 2
+    assert status.age_s == pytest.approx(7200, abs=120)
+    assert status.time_left_s == pytest.approx(6 * 3600, abs=120)
+    assert status.idle_timeout_s == 1200
+    assert status.cost_so_far == pytest.approx(6.0, abs=0.1)
+    assert {p.component for p in status.pods} == {"scheduler", "worker"}
+
+
+def test_scale_changes_the_worker_deployment(fake_kube_api):
+    _up(_spec())
+    assert scale_cluster("hpo", NS, 4, api=kube_api()) == 4
+    status = get_status("hpo", NS, api=kube_api())
+    assert (status.workers_wanted, status.workers_ready) == (4, 4)
+    scale_cluster("hpo", NS, 1, api=kube_api())
+    assert get_status("hpo", NS, api=kube_api()).workers_ready == 1
+    with pytest.raises(ConfigError, match="negative"):
+        scale_cluster("hpo", NS, -1, api=kube_api())
+    with pytest.raises(KubernetesError, match="no daskcloud cluster 'nope'"):
+        scale_cluster("nope", NS, 2, api=kube_api())
+
+
+def test_logs_of_scheduler_and_a_worker(fake_kube_api):
+    fake_kube_api.scenario.behaviours["scheduler"] = PodBehaviour(log="Scheduler at tls://x\nok")
+    fake_kube_api.scenario.behaviours["worker"] = PodBehaviour(log="Start worker\nRegistered")
+    _up(_spec())
+    assert "Scheduler at tls://x" in cluster_logs("hpo", NS, api=kube_api())
+    assert "Registered" in cluster_logs("hpo", NS, worker=1, api=kube_api())
+    with pytest.raises(KubernetesError, match="has 2 worker pods; give --worker between 0 and 1"):
+        cluster_logs("hpo", NS, worker=5, api=kube_api())
+    with pytest.raises(KubernetesError, match="has 0 driver pods"):
+        cluster_logs("hpo", NS, driver=True, api=kube_api())
+
+
+def test_down_deletes_the_job_and_garbage_collection_takes_the_rest_idempotently(fake_kube_api):
+    _up(_spec())
+    assert delete_cluster("hpo", NS, api=kube_api()) is True
+    for plural in ("jobs", "pods", *OWNED):
+        assert fake_kube_api.live(plural, NS) == [], plural
+    assert load_record("kubernetes", "hpo", NS) is None
+    assert delete_cluster("hpo", NS, api=kube_api()) is False  # already gone: not an error
+    delete_requests = [p for m, p in fake_kube_api.api.seen if m.endswith("DELETE")]
+    assert delete_requests == ["/apis/batch/v1/namespaces/dask/jobs/hpo-scheduler"]
+
+
+def test_list_finds_every_daskcloud_cluster_with_age_and_cost(fake_kube_api):
+    _up(_spec("first", price_per_hour=2.0))
+    _up(_spec("second", workers=1))
+    clusters = list_clusters(NS, api=kube_api())
+    assert [c.name for c in clusters] == ["first", "second"]
+    assert [c.state for c in clusters] == ["running", "running"]
+    assert clusters[0].cost_so_far is not None and clusters[1].cost_so_far is None
+    assert list_clusters("elsewhere", api=kube_api()) == []
+
+
+def test_up_refuses_a_name_that_exists(fake_kube_api):
+    _up(_spec())
+    with pytest.raises(KubernetesError, match="cluster 'hpo' already exists in namespace 'dask'"):
+        _up(_spec())
+    assert len(fake_kube_api.live("jobs", NS)) == 1  # the existing cluster is untouched
+
+
+def _assert_cleaned_up(fake):
+    for plural in ("jobs", "pods", *OWNED):
+        assert fake.live(plural, NS) == [], plural
+    assert load_record("kubernetes", "hpo", NS) is None
+
+
+def test_image_pull_backoff_names_the_image_and_cleans_up(fake_kube_api):
+    fake_kube_api.scenario.default = PodBehaviour(
+        phase="Pending", ready=False, waiting_reason="ImagePullBackOff",
+        waiting_message='Back-off pulling image "registry.example/dask:9.9"',
+    )  # fmt: skip
+    spec = _spec(image="registry.example/dask:9.9")
+    with pytest.raises(KubernetesError) as info:
+        _up(spec, timeout=30)
+    message = str(info.value)
+    assert "cannot pull image 'registry.example/dask:9.9' (ImagePullBackOff" in message
+    assert "\n" not in message
+    _assert_cleaned_up(fake_kube_api)
+
+
+def test_failed_scheduling_is_explained_with_the_schedulers_reason_at_the_timeout(fake_kube_api):
+    reason = "0/3 nodes are available: 3 Insufficient cpu. preemption: 0/3 nodes are available"
+    fake_kube_api.scenario.behaviours["worker"] = PodBehaviour(
+        phase="Pending", ready=False, events=[("Warning", "FailedScheduling", reason)]
+    )
+    with pytest.raises(KubernetesError) as info:
+        _up(_spec(cpu="64"), timeout=0.5)
+    message = str(info.value)
+    assert "was not ready after 0 s (waited for the scheduler and 2 workers" in message
+    assert f"cannot be scheduled: {reason}" in message
+    assert "0/2 workers ready" in message
+    _assert_cleaned_up(fake_kube_api)
+
+
+def test_oomkilled_worker_is_named_with_its_memory_limit(fake_kube_api):
+    fake_kube_api.scenario.behaviours["worker"] = PodBehaviour(
+        ready=False, waiting_reason="CrashLoopBackOff", terminated_reason="OOMKilled",
+        exit_code=137, restart_count=3,
+    )  # fmt: skip
+    with pytest.raises(KubernetesError, match=r"was OOMKilled \(out of memory at its limit 4Gi\)"):
+        _up(_spec())
+    _assert_cleaned_up(fake_kube_api)
+
+
+def test_crash_loop_shows_the_last_log_lines(fake_kube_api):
+    fake_kube_api.scenario.behaviours["scheduler"] = PodBehaviour(
+        ready=False, waiting_reason="CrashLoopBackOff", terminated_reason="Error", exit_code=1,
+        restart_count=2, log="Traceback (most recent call last):\nValueError: bad --tls-ca-file",
+    )  # fmt: skip
+    with pytest.raises(KubernetesError) as info:
+        _up(_spec())
+    message = str(info.value)
+    assert "scheduler pod hpo-scheduler-" in message
+    assert "keeps crashing (exit code 1); last log lines: Traceback" in message
+    assert "ValueError: bad --tls-ca-file" in message
+    _assert_cleaned_up(fake_kube_api)
+
+
+def test_status_of_a_missing_cluster_says_how_to_find_them(fake_kube_api):
+    with pytest.raises(KubernetesError, match=r"`daskcloud cluster list --namespace dask`"):
+        get_status("ghost", NS, api=kube_api())
+
+
+def test_unreachable_api_server_is_one_clear_error(tmp_path, monkeypatch):
+    from fake_kube_api import write_kubeconfig
+
+    monkeypatch.setenv("KUBECONFIG", str(write_kubeconfig(tmp_path / "kc", "http://127.0.0.1:9")))
+    with pytest.raises(KubernetesError, match=r"cannot (use|reach) the Kubernetes API"):
+        list_clusters(NS, api=kube_api())
