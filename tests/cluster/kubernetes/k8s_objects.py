@@ -1,0 +1,48 @@
+"""Specs and helpers shared by the Kubernetes manifest tests (imported by name: no packages)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from daskcloud.cluster.kubernetes import ClusterSpec, ClusterTLS, Owner, build_cluster, build_rbac
+
+OWNER = Owner(name="hpo-scheduler", uid="0b9a7c1e-3f42-4d8e-9a51-6c2d7e8f9a10")
+
+SPECS = {
+    "plain": {"name": "hpo", "namespace": "dask", "workers": 3, "cpu": "2", "memory": "8Gi"},
+    "gpu-spot": {
+        "name": "hpo",
+        "namespace": "dask",
+        "workers": 2,
+        "cpu": "4",
+        "memory": "16Gi",
+        "gpu": 1,
+        "idle_timeout": "5m",
+        "max_lifetime": "2h",
+        "node_selector": {"cloud.google.com/gke-spot": "true"},
+        "tolerations": ["nvidia.com/gpu:NoSchedule", "spot=true:NoSchedule"],
+        "price_per_hour": 3.2,
+    },
+    "tiny": {"name": "t", "namespace": "default", "workers": 0, "cpu": "500m", "memory": "512Mi"},
+}
+
+
+def rendered(spec: ClusterSpec, tls: ClusterTLS) -> dict[str, list[dict[str, Any]]]:
+    """Each way the objects leave the program: for kubectl, owned by the Job, and RBAC."""
+    return {
+        "apply": build_cluster(spec, tls=tls),
+        "owned": build_cluster(spec, tls=tls, owner=OWNER),
+        "rbac": build_rbac(spec.namespace),
+    }
+
+
+def only(objects: list[dict[str, Any]], kind: str, name: str | None = None) -> dict[str, Any]:
+    """The one object of ``kind`` (and ``name``)."""
+    (obj,) = [
+        o for o in objects if o["kind"] == kind and (name is None or o["metadata"]["name"] == name)
+    ]
+    return obj
+
+
+def pod_specs(objects: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [o["spec"]["template"]["spec"] for o in objects if o["kind"] in ("Job", "Deployment")]
