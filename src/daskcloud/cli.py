@@ -81,6 +81,70 @@ def data_validate(
         raise DataError(f"{data_dir}: {len(report.problems)} problem(s); fix the lines above")
 
 
+# --- rossmann: the flagship example -----------------------------------------------------------
+
+rossmann_app = typer.Typer(help="The Rossmann Store Sales example: baselines and the MLP search.")
+app.add_typer(rossmann_app, name="rossmann", invoke_without_command=True)
+
+
+@rossmann_app.callback(invoke_without_command=True)
+def _rossmann(ctx: typer.Context) -> None:
+    """The Rossmann Store Sales example: baselines and the MLP search."""
+    if ctx.invoked_subcommand is None:
+        console.print(ctx.get_help(), highlight=False)
+
+
+@rossmann_app.command("baseline")
+def rossmann_baseline(
+    data: Path | None = typer.Option(
+        None, "--data", help="Directory with train.csv and store.csv (and truth.csv)."
+    ),
+    preset: str | None = typer.Option(
+        None, "--preset", help="Generate synthetic data instead: small, medium or full."
+    ),
+    seed: int = typer.Option(0, "--seed", help="Seed of the generated data and of the MLP."),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON object on stdout."),
+) -> None:
+    """Holdout RMSPE (last 6 weeks) of the median baseline, the default MLP and the oracle."""
+    import json
+
+    from rich.table import Table
+
+    from daskcloud.exceptions import ConfigError
+    from daskcloud.rossmann import load_rossmann
+    from daskcloud.rossmann.job import baseline_report, preset_data_dir
+
+    if data is not None and preset is not None:
+        raise ConfigError("pass either --data DIR or --preset NAME, not both")
+    data_dir = data if data is not None else preset_data_dir(preset or "small", seed)
+    report = baseline_report(load_rossmann(data_dir), seed=seed)
+    if as_json:
+        typer.echo(json.dumps(report))
+        return
+    table = Table(title=f"Holdout RMSPE, {report['holdout_start']}..{report['holdout_end']}")
+    table.add_column("model")
+    table.add_column("RMSPE", justify="right")
+    table.add_column("x oracle", justify="right")
+    oracle = report["rmspe"]["oracle"]
+    for name, label in (
+        ("median_baseline", "median (Store, DayOfWeek, Promo)"),
+        ("mlp", "MLP (default pipeline)"),
+        ("oracle", "oracle (truth.csv)"),
+    ):
+        value = report["rmspe"][name]
+        if value is None:
+            continue
+        ratio = f"{value / oracle:.2f}" if oracle else "-"
+        table.add_row(label, f"{value:.4f}", ratio)
+    console.print(table)
+    console.print(
+        f"data: {report['data_dir']}; MLP fit {report['mlp_fit_seconds']:.1f} s "
+        f"({report['mlp_iterations']} epochs)",
+        highlight=False,
+        soft_wrap=True,
+    )
+
+
 # --- cloud: plans that create the Kubernetes cluster itself -----------------------------------
 
 cloud_app = typer.Typer(
