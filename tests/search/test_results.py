@@ -137,4 +137,4 @@ def test_multimetric_primary_and_leaderboard(data):
     assert "Top 10 of 12 candidates by mse" in text
     first_row = next(line for line in text.splitlines() if line.startswith("│    1 │"))
     best_alpha = search.best_params_["alpha"]
-    assert f"alpha={json.dumps(best_alpha)}" in first_row
+    assert f"alpha={best_alpha:.4g}" in first_row

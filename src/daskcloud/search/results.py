@@ -305,6 +305,11 @@ def _short_names(names: list[str]) -> dict[str, str]:
     return {n: (n if s in clash else s) for n, s in short.items()}
 
 
+def _show(value: Any) -> str:
+    value = to_jsonable(value)
+    return f"{value:.4g}" if isinstance(value, float) else json.dumps(value)
+
+
 def leaderboard(cv_results: Mapping[str, Any], *, metric: str = "score", top: int = 10) -> Any:
     """A rich Table of the ``top`` candidates by ``mean_test_<metric>`` (best first)."""
     from rich.table import Table
@@ -322,8 +327,6 @@ def leaderboard(cv_results: Mapping[str, Any], *, metric: str = "score", top: in
     table.add_column("fit s", justify="right")
     table.add_column("parameters")
     for rank, i in enumerate(order, start=1):
-        shown = ", ".join(
-            f"{names[k]}={json.dumps(to_jsonable(v))}" for k, v in sorted(params[i].items())
-        )
+        shown = ", ".join(f"{names[k]}={_show(v)}" for k, v in sorted(params[i].items()))
         table.add_row(str(rank), f"{means[i]:.5g}", f"{stds[i]:.3g}", f"{fit_times[i]:.2f}", shown)
     return table

@@ -1,0 +1,246 @@
+"""The Rossmann main job: synthetic (or real) data -> tuned MLP -> holdout RMSPE -> submission.
+
+Steps of :func:`run_rossmann`:
+
+1. Data: ``data_dir`` (the Kaggle files), or synthetic data of ``preset``, generated once
+   into a cache folder (``$DASKCLOUD_CACHE`` or ``~/.cache/daskcloud``) and reused
+   (:func:`daskcloud.rossmann.job.preset_data_dir`).
+2. The last ``holdout_weeks`` weeks of train are held out; the rest is searched with
+   expanding-window time-series CV (:class:`~daskcloud.rossmann.splits.TimeSeriesFolds`).
+3. The search: ``make_pipeline`` over ``default_search_space()`` (grid, 24 candidates) or
+   its random counterpart, on a local Dask cluster or a scheduler; the best is refit on
+   the whole train part.
+4. Holdout RMSPE of the median baseline, the default MLP, the tuned MLP and — on
+   synthetic data — the oracle (the generator's RMSPE-optimal prediction, truth.csv).
+5. With a test.csv: the tuned pipeline is refit on all of train and predicts test into
+   ``submission.csv`` (``Id,Sales``). Closed days get 0. A missing ``Open`` (11 rows of
+   store 622 in the real test set) is imputed as **open**: RMSPE skips rows whose true
+   sales are 0, so predicting sales for a day that was in fact closed costs nothing,
+   while predicting 0 for an open day costs a full 100 % error on that row.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sklearn.base import clone
+
+from daskcloud.exceptions import ConfigError, DataError
+from daskcloud.jobs._run import SearchOptions, TuneResult, open_client, resolve_run_dir, search
+from daskcloud.rossmann.baseline import MedianBaseline
+from daskcloud.rossmann.features import split_xy
+from daskcloud.rossmann.io import load_rossmann
+from daskcloud.rossmann.job import oracle_predictions, preset_data_dir
+from daskcloud.rossmann.metric import rmspe, rmspe_scorer
+from daskcloud.rossmann.model import default_search_space, make_pipeline
+from daskcloud.rossmann.splits import TimeSeriesFolds, holdout_split
+from daskcloud.search.results import write_json
+from daskcloud.search.space import resolve_space
+
+__all__ = [
+    "QUICK_SPACE",
+    "RossmannFrames",
+    "RossmannResult",
+    "random_space",
+    "rossmann_frames",
+    "run_rossmann",
+]
+
+STRATEGIES = ("grid", "random")
+
+#: ``--quick``: 2 candidates, short training; a smoke test of the whole job
+QUICK_SPACE: dict[str, list[Any]] = {
+    "features__store_aggregates": [True],
+    "mlp__hidden_layer_sizes": [(32,)],
+    "mlp__alpha": [1e-4, 1e-2],
+    "mlp__max_iter": [8],
+}
+
+
+@dataclass(frozen=True)
+class RossmannFrames:
+    """The job's tables: train part, holdout, all of train, test, and the holdout's oracle."""
+
+    X_train: pd.DataFrame
+    y_train: pd.Series
+    X_holdout: pd.DataFrame
+    y_holdout: pd.Series
+    X_all: pd.DataFrame
+    y_all: pd.Series
+    test: pd.DataFrame | None
+    oracle_holdout: np.ndarray | None
+    data_dir: Path
+
+
+@dataclass(frozen=True)
+class RossmannResult(TuneResult):
+    """A finished Rossmann job: the search result plus holdout RMSPE and the submission."""
+
+    holdout_rmspe: dict[str, float | None]
+    submission: Path | None
+
+    def to_json(self) -> dict[str, Any]:
+        return {**super().to_json(), "holdout_rmspe": self.holdout_rmspe}
+
+
+def rossmann_frames(
+    *,
+    data_dir: str | Path | None = None,
+    preset: str = "small",
+    seed: int = 0,
+    holdout_weeks: int = 6,
+) -> RossmannFrames:
+    """Load (or generate) the data and split off the time-based holdout."""
+    if data_dir is None:
+        data_dir = preset_data_dir(preset, seed)
+    data_dir = Path(data_dir)
+    if not (data_dir / "train.csv").is_file():
+        raise DataError(
+            f"{str(data_dir)!r} has no train.csv; pass the folder with the Kaggle files "
+            "(train.csv, store.csv, test.csv) or leave out --data to use synthetic data"
+        )
+    data = load_rossmann(data_dir)
+    train, holdout = holdout_split(data.train, holdout_weeks)
+    X_train, y_train = split_xy(train)
+    X_holdout, y_holdout = split_xy(holdout)
+    X_all, y_all = split_xy(data.train)
+    return RossmannFrames(
+        X_train=X_train,
+        y_train=y_train,
+        X_holdout=X_holdout,
+        y_holdout=y_holdout,
+        X_all=X_all,
+        y_all=y_all,
+        test=data.test,
+        oracle_holdout=None if data.truth is None else oracle_predictions(holdout, data.truth),
+        data_dir=data_dir,
+    )
+
+
+def random_space() -> dict[str, Any]:
+    """The default grid with alpha and learning rate as log-uniform ranges (strategy random)."""
+    space: dict[str, Any] = dict(default_search_space())
+    space["mlp__alpha"] = "loguniform(1e-5, 1e-1)"
+    space["mlp__learning_rate_init"] = "loguniform(3e-4, 1e-2)"
+    return space
+
+
+def _write_submission(model: Any, test: pd.DataFrame, path: Path) -> Path:
+    X_test = test.assign(Open=test["Open"].fillna(1.0))  # see the module docstring: open
+    sales = np.asarray(model.predict(X_test), dtype=np.float64)
+    sales[X_test["Open"].to_numpy() == 0] = 0.0
+    frame = pd.DataFrame({"Id": test["Id"].to_numpy(), "Sales": sales}).sort_values("Id")
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    try:
+        frame.to_csv(tmp, index=False, float_format="%.2f")
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return path
+
+
+def run_rossmann(
+    *,
+    data_dir: str | Path | None = None,
+    preset: str = "small",
+    strategy: str = "grid",
+    workers: int | None = None,
+    scheduler: str | None = None,
+    out: str | Path | None = None,
+    seed: int = 0,
+    n_candidates: int | None = None,
+    space: Mapping[str, Any] | None = None,
+    n_splits: int = 3,
+    resume: bool = True,
+    progress: bool = True,
+) -> RossmannResult:
+    """Tune the Rossmann MLP pipeline and score it on the holdout; see the module docstring.
+
+    Args:
+        data_dir: folder with the Kaggle files; default: synthetic data of ``preset``.
+        strategy: ``"grid"`` (``default_search_space()``, 24 candidates) or ``"random"``
+            (``n_candidates`` draws of :func:`random_space`, default 24).
+        space: replace the default space (``QUICK_SPACE`` is the smoke-test one).
+        n_splits: time-series CV folds of 6 weeks each.
+
+    Returns:
+        the search result; ``holdout_rmspe`` has ``baseline``, ``default``, ``tuned`` and
+        ``oracle`` (None on real data).
+    """
+    if strategy not in STRATEGIES:
+        raise ConfigError(f"unknown strategy {strategy!r}; use one of {', '.join(STRATEGIES)}")
+    if space is None:
+        space = default_search_space() if strategy == "grid" else random_space()
+    if strategy == "random" and n_candidates is None:
+        n_candidates = 24
+    name = "rossmann" if data_dir is not None else f"rossmann-{preset}"
+    timings: dict[str, float] = {}
+
+    started = time.perf_counter()
+    frames = rossmann_frames(data_dir=data_dir, preset=preset, seed=seed)
+    timings["data_s"] = time.perf_counter() - started
+    run_dir = resolve_run_dir(out, name)
+
+    def holdout_score(model: Any) -> float:
+        return rmspe(frames.y_holdout, model.predict(frames.X_holdout))
+
+    started = time.perf_counter()
+    scores: dict[str, float | None] = {
+        "baseline": holdout_score(MedianBaseline().fit(frames.X_train, frames.y_train)),
+        "default": holdout_score(make_pipeline().fit(frames.X_train, frames.y_train)),
+    }
+    timings["reference_models_s"] = time.perf_counter() - started
+
+    options = SearchOptions(
+        strategy=strategy, n_candidates=n_candidates, scoring=rmspe_scorer, seed=seed
+    )
+    with open_client(scheduler, workers) as client:
+        result = search(
+            make_pipeline(),
+            resolve_space(space),
+            frames.X_train,
+            frames.y_train,
+            cv=TimeSeriesFolds(n_splits, weeks=6),
+            options=options,
+            run_dir=run_dir,
+            client=client,
+            resume=resume,
+            progress=progress,
+            name=name,
+        )
+    timings["search_s"] = float(result.summary.get("wall_s") or 0.0)
+    scores["tuned"] = holdout_score(result.search.best_estimator_)
+    scores["oracle"] = (
+        None if frames.oracle_holdout is None else rmspe(frames.y_holdout, frames.oracle_holdout)
+    )
+
+    submission = None
+    if frames.test is not None:
+        started = time.perf_counter()
+        final = clone(result.search.best_estimator_).fit(frames.X_all, frames.y_all)
+        submission = _write_submission(final, frames.test, run_dir / "submission.csv")
+        timings["submission_s"] = time.perf_counter() - started
+
+    summary = {
+        **result.summary,
+        "holdout_rmspe": scores,
+        "data_dir": str(frames.data_dir),
+        "rows": {"train": len(frames.X_train), "holdout": len(frames.X_holdout)},
+        "submission": None if submission is None else submission.name,
+        "timings": timings,
+    }
+    write_json(run_dir / "summary.json", summary)
+    return RossmannResult(
+        run_dir=run_dir,
+        summary=summary,
+        search=result.search,
+        holdout_rmspe=scores,
+        submission=submission,
+    )

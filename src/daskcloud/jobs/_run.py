@@ -1,0 +1,143 @@
+"""What both jobs share: where the search runs, running it, and writing the run directory."""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from daskcloud.exceptions import ConfigError
+from daskcloud.search.results import default_run_dir, leaderboard, primary_metric, write_run
+
+__all__ = ["JSON_KEYS", "SearchOptions", "TuneResult", "open_client", "resolve_run_dir", "search"]
+
+#: keys of the one JSON object ``--json`` prints
+JSON_KEYS = (
+    "best_params",
+    "best_score",
+    "n_candidates",
+    "n_fits",
+    "n_fits_skipped",
+    "wall_s",
+    "fit_cpu_s",
+    "run_dir",
+)
+
+JOURNAL_FILE = "journal.sqlite"
+
+
+@dataclass(frozen=True)
+class TuneResult:
+    """A finished search: its run directory, ``summary.json`` contents and the fitted search."""
+
+    run_dir: Path
+    summary: dict[str, Any]
+    search: Any
+
+    def to_json(self) -> dict[str, Any]:
+        """The object ``--json`` prints."""
+        return {key: self.summary.get(key) for key in JSON_KEYS}
+
+    def leaderboard(self, top: int = 10) -> Any:
+        """The top candidates as a rich Table."""
+        return leaderboard(self.search.cv_results_, metric=primary_metric(self.search), top=top)
+
+
+@dataclass(frozen=True)
+class SearchOptions:
+    """Search settings shared by ``tune`` specs and the Rossmann job."""
+
+    strategy: str = "grid"
+    strategy_options: Mapping[str, Any] | None = None
+    n_candidates: int | None = None
+    scoring: Any = None
+    refit: bool | str = True
+    error_score: Any = float("nan")
+    return_train_score: bool = False
+    seed: int = 0
+
+
+def resolve_run_dir(out: str | Path | None, name: str) -> Path:
+    """``out`` or ``runs/<timestamp>-<name>``, created."""
+    run_dir = Path(out) if out is not None else default_run_dir(name)
+    try:
+        run_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise ConfigError(f"cannot create the run directory {str(run_dir)!r}: {e}") from e
+    return run_dir
+
+
+@contextlib.contextmanager
+def open_client(scheduler: str | None = None, workers: int | None = None) -> Iterator[Any]:
+    """A Client of the scheduler at ``scheduler``, or of a new local cluster of ``workers``."""
+    from daskcloud.cluster import open_client as _open_client
+
+    if scheduler is not None and workers is not None:
+        raise ConfigError(
+            "give --scheduler or --workers, not both: a scheduler brings its own workers"
+        )
+    with _open_client(scheduler, n_workers=workers) as client:
+        yield client
+
+
+def _make_search(estimator: Any, space: Any, cv: Any, options: SearchOptions, **engine: Any) -> Any:
+    from daskcloud.search import DaskSearchCV, resolve_strategy
+
+    strategy: Any = options.strategy
+    if options.strategy_options:  # a [strategy] table: build the strategy with its options
+        strategy = resolve_strategy(
+            strategy,
+            space,
+            n_candidates=options.n_candidates,
+            random_state=options.seed,
+            **options.strategy_options,
+        )
+    return DaskSearchCV(
+        estimator,
+        space,
+        strategy=strategy,
+        n_candidates=options.n_candidates,
+        cv=cv,
+        scoring=options.scoring,
+        refit=options.refit,
+        error_score=options.error_score,
+        return_train_score=options.return_train_score,
+        random_state=options.seed,
+        **engine,
+    )
+
+
+def search(
+    estimator: Any,
+    space: Any,
+    X: Any,
+    y: Any,
+    *,
+    cv: Any,
+    options: SearchOptions,
+    run_dir: Path,
+    client: Any = None,
+    resume: bool = True,
+    progress: bool = True,
+    name: str,
+    extra: Mapping[str, Any] | None = None,
+) -> TuneResult:
+    """Fit a DaskSearchCV journaled in ``run_dir``, then write the run directory."""
+    started = time.perf_counter()
+    engine = _make_search(
+        estimator,
+        space,
+        cv,
+        options,
+        client=client,
+        journal=run_dir / JOURNAL_FILE,
+        resume=resume,
+        progress=progress,
+    )
+    fitted = engine.fit(X, y)
+    wall_s = time.perf_counter() - started
+    summary = write_run(fitted, run_dir, name=name, wall_s=wall_s, extra=extra)
+    return TuneResult(run_dir=run_dir, summary=summary, search=fitted)

@@ -1,0 +1,90 @@
+"""``daskcloud tune SPEC.toml``: validate the spec, load the data, search, write the run."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from daskcloud.exceptions import DataError
+from daskcloud.jobs._run import SearchOptions, TuneResult, open_client, resolve_run_dir, search
+from daskcloud.search.spec import DataSpec, TuneJob, check_spec, load_spec
+
+__all__ = ["load_table", "run_tune"]
+
+
+def load_table(data: DataSpec) -> tuple[Any, Any]:
+    """``(X, y)`` from the spec's CSV/Parquet file, or the Rossmann train part (holdout removed)."""
+    import pandas as pd
+
+    if data.rossmann is not None:
+        from daskcloud.jobs._rossmann import rossmann_frames
+
+        frames = rossmann_frames(
+            data_dir=data.rossmann.data_dir,
+            preset=data.rossmann.preset,
+            seed=data.rossmann.seed,
+            holdout_weeks=data.rossmann.holdout_weeks,
+        )
+        return frames.X_train, frames.y_train
+    path = data.path
+    assert path is not None and data.target is not None  # DataSpec guarantees it
+    try:
+        frame = pd.read_csv(path) if path.suffix.lower() == ".csv" else pd.read_parquet(path)
+    except (OSError, ValueError) as e:
+        raise DataError(f"data.path: cannot read {str(path)!r}: {e}") from e
+    if frame.empty:
+        raise DataError(f"data.path: {str(path)!r} has no rows")
+    return frame.drop(columns=[data.target]), frame[data.target]
+
+
+def run_tune(
+    spec_path: str | Path,
+    *,
+    scheduler: str | None = None,
+    workers: int | None = None,
+    out: str | Path | None = None,
+    resume: bool = True,
+    progress: bool = True,
+) -> TuneResult:
+    """Run the search a spec file describes; the spec is fully checked before any cluster starts.
+
+    Args:
+        spec_path: the TOML spec (``docs/spec.md``).
+        scheduler: address of a running Dask scheduler; default: a local cluster.
+        workers: worker processes of the local cluster (default: one per core).
+        out: run directory (default ``runs/<timestamp>-<name>``); with ``resume`` a rerun
+            into the same directory skips every fit its journal already holds.
+        progress: show the search's progress bar (on stderr).
+
+    Raises:
+        ConfigError, DataError: a bad spec or missing data (before anything runs).
+    """
+    job: TuneJob = check_spec(load_spec(spec_path), where=spec_path)
+    X, y = load_table(job.spec.data)
+    spec = job.spec
+    options = SearchOptions(
+        strategy=job.strategy,
+        strategy_options=job.strategy_options,
+        n_candidates=spec.n_candidates,
+        scoring=job.scoring,
+        refit=job.refit,
+        error_score=spec.error_score,
+        return_train_score=spec.return_train_score,
+        seed=spec.seed,
+    )
+    run_dir = resolve_run_dir(out, job.name)
+    with open_client(scheduler, workers) as client:
+        return search(
+            job.estimator,
+            job.space,
+            X,
+            y,
+            cv=job.cv,
+            options=options,
+            run_dir=run_dir,
+            client=client,
+            resume=resume,
+            progress=progress,
+            name=job.name,
+            extra={"spec": spec.model_dump(mode="json"), "spec_file": str(spec_path)},
+        )
