@@ -1,0 +1,151 @@
+"""The pure builders: structure, wiring between objects, and a golden rendering.
+
+``DASKCLOUD_UPDATE_GOLDEN=1`` rewrites ``golden/*.yaml`` from the current builders; review the
+diff before committing it.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from k8s_objects import OWNER, only, rendered
+
+from daskcloud._version import __version__
+from daskcloud.cluster.kubernetes import (
+    ClusterSpec,
+    ClusterTLS,
+    build_cluster,
+    build_scheduler_job,
+    client_labels,
+    render_yaml,
+)
+
+GOLDEN = Path(__file__).parent / "golden"
+FAKE_TLS = ClusterTLS(
+    ca_cert="CA CERT\n",
+    scheduler_cert="SCHEDULER CERT\n",
+    scheduler_key="SCHEDULER KEY\n",
+    worker_cert="WORKER CERT\n",
+    worker_key="WORKER KEY\n",
+    client_cert="CLIENT CERT\n",
+    client_key="CLIENT KEY\n",
+)
+
+
+def _kinds(objects: list[dict]) -> list[str]:
+    return [f"{o['kind']}/{o['metadata']['name']}" for o in objects]
+
+
+def test_objects_in_creation_order(variant) -> None:
+    spec, tls = variant
+    groups = rendered(spec, tls)
+    n, s, w = spec.secret_name, spec.scheduler_name, spec.workers_name
+    owned = [f"Secret/{n}", f"Service/{s}", f"NetworkPolicy/{s}", f"NetworkPolicy/{w}"]
+    assert _kinds(groups["apply"]) == [*owned, f"Job/{s}", f"Deployment/{w}"]
+    assert _kinds(groups["owned"]) == [*owned, f"Deployment/{w}"]
+
+
+def test_scheduler_job_is_the_same_object_either_way(variant) -> None:
+    spec, tls = variant
+    job = build_scheduler_job(spec)
+    assert job == only(rendered(spec, tls)["apply"], "Job")
+    assert "ownerReferences" not in job["metadata"]
+
+
+def test_selectors_pick_the_right_pods(variant) -> None:
+    spec, tls = variant
+    objects = rendered(spec, tls)["apply"]
+    job_pods = only(objects, "Job")["spec"]["template"]["metadata"]["labels"]
+    deployment = only(objects, "Deployment")
+    worker_pods = deployment["spec"]["template"]["metadata"]["labels"]
+
+    def picks(selector: dict, labels: dict) -> bool:
+        return selector.items() <= labels.items()
+
+    assert picks(deployment["spec"]["selector"]["matchLabels"], worker_pods)
+    assert not picks(deployment["spec"]["selector"]["matchLabels"], job_pods)
+    service = only(objects, "Service")["spec"]["selector"]
+    assert picks(service, job_pods) and not picks(service, worker_pods)
+    for name, pods, other in [
+        (spec.scheduler_name, job_pods, worker_pods),
+        (spec.workers_name, worker_pods, job_pods),
+    ]:
+        selector = only(objects, "NetworkPolicy", name)["spec"]["podSelector"]["matchLabels"]
+        assert picks(selector, pods) and not picks(selector, other)
+    # a client pod labelled with client_labels() passes the scheduler's policy
+    (rule,) = only(objects, "NetworkPolicy", spec.scheduler_name)["spec"]["ingress"]
+    assert any(picks(p["podSelector"]["matchLabels"], client_labels(spec)) for p in rule["from"])
+    # ... and another cluster's worker does not
+    stranger = {**worker_pods, "daskcloud.io/cluster-id": "someone-else"}
+    assert not any(picks(p["podSelector"]["matchLabels"], stranger) for p in rule["from"])
+
+
+def test_service_targets_the_named_container_ports(variant) -> None:
+    spec, tls = variant
+    objects = rendered(spec, tls)["apply"]
+    (container,) = only(objects, "Job")["spec"]["template"]["spec"]["containers"]
+    ports = {p["name"]: p["containerPort"] for p in container["ports"]}
+    for port in only(objects, "Service")["spec"]["ports"]:
+        assert ports[port["targetPort"]] == port["port"]
+
+
+def test_placement_applies_to_workers_only() -> None:
+    spec = ClusterSpec(
+        name="a", node_selector={"pool": "spot"}, tolerations=["spot=true:NoSchedule"]
+    )
+    objects = build_cluster(spec, tls=FAKE_TLS)
+    workers = only(objects, "Deployment")["spec"]["template"]["spec"]
+    assert workers["nodeSelector"] == {"pool": "spot"}
+    assert workers["tolerations"] == [
+        {"operator": "Equal", "key": "spot", "value": "true", "effect": "NoSchedule"}
+    ]
+    scheduler = only(objects, "Job")["spec"]["template"]["spec"]
+    assert "nodeSelector" not in scheduler and "tolerations" not in scheduler
+
+
+def test_worker_count_and_name(variant) -> None:
+    spec, tls = variant
+    deployment = only(rendered(spec, tls)["apply"], "Deployment")
+    assert deployment["spec"]["replicas"] == spec.workers
+    (container,) = deployment["spec"]["template"]["spec"]["containers"]
+    args = container["args"]
+    assert args[args.index("--name") + 1] == "$(DASK_WORKER_NAME)"
+    assert {
+        "name": "DASK_WORKER_NAME",
+        "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}},
+    } in container["env"]
+
+
+def test_builders_are_pure(variant) -> None:
+    spec, tls = variant
+    before = spec.model_dump()
+    assert build_cluster(spec, tls=tls, owner=OWNER) == build_cluster(spec, tls=tls, owner=OWNER)
+    assert spec.model_dump() == before
+
+
+@pytest.mark.parametrize(
+    ("golden", "options", "owned"),
+    [
+        ("plain-apply.yaml", {}, False),
+        ("gpu-spot-owned.yaml", {"gpu": 2, "node_selector": {"pool": "gpu"}}, True),
+    ],
+)
+def test_golden_rendering(golden: str, options: dict, owned: bool) -> None:
+    spec = ClusterSpec(
+        name="hpo",
+        namespace="dask",
+        workers=3,
+        cpu="2",
+        memory="8Gi",
+        image="ghcr.io/daskcloud/daskcloud:0.0.0-golden",
+        cluster_id="0123456789ab",
+        **options,
+    )
+    objects = build_cluster(spec, tls=FAKE_TLS, owner=OWNER if owned else None)
+    text = render_yaml(objects, header="golden rendering").replace(__version__, "VERSION")
+    path = GOLDEN / golden
+    if os.environ.get("DASKCLOUD_UPDATE_GOLDEN"):
+        path.write_text(text)
+    assert text == path.read_text(), f"{path} differs; DASKCLOUD_UPDATE_GOLDEN=1 rewrites it"
