@@ -139,22 +139,22 @@ def school_holidays(dates: pd.DatetimeIndex) -> np.ndarray:
 def promo_calendar(dates: pd.DatetimeIndex, rng: np.random.Generator) -> tuple[np.ndarray, ...]:
     """A chain-wide promo calendar: Monday-to-Friday promo weeks, mostly every other week.
 
-    About one promo run in eight lasts two consecutive weeks. Returns ``(promo, run_week)``:
+    About one promo run in six lasts two consecutive weeks. Returns ``(promo, run_week)``:
     promo is a bool per date; run_week is 1 in the first week of a run, 2 in the second,
     0 outside promos.
     """
-    monday = dates[0] - pd.Timedelta(days=dates[0].weekday())
+    monday = dates[0] - pd.Timedelta(days=dates[0].day_of_week)
     week = ((dates - monday).days // 7).to_numpy()
     n_weeks = int(week.max()) + 1
     on = np.zeros(n_weeks, dtype=np.int8)
     w = 1  # the first week of 2013 (New Year) has no promo
     while w < n_weeks:
         on[w] = 1
-        if rng.random() < 0.12 and w + 1 < n_weeks:
+        if rng.random() < 0.16 and w + 1 < n_weeks:
             on[w + 1] = 2
             w += 3
         else:
             w += 2
-    weekday = dates.weekday.to_numpy() < 5
+    weekday = dates.day_of_week.to_numpy() < 5
     run_week = np.where(weekday, on[week], 0).astype(np.int8)
     return run_week > 0, run_week

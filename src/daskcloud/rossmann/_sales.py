@@ -26,7 +26,7 @@ from daskcloud.rossmann._stores import scaled, special_store
 __all__ = ["Grid", "build_grid"]
 
 # Log effects. Day of week, Monday first; Sunday applies to Sunday-open stores only.
-_DOW = np.array([0.06, 0.0, -0.04, -0.05, 0.0, -0.05, 0.12])
+_DOW = np.array([0.06, 0.0, -0.04, -0.05, 0.0, -0.05, 0.15])
 _PROMO_DOW = np.array([0.40, 0.33, 0.30, 0.29, 0.31, 0.0, 0.0])
 _PROMO_SECOND_WEEK = 0.8  # the second promo week in a row lifts less
 _SCHOOL_BY_TYPE = {"a": 0.04, "b": 0.07, "c": -0.01, "d": 0.03}
@@ -36,6 +36,7 @@ _PROMO2_MONTH = (0.10, 0.04)  # the mailing month, the month after
 _MONTH_NAMES = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sept", "Oct", "Nov", "Dec")
 _MONTHS = {m: i + 1 for i, m in enumerate(_MONTH_NAMES)}
 _GAP = (dt.date(2014, 7, 1), dt.date(2014, 12, 31))
+_PROMO_CALENDAR_SEED = 2015
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -65,13 +66,13 @@ def _shift(a: np.ndarray, k: int) -> np.ndarray:
 
 def _season(dates: pd.DatetimeIndex) -> np.ndarray:
     """Yearly pattern, the December ramp and the day-of-month pattern (salary days)."""
-    doy = dates.dayofyear.to_numpy()
+    doy = dates.day_of_year.to_numpy()
     month = dates.month.to_numpy()
     day = dates.day.to_numpy()
     dim = dates.days_in_month.to_numpy()
     dec = month == 12
     s = 0.025 * np.cos(2 * np.pi * (doy - 195) / 365.25)
-    s += np.where(dec & (day <= 23), 0.14 + 0.30 * (day - 1) / 22, 0.0)
+    s += np.where(dec & (day <= 23), 0.16 + 0.30 * (day - 1) / 22, 0.0)
     s += np.where(dec & (day == 24), -0.30, 0.0)
     s += np.where(dec & (day >= 27) & (day <= 30), 0.10, 0.0)
     s += np.where(dec & (day == 31), -0.15, 0.0)
@@ -129,7 +130,7 @@ def _promo2(store: pd.DataFrame, dates: pd.DatetimeIndex) -> np.ndarray:
 def _open_and_present(store, dates, holiday, rng) -> tuple[np.ndarray, ...]:
     n, d = len(store), len(dates)
     day = dates.values.astype("datetime64[D]")
-    sunday = dates.dayofweek.to_numpy() == 6
+    sunday = dates.day_of_week.to_numpy() == 6
     sunday_open = store["SundayOpen"].to_numpy()[:, None]
     u = rng.random((n, d))
     is_open = ~sunday[None, :] | (sunday_open & (u < 0.9))
@@ -172,8 +173,9 @@ def build_grid(store: pd.DataFrame, rng: np.random.Generator) -> Grid:
     state = store["State"].to_numpy()
     holiday = state_holidays(dates)[state]
     school = school_holidays(dates)[state]
-    promo, run_week = promo_calendar(dates, rng)
-    dow = dates.dayofweek.to_numpy()
+    # One chain-wide promo calendar for every seed, as the real chain has one.
+    promo, run_week = promo_calendar(dates, np.random.default_rng(_PROMO_CALENDAR_SEED))
+    dow = dates.day_of_week.to_numpy()
     kinds = store["StoreType"].to_numpy()
 
     promo_effect = np.where(promo, _PROMO_DOW[dow], 0.0) * np.where(

@@ -76,7 +76,9 @@ def _allocate(counts: dict, total: int, minimum: int = 1) -> dict:
         return dict(counts)
     raw = {k: v * total / weight for k, v in counts.items()}
     out = {k: max(minimum, math.floor(r)) for k, r in raw.items()}
-    by_remainder = sorted(raw, key=lambda k: raw[k] - math.floor(raw[k]), reverse=True)
+    # categories lifted to the minimum take no further share
+    share = {k: r - math.floor(r) if math.floor(r) >= minimum else -1.0 for k, r in raw.items()}
+    by_remainder = sorted(raw, key=share.get, reverse=True)
     i = 0
     while sum(out.values()) < total:
         out[by_remainder[i % len(by_remainder)]] += 1
@@ -92,9 +94,12 @@ def _shuffled(counts: dict, rng: np.random.Generator) -> np.ndarray:
     return values[rng.permutation(len(values))]
 
 
-def _ladder(n: int, p: tuple, values: tuple, log: bool) -> np.ndarray:
-    """``n`` evenly spaced quantiles (ends included) of a piecewise-linear quantile function."""
-    grid = np.linspace(0.0, 1.0, n) if n > 1 else np.array([0.5])
+def _ladder(n: int, p: tuple, values: tuple, log: bool, ends: bool = True) -> np.ndarray:
+    """``n`` evenly spaced quantiles of a piecewise-linear quantile function.
+
+    With ``ends`` the first and last are the minimum and maximum; otherwise midpoints.
+    """
+    grid = np.linspace(0.0, 1.0, n) if ends and n > 1 else (np.arange(n) + 0.5) / n
     if log:
         return np.exp(np.interp(grid, p, np.log(values)))
     return np.interp(grid, p, values)
@@ -129,7 +134,8 @@ def build_stores(n: int, rng: np.random.Generator) -> pd.DataFrame:
     nan_dist = np.array([special_store(s, n) for s in (291, 622, 879)][:_N_COMP_DISTANCE_NAN])
     distance = np.full(n, np.nan)
     has_dist = np.setdiff1d(ids, nan_dist) - 1
-    ladder = _ladder(len(has_dist), _DIST_P, _DIST_M, log=True)
+    # Only the full preset has enough stores to carry the real minimum and maximum.
+    ladder = _ladder(len(has_dist), _DIST_P, _DIST_M, log=True, ends=n == FULL_STORES)
     distance[has_dist] = np.round(ladder[rng.permutation(len(has_dist))], -1).clip(20, None)
 
     n_since_nan = max(len(nan_dist), scaled(_N_COMP_SINCE_NAN, n))

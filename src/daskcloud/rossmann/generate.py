@@ -150,7 +150,7 @@ def _frame(grid, rows: tuple[np.ndarray, np.ndarray]) -> pd.DataFrame:
     return pd.DataFrame(
         {
             "Store": stores + 1,
-            "DayOfWeek": grid.dates.dayofweek.to_numpy()[days] + 1,
+            "DayOfWeek": grid.dates.day_of_week.to_numpy()[days] + 1,
             "Date": grid.dates[days],
             "Promo": grid.promo[days].astype(np.int64),
             "StateHoliday": pd.array(_STATE_HOLIDAY_CODES[grid.holiday[rows]], dtype="str"),

@@ -158,7 +158,7 @@ def _check_rows(check: _Checker, known_stores: pd.Series | None) -> pd.DataFrame
             values = check.integers(column)
         check.within(column, schema.FLAG_VALUES, values)
     check.within("StateHoliday", schema.STATE_HOLIDAYS)
-    wrong_day = dow.notna() & date.notna() & (date.dt.dayofweek + 1 != dow)
+    wrong_day = dow.notna() & date.notna() & (date.dt.day_of_week + 1 != dow)
     check.flag("DayOfWeek", wrong_day.to_numpy(dtype=bool), "does not match the weekday of Date")
     if known_stores is not None:
         unknown = store.notna() & ~store.isin(known_stores)
