@@ -64,13 +64,9 @@ class PrefixOutput:
     error: str | None = None
 
 
-_CONTROLLER: Any = None
-
-
 @contextlib.contextmanager
 def _worker_threads() -> Iterator[str | None]:
     """Limit BLAS/OpenMP threads to the worker's thread count; yield the worker address."""
-    global _CONTROLLER
     from threadpoolctl import ThreadpoolController
 
     try:
@@ -80,9 +76,8 @@ def _worker_threads() -> Iterator[str | None]:
         n, address = worker.state.nthreads, worker.address
     except (ImportError, ValueError, AttributeError):
         n, address = 1, None
-    if _CONTROLLER is None:
-        _CONTROLLER = ThreadpoolController()
-    with _CONTROLLER.limit(limits=n):
+    # A fresh controller (~1 ms): one only sees the libraries loaded when it was made.
+    with ThreadpoolController().limit(limits=n):
         yield address
 
 

@@ -1,0 +1,99 @@
+"""Estimators for the engine's tests: they count fits in a file, sleep, fail or probe threads.
+
+Workers are separate processes, so counts go to a file (one line per fit, appended).
+The module is pickled by value, so worker processes need not import it.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+import cloudpickle
+import numpy as np
+from sklearn.base import BaseEstimator, RegressorMixin, TransformerMixin
+from sklearn.linear_model import Ridge
+
+cloudpickle.register_pickle_by_value(sys.modules[__name__])
+
+
+def _count(path: str | None, text: str = "fit") -> None:
+    if path:
+        with open(path, "a") as f:
+            f.write(text + "\n")
+
+
+def count_lines(path: str | Path) -> int:
+    p = Path(path)
+    return len(p.read_text().splitlines()) if p.exists() else 0
+
+
+class CountingScaler(TransformerMixin, BaseEstimator):
+    """Multiplies X by ``scale`` after centring; appends a line to ``path`` on every fit."""
+
+    def __init__(self, scale=1.0, path=None):
+        self.scale = scale
+        self.path = path
+
+    def fit(self, X, y=None):
+        _count(self.path)
+        self.mean_ = np.asarray(X).mean(axis=0)
+        return self
+
+    def transform(self, X):
+        return (np.asarray(X) - self.mean_) * self.scale
+
+
+class SlowRidge(RegressorMixin, BaseEstimator):
+    """Ridge that sleeps ``delay`` seconds per fit and counts fits in ``path``."""
+
+    def __init__(self, alpha=1.0, delay=0.0, path=None):
+        self.alpha = alpha
+        self.delay = delay
+        self.path = path
+
+    def fit(self, X, y):
+        time.sleep(self.delay)
+        self.ridge_ = Ridge(alpha=self.alpha).fit(X, y)
+        _count(self.path)
+        return self
+
+    def predict(self, X):
+        return self.ridge_.predict(X)
+
+
+class FailingRidge(RegressorMixin, BaseEstimator):
+    """Ridge whose fit raises ValueError for ``alpha == fail_alpha``."""
+
+    def __init__(self, alpha=1.0, fail_alpha=-1.0):
+        self.alpha = alpha
+        self.fail_alpha = fail_alpha
+
+    def fit(self, X, y):
+        if self.alpha == self.fail_alpha:
+            raise ValueError(f"alpha {self.alpha} is cursed")
+        self.ridge_ = Ridge(alpha=self.alpha).fit(X, y)
+        return self
+
+    def predict(self, X):
+        return self.ridge_.predict(X)
+
+
+class ThreadProbe(RegressorMixin, BaseEstimator):
+    """Records the largest BLAS/OpenMP thread count it sees during fit into ``path``."""
+
+    def __init__(self, alpha=1.0, path=None):
+        self.alpha = alpha
+        self.path = path
+
+    def fit(self, X, y):
+        from threadpoolctl import threadpool_info
+
+        n = max((info["num_threads"] for info in threadpool_info()), default=0)
+        _count(self.path, str(n))
+        self.ridge_ = Ridge(alpha=self.alpha).fit(X, y)
+        return self
+
+    def predict(self, X):
+        return self.ridge_.predict(X)
