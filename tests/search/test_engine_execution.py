@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -131,7 +132,7 @@ def test_blas_threads_limited_inside_fits(tmp_path, data, dask_client):
         grid = {"alpha": [0.1, 1.0, 10.0]}
         DaskSearchCV(ThreadProbe(path=probe), grid, cv=2, refit=False, client=dask_client,
                      progress=False).fit(X, y)  # fmt: skip
-        seen = {int(line) for line in open(probe).read().split()}
+        seen = {int(line) for line in Path(probe).read_text().split()}
         assert seen == {1}  # one BLAS/OpenMP thread per worker thread
         assert on_each_worker(_max_blas_threads) == [4] * len(workers)  # restored afterwards
     finally:

@@ -174,10 +174,10 @@ class Journal:
     def __init__(self, path: str | Path | None = None) -> None:
         self.path = None if path is None else Path(path)
         self._lock = threading.Lock()
+        target = ":memory:" if self.path is None else str(self.path)
         try:
             if self.path is not None:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
-            target = ":memory:" if self.path is None else str(self.path)
             self._db: sqlite3.Connection | None = sqlite3.connect(
                 target, timeout=30, check_same_thread=False, isolation_level=None
             )
