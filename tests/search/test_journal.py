@@ -19,9 +19,12 @@ def rec(key, status="ok", fold=0, scores=0.5, **kw):
 def test_append_lookup_read_round_trip(tmp_path):
     path = tmp_path / "run" / "journal.sqlite"
     with Journal(path) as j:
-        assert j.append([rec("a", scores={"r2": 0.9, "mae": -1.5}, train_scores={"r2": 1.0}),
-                         rec("b", fold=1, scores=math.nan, worker="tcp://w:1", start=1.0, end=2.5),
-                         TaskRecord("s1", "prefix", "p1", start=1.0, end=2.0, cpu_s=0.9)]) == 2  # fmt: skip
+        records = [
+            rec("a", scores={"r2": 0.9, "mae": -1.5}, train_scores={"r2": 1.0}),
+            rec("b", fold=1, scores=math.nan, worker="tcp://w:1", start=1.0, end=2.5),
+            TaskRecord("s1", "prefix", "p1", start=1.0, end=2.0, cpu_s=0.9),
+        ]
+        assert j.append(records) == 2
         found = j.lookup(["a", "b", "zzz"])
         assert sorted(found) == ["a", "b"]
         assert found["a"].test_scores == {"r2": 0.9, "mae": -1.5}

@@ -88,7 +88,7 @@ def test_fixed_candidates_are_asked_all_at_once():
 
 
 def test_bad_names_and_options_say_what_to_do():
-    with pytest.raises(ConfigError, match="unknown strategy 'bogus'.*grid"):
+    with pytest.raises(ConfigError, match=r"unknown strategy 'bogus'.*grid"):
         resolve_strategy("bogus", SPACE)
     with pytest.raises(ConfigError, match="does not apply to strategy='grid'"):
         resolve_strategy("grid", SPACE, n_candidates=3)
