@@ -77,7 +77,7 @@ def test_status_reports_workers_age_time_left_and_cost(fake_kube_api):
     assert status.time_left_s == pytest.approx(6 * 3600, abs=120)
     assert status.idle_timeout_s == 1200
     assert status.cost_so_far == pytest.approx(6.0, abs=0.1)
-    assert {p.component for p in status.pods} == {"scheduler", "worker"}
+    assert {p.component for p in status.members} == {"scheduler", "worker"}
 
 
 def test_scale_changes_the_worker_deployment(fake_kube_api):

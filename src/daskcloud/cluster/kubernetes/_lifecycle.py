@@ -23,7 +23,6 @@ import datetime as dt
 import os
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from typing import Any
 
 import httpx
@@ -31,6 +30,7 @@ import kr8s
 from kr8s.objects import Deployment, Event, Job, Pod, object_from_spec
 
 from daskcloud.cluster._state import ClusterRecord, remove_record, save_record
+from daskcloud.cluster._status import ClusterStatus, MemberInfo
 from daskcloud.cluster.kubernetes._diagnose import (
     explain_pending,
     fatal_problems,
@@ -48,8 +48,6 @@ from daskcloud.exceptions import ConfigError, DaskcloudError, KubernetesError
 
 __all__ = [
     "PRICE_ANNOTATION",
-    "ClusterStatus",
-    "PodInfo",
     "cluster_logs",
     "create_cluster",
     "delete_cluster",
@@ -105,51 +103,6 @@ def _k8s(action: str) -> Iterator[None]:
 # --- state -------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class PodInfo:
-    """One pod of a cluster."""
-
-    name: str
-    component: str
-    state: str
-    ready: bool
-    restarts: int
-
-
-@dataclass(frozen=True)
-class ClusterStatus:
-    """A cluster as Kubernetes reports it now."""
-
-    name: str
-    namespace: str
-    cluster_id: str
-    state: str  # starting | running | degraded | finished | failed
-    created_at: dt.datetime
-    age_s: float
-    max_lifetime_s: int | None
-    idle_timeout_s: int | None
-    workers_wanted: int
-    workers_ready: int
-    scheduler_ready: bool
-    price_per_hour: float | None
-    pods: tuple[PodInfo, ...]
-    reason: str = ""
-
-    @property
-    def time_left_s(self) -> float | None:
-        """Seconds until the maximum lifetime ends the cluster."""
-        if self.max_lifetime_s is None:
-            return None
-        return max(0.0, self.max_lifetime_s - self.age_s)
-
-    @property
-    def cost_so_far(self) -> float | None:
-        """price_per_hour x age, when a price was given at ``cluster up``."""
-        if self.price_per_hour is None:
-            return None
-        return self.price_per_hour * self.age_s / 3600
-
-
 def _parse_time(text: str | None) -> dt.datetime:
     if not text:
         return dt.datetime.now(dt.UTC)
@@ -177,7 +130,7 @@ def _status_from(
     meta = job["metadata"]
     created = _parse_time(meta.get("creationTimestamp"))
     infos = tuple(
-        PodInfo(
+        MemberInfo(
             name=p["metadata"]["name"],
             component=p["metadata"].get("labels", {}).get(COMPONENT_LABEL, "pod"),
             state=pod_summary(p),
@@ -208,6 +161,7 @@ def _status_from(
         state = "starting"
     price = meta.get("annotations", {}).get(PRICE_ANNOTATION)
     return ClusterStatus(
+        backend="kubernetes",
         name=meta.get("labels", {}).get(CLUSTER_LABEL, meta["name"].removesuffix("-scheduler")),
         namespace=meta["namespace"],
         cluster_id=meta.get("labels", {}).get(CLUSTER_ID_LABEL, ""),
@@ -220,7 +174,7 @@ def _status_from(
         workers_ready=workers_ready,
         scheduler_ready=scheduler_ready,
         price_per_hour=float(price) if price else None,
-        pods=infos,
+        members=infos,
         reason=reason,
     )
 
