@@ -190,12 +190,17 @@ def test_network_policies_admit_only_this_cluster(variant) -> None:
     assert scheduler["policyTypes"] == ["Ingress"]
     (rule,) = scheduler["ingress"]
     assert rule["ports"] == [{"protocol": "TCP", "port": 8786}]  # never 8787
+    clients = [
+        {**own, "app.kubernetes.io/component": "client"},
+        {"daskcloud.io/client": "true"},  # labelled client pods of the same namespace
+    ]
     assert [p["podSelector"]["matchLabels"] for p in rule["from"]] == [
         {**own, "app.kubernetes.io/component": "worker"},
-        {**own, "app.kubernetes.io/component": "client"},
+        *clients,
     ]
     (rule,) = workers["ingress"]
-    assert rule == {"from": [{"podSelector": {"matchLabels": own}}]}
+    assert set(rule) == {"from"}  # any port, but only from these pods
+    assert [p["podSelector"]["matchLabels"] for p in rule["from"]] == [own, *clients]
     for policy in (scheduler, workers):
         text = str(policy)
         assert "ipBlock" not in text and "namespaceSelector" not in text

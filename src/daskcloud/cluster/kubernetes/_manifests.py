@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from daskcloud.cluster.kubernetes._meta import Owner, labels, metadata, selector
+from daskcloud.cluster.kubernetes._meta import CLIENT_LABEL, Owner, labels, metadata, selector
 from daskcloud.cluster.kubernetes._spec import DASHBOARD_PORT, SCHEDULER_PORT, ClusterSpec
 from daskcloud.cluster.kubernetes._tls import TLS_MOUNT_PATH, ClusterTLS, build_tls_secret
 
@@ -189,6 +189,10 @@ def build_network_policies(
 ) -> list[dict[str, Any]]:
     """Ingress rules: 8786 from this cluster's workers and clients only; workers from the cluster.
 
+    Clients are pods labelled as this cluster's clients (:func:`client_labels`) or pods of the
+    namespace labelled ``daskcloud.io/client: "true"``; the policies never look outside the
+    namespace (no ``namespaceSelector``, no ``ipBlock``).
+
     Nothing admits 8787: the dashboard listens on loopback and is reached through
     ``kubectl port-forward`` only. Port-forwarded traffic enters the pod's network namespace
     through the kubelet and the container runtime and connects to localhost, so no
@@ -205,7 +209,7 @@ def build_network_policies(
                 {
                     "from": [
                         {"podSelector": {"matchLabels": selector(spec, "worker")}},
-                        {"podSelector": {"matchLabels": selector(spec, "client")}},
+                        *_client_peers(spec),
                     ],
                     "ports": [{"protocol": "TCP", "port": SCHEDULER_PORT}],
                 }
@@ -220,15 +224,29 @@ def build_network_policies(
             "podSelector": {"matchLabels": selector(spec, "worker")},
             "policyTypes": ["Ingress"],
             # scheduler -> worker/nanny, worker <-> worker (random ports), in-cluster clients
-            "ingress": [{"from": [{"podSelector": {"matchLabels": selector(spec)}}]}],
+            "ingress": [
+                {"from": [{"podSelector": {"matchLabels": selector(spec)}}, *_client_peers(spec)]}
+            ],
         },
     }
     return [scheduler_policy, workers_policy]
 
 
 def client_labels(spec: ClusterSpec) -> dict[str, str]:
-    """Labels an in-cluster client pod (e.g. a detached search driver) needs to reach 8786."""
-    return labels(spec, "client")
+    """Labels of an in-cluster client pod of this cluster (e.g. a detached search driver).
+
+    Any pod of the namespace labelled ``daskcloud.io/client: "true"`` (a notebook, say) may
+    reach the scheduler too; it still needs the client certificate to be let in.
+    """
+    return {**labels(spec, "client"), CLIENT_LABEL: "true"}
+
+
+def _client_peers(spec: ClusterSpec) -> list[dict[str, Any]]:
+    """NetworkPolicy peers for in-cluster clients: this cluster's, or the namespace's labelled."""
+    return [
+        {"podSelector": {"matchLabels": selector(spec, "client")}},
+        {"podSelector": {"matchLabels": {CLIENT_LABEL: "true"}}},
+    ]
 
 
 # --- shared pod pieces ---------------------------------------------------------------------

@@ -9,6 +9,7 @@ from daskcloud._version import __version__
 from daskcloud.cluster.kubernetes._spec import ClusterSpec
 
 __all__ = [
+    "CLIENT_LABEL",
     "CLUSTER_ID_LABEL",
     "CLUSTER_LABEL",
     "COMPONENT_LABEL",
@@ -20,6 +21,8 @@ __all__ = [
 
 CLUSTER_LABEL = "daskcloud.io/cluster"
 CLUSTER_ID_LABEL = "daskcloud.io/cluster-id"
+#: in-cluster client pods of the namespace (e.g. a notebook) carry ``daskcloud.io/client: "true"``
+CLIENT_LABEL = "daskcloud.io/client"
 COMPONENT_LABEL = "app.kubernetes.io/component"
 
 
