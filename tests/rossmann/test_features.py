@@ -164,6 +164,8 @@ def test_promo2_rules() -> None:
     assert _at(table, 1, "2014-08-15")["Promo2Month"] == 0
     assert _at(table, 1, "2013-12-31")["Promo2Month"] == 1
     assert _at(table, 1, "2013-12-01")["Promo2Month"] == 0  # not started yet
+    assert _at(table, 1, "2014-10-15")["Promo2MonthAfter"] == 1
+    assert _at(table, 1, "2014-11-15")["Promo2MonthAfter"] == 0
     # Store 2 takes no part.
     assert (
         table.loc[table["Store"] == 2, ["Promo2", "Promo2Month", "Promo2Weeks"]].eq(0).all().all()
@@ -200,6 +202,10 @@ def test_event_distances_use_dates_not_rows() -> None:
     assert _at(table, 1, "2014-01-21")["DaysAfterPromo"] == 11
     assert _at(table, 2, "2014-01-21")["DaysAfterPromo"] == 11
     assert _at(table, 1, "2014-01-25")["DaysBeforePromo"] == 9  # next promo Mon Feb 3
+    # event counts in the window before and after: Jan 21 follows 7 days without store-1 rows
+    assert _at(table, 1, "2014-01-21")["PromoLast14"] == 4  # Jan 7..10
+    assert _at(table, 1, "2014-01-10")["PromoLast14"] == 7  # Jan 1..9, weekdays
+    assert _at(table, 1, "2014-01-25")["PromoNext14"] == 5  # Feb 3..7
     # capped at the window, and no events of another store leak in
     short = _table(RossmannFeatures(event_window=7).fit(X, y), X)
     assert _at(short, 1, "2014-01-21")["DaysAfterPromo"] == 7
@@ -245,3 +251,15 @@ def test_errors() -> None:
         RossmannFeatures().fit(X.drop(columns="StoreType"), y)
     with pytest.raises(DataError, match="DataFrame"):
         RossmannFeatures().fit(X.to_numpy(), y)
+
+
+def test_store_trend_follows_growth() -> None:
+    X, y = split_xy(_frame(days=400))
+    years = (X["Date"] - X["Date"].min()).dt.days / 365.25
+    growth = np.where(X["Store"] == 1, np.exp(0.2 * years), 1.0)  # store 1 grows 20 % a year
+    features = RossmannFeatures().fit(X, y * growth)
+    slope = features.aggregates_.trend_slope
+    assert slope.loc[1] == pytest.approx(0.2 * 2 / 3, abs=0.03)  # net of the chain-wide mean
+    assert slope.loc[2] == pytest.approx(-0.2 / 3, abs=0.03)
+    table = _table(features, X)
+    assert _at(table, 1, "2014-11-30")["StoreTrend"] > _at(table, 1, "2013-11-30")["StoreTrend"]

@@ -38,27 +38,32 @@ def promo_interval_months(interval: object) -> frozenset[int]:
 
 
 def competition_features(frame: pd.DataFrame, max_months: int) -> dict[str, np.ndarray]:
-    """Competitor distance and months open.
+    """Competitor distance, open flag and months open.
 
-    ``CompetitionOpenSince`` years before 1990 are clipped to 1990 (the 1900 and 1961
-    outliers); months open are clipped to ``[0, max_months]``. An unknown opening
-    date counts as open for ``max_months`` (a competitor with no date has been there
-    for long), flagged by ``CompetitionOpenUnknown``.
+    The competitor opens on the 15th of (CompetitionOpenSinceYear, ...Month)
+    (fastai's convention); years before 1990 are clipped to 1990 (the 1900 and
+    1961 outliers). Months open are days open // 30, clipped to ``[0, max_months]``.
+    An unknown opening date counts as open for ``max_months`` (a competitor
+    without a date has been there for long), flagged by ``CompetitionOpenUnknown``.
     """
     year = frame["CompetitionOpenSinceYear"].to_numpy(dtype=np.float64)
     month = frame["CompetitionOpenSinceMonth"].to_numpy(dtype=np.float64)
     unknown = np.isnan(year) | np.isnan(month)
-    year = np.clip(year, 1990, None)
-    dates = frame["Date"].dt
-    months_open = (dates.year.to_numpy() - year) * 12 + (dates.month.to_numpy() - month)
-    months_open = np.where(unknown, max_months, np.clip(months_open, 0, max_months))
+    year = np.where(unknown, 1990, np.clip(year, 1990, None)).astype(np.int64)
+    month = np.where(unknown, 1, month).astype(np.int64)
+    since = ((year - 1970) * 12 + month - 1).astype("datetime64[M]").astype(
+        "datetime64[D]"
+    ) + np.timedelta64(14, "D")
+    days_open = (frame["Date"].to_numpy(dtype="datetime64[D]") - since).astype(np.int64)
+    months_open = np.where(unknown, max_months, np.clip(days_open // 30, 0, max_months))
+    is_open = unknown | (days_open >= 0)
     distance = frame["CompetitionDistance"].to_numpy(dtype=np.float64)
     no_distance = np.isnan(distance)
     return {
         "CompetitionLogDistance": np.log1p(np.where(no_distance, 100_000.0, distance)),
         "CompetitionDistanceUnknown": no_distance.astype(np.float64),
         "CompetitionMonthsOpen": months_open.astype(np.float64),
-        "CompetitionOpen": (months_open > 0).astype(np.float64),
+        "CompetitionOpen": is_open.astype(np.float64),
         "CompetitionOpenUnknown": unknown.astype(np.float64),
     }
 
@@ -94,13 +99,23 @@ def promo2_features(frame: pd.DataFrame, max_weeks: int) -> dict[str, np.ndarray
         for value in pd.unique(intervals.to_numpy())
     }
     bits = intervals.map(month_bits).fillna(0).to_numpy(dtype=np.int64)
-    in_month = (bits >> frame["Date"].dt.month.to_numpy()) & 1
+    month = frame["Date"].dt.month.to_numpy()
+    in_month = (bits >> month) & 1
+    # Coupons stay valid for a while: the month after a mailing month is flagged too.
+    after_month = (bits >> np.where(month == 1, 12, month - 1)) & 1
     return {
         "Promo2": takes_part.astype(np.float64),
         "Promo2Started": started.astype(np.float64),
         "Promo2Month": (started & (in_month == 1)).astype(np.float64),
+        "Promo2MonthAfter": (started & (after_month == 1)).astype(np.float64),
         "Promo2Weeks": np.where(started, np.minimum(elapsed // 7, max_weeks), 0).astype(np.float64),
     }
+
+
+def _years(dates: pd.Series) -> np.ndarray:
+    """Years since 2013-01-01 (the first date of the Kaggle train set)."""
+    days = dates.to_numpy(dtype="datetime64[D]") - np.datetime64("2013-01-01", "D")
+    return days.astype(np.int64) / 365.25
 
 
 class StoreAggregates:
@@ -121,6 +136,7 @@ class StoreAggregates:
                 "Store": rows["Store"].to_numpy(),
                 "DayOfWeek": rows["DayOfWeek"].to_numpy(),
                 "Promo": rows["Promo"].to_numpy(),
+                "Years": _years(rows["Date"]),
                 "y": log_sales,
             }
         )
@@ -135,7 +151,8 @@ class StoreAggregates:
         self.promo_global = df.groupby("Promo")["r"].mean()
         self.store_dow = df.groupby(["Store", "DayOfWeek"])["r"].mean()
         self.store_promo = df.groupby(["Store", "Promo"])["r"].mean()
-        self.columns = ["StoreLevel", "StoreDowEffect", "StorePromoEffect"]
+        self.columns = ["StoreLevel", "StoreDowEffect", "StorePromoEffect", "StoreTrend"]
+        self._learn_trend(df)
         self.spc = None
         if "Customers" in rows.columns:
             customers = rows["Customers"].to_numpy(dtype=np.float64)
@@ -146,6 +163,20 @@ class StoreAggregates:
                 self.spc = per_customer.groupby(df["Store"].to_numpy()[ok]).mean()
                 self.columns.append("StoreLogSalesPerCustomer")
         return self
+
+    def _learn_trend(self, df: pd.DataFrame) -> None:
+        """Per-store linear drift of log sales against time, net of chain-wide day effects."""
+        # Demeaning by date removes the calendar (season, promos, holidays) shared by all stores.
+        r = df["r"] - df.groupby(df["Years"])["r"].transform("mean")
+        t = df["Years"]
+        by = df["Store"]
+        t_mean = t.groupby(by).transform("mean")
+        dt = t - t_mean
+        cov = (dt * r).groupby(by).sum()
+        var = (dt * dt).groupby(by).sum()
+        self.trend_slope = (cov / var.where(var > 0)).fillna(0.0)
+        self.trend_center = t.groupby(by).mean()
+        self.trend_span = (float(t.min()), float(t.max()))
 
     def apply(self, frame: pd.DataFrame) -> dict[str, np.ndarray]:
         """Look up the learned levels for each row of ``frame``."""
@@ -161,6 +192,11 @@ class StoreAggregates:
             values = table.reindex(pd.MultiIndex.from_arrays([store, key])).to_numpy()
             default = fallback.reindex(key).fillna(0.0).to_numpy()
             out[label] = np.where(np.isnan(values), default, values)
+        # Extrapolate the drift at most half a year beyond the training period.
+        years = np.clip(_years(frame["Date"]), self.trend_span[0], self.trend_span[1] + 0.5)
+        slope = self.trend_slope.reindex(store).fillna(0.0).to_numpy()
+        center = self.trend_center.reindex(store).to_numpy()
+        out["StoreTrend"] = np.where(np.isnan(center), 0.0, slope * (years - center))
         if self.spc is not None:
             spc = self.spc.reindex(store).to_numpy()
             out["StoreLogSalesPerCustomer"] = np.where(np.isnan(spc), self.spc_global, spc)

@@ -216,7 +216,11 @@ class RossmannFeatures(TransformerMixin, BaseEstimator):
         dates = X["Date"].to_numpy(dtype="datetime64[D]")
         flags = event_flags(X).reset_index(drop=True)
         if self.calendar_ is not None and len(self.calendar_):
-            cal = self.calendar_
+            # Only store-days missing from X: a duplicate would count an event twice.
+            seen = pd.MultiIndex.from_arrays([stores, dates])
+            cal_days = self.calendar_["Date"].to_numpy(dtype="datetime64[D]")
+            known = pd.MultiIndex.from_arrays([self.calendar_["Store"].to_numpy(), cal_days])
+            cal = self.calendar_.loc[~known.isin(seen)]
             stores = np.concatenate([stores, cal["Store"].to_numpy()])
             dates = np.concatenate([dates, cal["Date"].to_numpy(dtype="datetime64[D]")])
             flags = pd.concat([flags, cal[flags.columns]], ignore_index=True)
