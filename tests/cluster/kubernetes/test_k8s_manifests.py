@@ -149,3 +149,18 @@ def test_golden_rendering(golden: str, options: dict, owned: bool) -> None:
     if os.environ.get("DASKCLOUD_UPDATE_GOLDEN"):
         path.write_text(text)
     assert text == path.read_text(), f"{path} differs; DASKCLOUD_UPDATE_GOLDEN=1 rewrites it"
+
+
+def test_public_api_has_the_spec_and_builders() -> None:
+    import daskcloud.cluster.kubernetes as k8s
+
+    assert set(k8s.__all__) >= {
+        "CLIENT_LABEL", "CLUSTER_ID_LABEL", "CLUSTER_LABEL", "DASHBOARD_PORT", "LAUNCHER_RULES",
+        "SCHEDULER_PORT", "ClientCredentials", "ClusterSpec", "ClusterTLS", "Owner", "Toleration",
+        "build_cluster", "build_network_policies", "build_rbac", "build_scheduler_job",
+        "build_service", "build_tls_secret", "build_worker_deployment", "client_credentials",
+        "client_labels", "client_security", "default_image", "delete_command", "generate_tls",
+        "manifests_for_apply", "render_yaml", "state_home", "write_client_credentials",
+    }  # fmt: skip
+    for name in k8s.__all__:
+        assert hasattr(k8s, name), name

@@ -16,7 +16,12 @@ from daskcloud.cluster.kubernetes._manifests import (
     build_worker_deployment,
     client_labels,
 )
-from daskcloud.cluster.kubernetes._meta import CLUSTER_ID_LABEL, CLUSTER_LABEL, Owner
+from daskcloud.cluster.kubernetes._meta import (
+    CLIENT_LABEL,
+    CLUSTER_ID_LABEL,
+    CLUSTER_LABEL,
+    Owner,
+)
 from daskcloud.cluster.kubernetes._rbac import LAUNCHER_RULES, build_rbac
 from daskcloud.cluster.kubernetes._spec import (
     DASHBOARD_PORT,
@@ -38,6 +43,7 @@ from daskcloud.cluster.kubernetes._tls import (
 from daskcloud.cluster.kubernetes._yaml import delete_command, manifests_for_apply, render_yaml
 
 __all__ = [
+    "CLIENT_LABEL",
     "CLUSTER_ID_LABEL",
     "CLUSTER_LABEL",
     "DASHBOARD_PORT",
