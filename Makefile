@@ -24,8 +24,9 @@ $(STAMP_RUN): pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e .
 	@touch $@
 
-$(STAMP_TEST): pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e '.[test]'
+# The torch extra resolves to the CPU build of torch 2.13.0 found on these machines' disk (pip find-links).
+$(STAMP_TEST): pyproject.toml Makefile | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e '.[test,torch]'
 	@touch $@ $(STAMP_RUN)
 
 install: $(STAMP_RUN)
