@@ -14,6 +14,7 @@ import stat
 import pytest
 from fake_kube_api import PodBehaviour, fake_kube_api  # noqa: F401  (the fixture)
 
+from daskcloud.cli import main
 from daskcloud.cluster._state import load_record
 from daskcloud.cluster.kubernetes._lifecycle import (
     PRICE_ANNOTATION,
@@ -202,3 +203,57 @@ def test_unreachable_api_server_is_one_clear_error(tmp_path, monkeypatch):
     monkeypatch.setenv("KUBECONFIG", str(write_kubeconfig(tmp_path / "kc", "http://127.0.0.1:9")))
     with pytest.raises(KubernetesError, match=r"cannot (use|reach) the Kubernetes API"):
         list_clusters(NS, api=kube_api())
+
+
+def test_cli_drives_the_lifecycle_against_the_fake(fake_kube_api, capsys):
+    up = ["cluster", "up", "--backend", "kubernetes", "--name", "cli", "--namespace", NS,
+          "--workers", "2", "--memory", "2Gi", "--price-per-hour", "1.2", "--no-connect",
+          "--toleration", "kubernetes.azure.com/scalesetpriority=spot:NoSchedule",
+          "--node-selector", "pool=spot"]  # fmt: skip
+    assert main(up) == 0, capsys.readouterr().err
+    out = capsys.readouterr().out
+    assert f"cluster {NS}/cli (kubernetes): running" in out
+    assert f"daskcloud cluster down cli --namespace {NS}" in out
+    (deployment,) = fake_kube_api.live("deployments", NS)
+    pod = deployment["spec"]["template"]["spec"]
+    assert pod["nodeSelector"] == {"pool": "spot"}
+    assert pod["tolerations"][0]["key"] == "kubernetes.azure.com/scalesetpriority"
+    assert main(["cluster", "scale", "cli", "3", "-n", NS, "--backend", "kubernetes"]) == 0
+    assert main(["cluster", "status", "cli", "-n", NS, "--backend", "kubernetes"]) == 0
+    assert "3/3 ready" in capsys.readouterr().out
+    assert main(["cluster", "list", "-n", NS]) == 0
+    listing = capsys.readouterr().out
+    assert listing.splitlines()[0].split() == ["NAME", "BACKEND", "STATE", "WORKERS", "AGE",
+                                               "LEFT", "COST"]  # fmt: skip
+    assert f"{NS}/cli" in listing and "running" in listing
+    assert main(["cluster", "logs", "cli", "-n", NS, "--backend", "kubernetes"]) == 0
+    assert main(["cluster", "down", "cli", "-n", NS]) == 0
+    assert main(["cluster", "down", "cli", "-n", NS]) == 0
+    assert "already gone" in capsys.readouterr().out
+
+
+def test_cli_failed_up_is_one_line_and_exit_1(fake_kube_api, capsys):
+    fake_kube_api.scenario.default = PodBehaviour(
+        phase="Pending", ready=False, waiting_reason="ErrImagePull", waiting_message="not found"
+    )
+    code = main(["cluster", "up", "--backend", "kubernetes", "--name", "bad", "-n", NS,
+                 "--image", "example.org/nope:1", "--no-connect"])  # fmt: skip
+    err = capsys.readouterr().err
+    assert code == 1
+    assert "cannot pull image 'example.org/nope:1'" in err
+    assert "Traceback" not in err
+    assert fake_kube_api.live("jobs", NS) == []
+    assert main(["cluster", "up", "--backend", "kubernetes", "--name", "Bad_Name", "-n", NS]) == 2
+    assert "is not a DNS label" in capsys.readouterr().err
+
+
+def test_connect_without_the_client_certificate_says_where_it_lives(fake_kube_api):
+    from daskcloud.cluster._state import cluster_dir
+    from daskcloud.cluster.backends import connect_cluster
+    from daskcloud.exceptions import ClusterError
+
+    _up(_spec())
+    for path in cluster_dir("kubernetes", "hpo", NS).glob("*.pem"):
+        path.unlink()
+    with pytest.raises(ClusterError, match="no client certificate for cluster dask/hpo"):
+        connect_cluster("hpo", NS, backend="kubernetes")

@@ -79,7 +79,7 @@ def test_idle_timeout_ends_the_scheduler():
 def test_cli_up_status_down_with_the_local_backend(capsys):
     try:
         code = main(["cluster", "up", "--backend", "local", "--name", "cli", "--workers", "1",
-                     "--memory", "1GiB"])  # fmt: skip
+                     "--memory", "1Gi"])  # fmt: skip
         assert code == 0, capsys.readouterr().err
         assert "cluster cli (local): running" in capsys.readouterr().out
         assert main(["cluster", "status", "cli"]) == 0
@@ -93,3 +93,14 @@ def test_cli_up_status_down_with_the_local_backend(capsys):
     assert "already gone" in capsys.readouterr().out
     assert main(["cluster", "status", "cli", "--backend", "local"]) == 1
     assert "no local cluster 'cli'" in capsys.readouterr().err
+
+
+def test_connect_cluster_gives_a_client_and_closes_idempotently(local_cluster):
+    from daskcloud.cluster.backends import connect_cluster
+
+    with connect_cluster("lc") as conn:  # the backend is found from the local record
+        assert conn.client.submit(sum, [2, 3]).result(timeout=30) == 5
+        assert conn.dashboard_url.startswith("http://127.0.0.1:")
+    conn.close()
+    assert conn.client.status == "closed"
+    assert local_status("lc").state == "running"  # closing a connection never stops the cluster
