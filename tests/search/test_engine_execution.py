@@ -162,6 +162,7 @@ def test_progress_log_lines(capsys, data, dask_client):
     assert capsys.readouterr().out == ""
 
 
+@pytest.mark.slow  # starts a cluster of one process per core
 def test_embedded_local_cluster_starts_and_closes(data):
     X, y = data
     with warnings.catch_warnings():
