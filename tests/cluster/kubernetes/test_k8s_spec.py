@@ -120,3 +120,9 @@ def test_cluster_ids_are_unique_label_values() -> None:
     assert len(ids) == 20
     with pytest.raises(ConfigError, match="cluster_id"):
         ClusterSpec(name="a", cluster_id="not a label!")
+
+
+def test_model_validate_raises_config_error_too() -> None:
+    assert ClusterSpec.model_validate({"name": "a", "workers": 1}).workers == 1
+    with pytest.raises(ConfigError, match="memory '12 GB'"):
+        ClusterSpec.model_validate({"name": "a", "memory": "12 GB"})

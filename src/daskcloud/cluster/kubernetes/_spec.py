@@ -198,6 +198,14 @@ class ClusterSpec(BaseModel):
         except ValidationError as exc:
             raise ConfigError(_one_line(exc)) from exc
 
+    @classmethod
+    def model_validate(cls, obj: Any, **kwargs: Any) -> ClusterSpec:  # type: ignore[override]
+        """Validate a mapping (e.g. a parsed spec file); bad values raise ``ConfigError``."""
+        try:
+            return super().model_validate(obj, **kwargs)
+        except ValidationError as exc:
+            raise ConfigError(_one_line(exc)) from exc
+
     # --- validation -------------------------------------------------------------------------
 
     @field_validator("name")
