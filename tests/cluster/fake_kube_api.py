@@ -322,6 +322,7 @@ class _ServerThread:
         async with FakeKubeAPI() as api, kmock.Server(api) as server:
             for plural, group, version in [
                 ("pods", "", "v1"),
+                ("configmaps", "", "v1"),
                 ("services", "", "v1"),
                 ("secrets", "", "v1"),
                 ("events", "", "v1"),

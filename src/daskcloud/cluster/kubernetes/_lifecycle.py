@@ -31,6 +31,7 @@ from kr8s.objects import Deployment, Event, Job, Pod, object_from_spec
 
 from daskcloud.cluster._state import ClusterRecord, remove_record, save_record
 from daskcloud.cluster._status import ClusterStatus, MemberInfo
+from daskcloud.cluster.kubernetes._detach import DRIVER_ROLE_LABEL
 from daskcloud.cluster.kubernetes._diagnose import (
     explain_pending,
     fatal_problems,
@@ -55,6 +56,7 @@ __all__ = [
     "kube_api",
     "list_clusters",
     "scale_cluster",
+    "submit_driver",
     "wait_ready",
 ]
 
@@ -431,9 +433,11 @@ def cluster_logs(
     """The last ``tail`` log lines of the scheduler, worker number ``worker``, or the driver."""
     api = api or kube_api(namespace=namespace)
     component = "driver" if driver else ("worker" if worker is not None else "scheduler")
+    selector = {CLUSTER_LABEL: name}
+    selector |= {DRIVER_ROLE_LABEL: "driver"} if driver else {COMPONENT_LABEL: component}
     with _k8s(f"read the logs of cluster {namespace}/{name}"):
         pods = sorted(
-            _pods(api, namespace, {CLUSTER_LABEL: name, COMPONENT_LABEL: component}),
+            _pods(api, namespace, selector),
             key=lambda p: (p["metadata"].get("creationTimestamp", ""), p["metadata"]["name"]),
         )
         index = worker or 0
@@ -449,3 +453,57 @@ def cluster_logs(
             )
         pod = _fetch(Pod, pods[index]["metadata"]["name"], namespace, api)
         return "\n".join(pod.logs(tail_lines=tail))
+
+
+def _spec_from_job(job: dict[str, Any]) -> ClusterSpec:
+    """The parts of a running cluster's spec the driver's builder needs, read from its Job."""
+    meta = job["metadata"]
+    (container,) = job["spec"]["template"]["spec"]["containers"]
+    lifetime = int(job["spec"].get("activeDeadlineSeconds") or 8 * 3600)
+    return ClusterSpec(
+        name=meta["labels"][CLUSTER_LABEL],
+        namespace=meta["namespace"],
+        cluster_id=meta["labels"][CLUSTER_ID_LABEL],
+        image=container["image"],
+        max_lifetime=f"{lifetime}s",
+        idle_timeout=f"{min(_idle_timeout(job) or 1200, lifetime)}s",
+    )
+
+
+def submit_driver(
+    name: str,
+    namespace: str,
+    *,
+    args: list[str],
+    spec_file: tuple[str, str] | None = None,
+    pvc_size: str = "1Gi",
+    storage_class: str | None = None,
+    api: kr8s.Api | None = None,
+) -> str:
+    """Run ``daskcloud <args>`` as a Job in cluster ``name`` (``--detach``); returns its name.
+
+    Creates the journal PVC when missing (it is kept by ``cluster down``), then the driver Job
+    and its spec ConfigMap, owned by the scheduler Job. Unverified against a real cluster.
+    """
+    from daskcloud.cluster.kubernetes._detach import build_detached_driver, build_journal_pvc
+
+    api = api or kube_api(namespace=namespace)
+    job = _job(api, name, namespace)
+    if job is None:
+        raise KubernetesError(
+            f"no daskcloud cluster {name!r} in namespace {namespace!r} to run the search on; "
+            f"create it first (daskcloud cluster up --backend kubernetes --name {name})"
+        )
+    spec = _spec_from_job(job)
+    owner = Owner(name=job["metadata"]["name"], uid=job["metadata"]["uid"])
+    pvc = build_journal_pvc(spec, size=pvc_size, storage_class=storage_class)
+    with _k8s(f"create the journal volume of cluster {namespace}/{name}"):
+        claim = object_from_spec(pvc, api=api)
+        if not claim.exists():
+            claim.create()
+    driver_name = ""
+    for manifest in build_detached_driver(spec, owner=owner, args=args, spec_file=spec_file):
+        with _k8s(f"create {manifest['kind']} {manifest['metadata']['name']}"):
+            object_from_spec(manifest, api=api).create()
+        driver_name = manifest["metadata"]["name"]
+    return driver_name
