@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from daskcloud.exceptions import ConfigError
+from daskcloud.exceptions import ConfigError, SearchError
 from daskcloud.search._budget import Budget, StopReason, Usage, resolve_budget
 
 
@@ -85,3 +85,91 @@ def test_resolve_budget_forms():
         resolve_budget({"max_hours": 1})
     with pytest.raises(ConfigError, match="Budget or a mapping"):
         resolve_budget(5)
+
+
+# -- every budget stops a real search on the shared LocalCluster and is reported -------------
+
+
+@pytest.fixture(scope="module")
+def data():
+    from sklearn.datasets import make_regression
+
+    return make_regression(n_samples=60, n_features=4, noise=1.0, random_state=1)
+
+
+def _search(client, budget, *, delay=0.0, strategy="grid", **kwargs):
+    from _engine_estimators import SlowRidge
+
+    from daskcloud.search import DaskSearchCV
+
+    space = {"alpha": [float(a) for a in range(1, 21)]}
+    return DaskSearchCV(
+        SlowRidge(delay=delay), space, cv=2, strategy=strategy, client=client, budget=budget,
+        refit=False, **{"progress": False, **kwargs},
+    )  # fmt: skip
+
+
+def test_max_trials_stops_the_search(data, dask_client):
+    search = _search(dask_client, {"max_trials": 5}, strategy="tpe", n_candidates=20)
+    search.fit(*data)
+    assert "max_trials=5" in search.stop_reason_
+    assert search.search_stats_["stop_reason"] == search.stop_reason_
+    assert 5 <= len(search.cv_results_["params"]) < 20
+
+
+def test_max_time_cancels_fits_in_flight_and_journals_them(tmp_path, data, dask_client):
+    import time
+
+    from daskcloud.search import Journal
+
+    journal = tmp_path / "j.sqlite"
+    t0 = time.perf_counter()
+    search = _search(dask_client, Budget(max_time=1.5), delay=0.4, journal=journal)
+    search.fit(*data)
+    assert time.perf_counter() - t0 < 8
+    assert "max_time=1.5" in search.stop_reason_
+    assert 0 < len(search.cv_results_["params"]) < 20
+    with Journal(journal) as j:
+        rows = j.read(include_cancelled=True)
+    assert any(r.status == "cancelled" for r in rows)
+    assert all(r.status in ("ok", "cancelled") for r in rows)
+
+
+def test_max_time_wakes_up_while_every_fit_still_runs(data, dask_client):
+    import time
+
+    t0 = time.perf_counter()
+    with pytest.raises(SearchError, match=r"no candidate finished.*max_time=0\.3"):
+        _search(dask_client, {"max_time": 0.3}, delay=2.0).fit(*data)
+    assert time.perf_counter() - t0 < 1.8  # did not wait the 2 s fits out
+    time.sleep(2.5)  # let the cancelled fits end before the next test uses the workers
+
+
+def test_max_cpu_hours_stops_the_search(data, dask_client):
+    full = _search(dask_client, None)
+    full.fit(*data)
+    half = full.search_stats_["fit_cpu_s"] / 2 / 3600
+    search = _search(dask_client, {"max_cpu_hours": half})
+    search.fit(*data)
+    assert "max_cpu_hours" in search.stop_reason_
+    assert 0 < len(search.cv_results_["params"]) < 20
+
+
+def test_max_cost_stops_at_the_cluster_price(data, dask_client):
+    # 3600 per hour = 1 per second: a cost of 1 is one second of cluster time
+    search = _search(dask_client, Budget(max_cost=1.0, price_per_hour=3600.0), delay=0.3)
+    search.fit(*data)
+    assert "max_cost=1" in search.stop_reason_
+    assert len(search.cv_results_["params"]) < 20
+
+
+def test_no_budget_runs_everything_and_says_nothing(data, dask_client):
+    search = _search(dask_client, None)
+    search.fit(*data)
+    assert search.stop_reason_ is None
+    assert len(search.cv_results_["params"]) == 20
+
+
+def test_progress_lines_show_the_budget_used(capsys, data, dask_client):
+    _search(dask_client, {"max_trials": 50}, progress="log").fit(*data)
+    assert "budget: max_trials" in capsys.readouterr().out

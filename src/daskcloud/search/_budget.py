@@ -6,7 +6,7 @@ first limit reached is returned as a :class:`StopReason`, which the search
 keeps as ``stop_reason_`` and prints as a note. Nothing here touches Dask.
 
 ========================  ==========================================================
-``max_trials``            trials handed out (a halving trial is one candidate on one rung)
+``max_trials``            finished trials (a halving trial is one candidate on one rung)
 ``max_time``              wall-clock seconds since the search started; fits in flight
                           are cancelled and journaled as cancelled
 ``max_cpu_hours``         fit + score CPU time of finished trials, summed over workers
@@ -30,7 +30,7 @@ from typing import Any
 
 from daskcloud.exceptions import ConfigError
 
-__all__ = ["Budget", "StopReason", "Usage", "resolve_budget"]
+__all__ = ["Budget", "BudgetStop", "StopReason", "Usage", "make_stop", "resolve_budget"]
 
 _UNITS = {"max_trials": "trials", "max_time": "s", "max_cpu_hours": "CPU h", "max_cost": "money"}
 
@@ -74,7 +74,7 @@ class Budget:
     """Limits on a search; every field is optional (None = no limit).
 
     Attributes:
-        max_trials: most trials to hand out.
+        max_trials: most trials to finish (trials still running then are cancelled).
         max_time: most wall-clock seconds.
         max_cpu_hours: most CPU hours of finished fits and scores.
         max_cost: most money, at ``price_per_hour`` of the cluster.
@@ -182,3 +182,66 @@ def resolve_budget(budget: Budget | Mapping[str, Any] | None = None, **limits: A
         raise ConfigError(f"budget must be a Budget or a mapping, got {type(budget).__name__}")
     extra = {k: v for k, v in limits.items() if v is not None}
     return replace(base, **extra) if extra else base
+
+
+class BudgetStop:
+    """The runner's ``stop`` callback for a budget: ``(stats) -> reason text | None``.
+
+    Reads the runner's live counters (``n_trials_done``, ``elapsed``, ``fit_cpu_s``),
+    keeps the :class:`StopReason` as :attr:`reason`, and describes the budget used for
+    the progress display (:meth:`describe`).
+    """
+
+    def __init__(self, budget: Budget) -> None:
+        self.budget = budget
+        self.reason: StopReason | None = None
+
+    @staticmethod
+    def usage(stats: Any) -> Usage:
+        """The runner's counters as a :class:`Usage`."""
+        return Usage(n_trials=stats.n_trials_done, elapsed_s=stats.elapsed, cpu_s=stats.fit_cpu_s)
+
+    def __call__(self, stats: Any) -> str | None:
+        self.reason = self.budget.exceeded(self.usage(stats))
+        return None if self.reason is None else self.reason.message
+
+    def seconds_left(self, stats: Any) -> float | None:
+        """Seconds until the time (or cost) budget runs out; None if neither is set."""
+        return self.budget.seconds_left(stats.elapsed)
+
+    def describe(self, stats: Any) -> str:
+        """Budget used so far, for the progress bar and log lines."""
+        return self.budget.describe(self.usage(stats))
+
+
+def cluster_price(client: Any) -> float | None:
+    """The price per hour recorded for the cluster ``client`` points at; 0 for a local cluster.
+
+    ``None`` (daskcloud starts a local cluster) costs 0. For an address or a Client,
+    the local record of a cluster made by ``daskcloud cluster up`` gives its price;
+    an unknown cluster returns None (cost then counts as 0: give ``price_per_hour``).
+    """
+    if client is None:
+        return 0.0
+    address = client if isinstance(client, str) else getattr(client, "scheduler", None)
+    address = getattr(address, "address", address)
+    try:
+        from daskcloud.cluster._state import list_records
+
+        records = list_records()
+    except Exception:  # a missing or unreadable state directory just means "unknown"
+        return None
+    for record in records:
+        if record.address and address and str(address).endswith(record.address.split("://")[-1]):
+            return record.price_per_hour
+    return None
+
+
+def make_stop(budget: Any, client: Any) -> BudgetStop | None:
+    """The runner's stop callback for ``DaskSearchCV(budget=...)``; None when unlimited."""
+    resolved = resolve_budget(budget)
+    if not resolved.limited:
+        return None
+    if resolved.price_per_hour == 0 and resolved.max_cost is not None:
+        resolved = resolved.with_price(cluster_price(client))
+    return BudgetStop(resolved)

@@ -35,6 +35,8 @@ class SearchProgress:
         self._started = time.time()
         self._bar: Any = None
         self._task: Any = None
+        #: optional ``(stats) -> str`` shown after the counters (the budget used)
+        self.note: Any = None
         if mode == "bar":
             from rich.progress import (
                 BarColumn,
@@ -50,34 +52,38 @@ class SearchProgress:
                 BarColumn(),
                 MofNCompleteColumn(),
                 TextColumn("fits  best {task.fields[best]}  workers {task.fields[workers]}"),
+                TextColumn("{task.fields[note]}"),
                 TimeElapsedColumn(),
                 TimeRemainingColumn(),
                 transient=False,
             )
-            self._task = self._bar.add_task("search", total=total, best="-", workers=n_workers)
+            self._task = self._bar.add_task(
+                "search", total=total, best="-", workers=n_workers, note=""
+            )
             self._bar.start()
 
     def update(self, stats: Any) -> None:
         """Show the current counters (cheap to call after every fit)."""
         done = stats.n_fits + stats.n_fits_skipped
         best = "-" if math.isinf(stats.best_score) else f"{stats.best_score:.4g}"
+        note = self.note(stats) if self.note is not None else ""
         if self.mode == "bar":
-            self._bar.update(self._task, completed=done, best=best)
+            self._bar.update(self._task, completed=done, best=best, note=note)
         elif self.mode == "log":
             now = time.time()
             final = bool(self.total) and done >= self.total and self._last_done < done
             if now - self._last_log >= self.log_every_s or final:
                 self._last_log, self._last_done = now, done
-                self._log(done, best, now - self._started)
+                self._log(done, best, now - self._started, note)
 
-    def _log(self, done: int, best: str, elapsed: float) -> None:
+    def _log(self, done: int, best: str, elapsed: float, note: str = "") -> None:
         total = self.total or "?"
         eta = ""
         if self.total and done:
             eta = f" eta {elapsed / done * (self.total - done):.0f}s"
         print(
             f"[daskcloud] fits {done}/{total} best {best} elapsed {elapsed:.0f}s{eta} "
-            f"workers {self.n_workers}",
+            f"workers {self.n_workers}" + (f" {note}" if note else ""),
             file=self.stream,
             flush=True,
         )

@@ -134,7 +134,9 @@ class Runner:
 
         self.strategy.bind(self.context)
         self._replay()
-        self._ac = as_completed()
+        # a time budget wakes the loop at its deadline even while every fit still runs
+        deadline = getattr(self.stop, "seconds_left", None)
+        self._ac = as_completed(timeout=deadline(self.stats) if deadline else None)
         reason = None
         try:
             while True:
@@ -150,7 +152,10 @@ class Runner:
                     if self.strategy.is_finished() or self._stalled:
                         break
                     continue
-                future = next(self._ac)
+                try:
+                    future = next(self._ac)
+                except TimeoutError:  # the time budget's deadline: the stop check ends it
+                    continue
                 self._handle(future)
         except BaseException:
             self._cancel_all(journal=False)

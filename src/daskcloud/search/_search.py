@@ -65,6 +65,13 @@ class DaskSearchCV(BaseSearchCV):
         Skip fits already in the journal (False: fit everything again).
     progress : bool or {"bar", "log"}
         True shows a bar on a terminal and log lines otherwise.
+    strategy_options : dict, optional
+        Options of a named strategy, e.g. ``{"resource": "n_samples", "eta": 3}`` for
+        ``"halving"`` or ``{"resource": "mlp__max_iter", "max_resource": 200}``; see
+        ``docs/adaptive.md``.
+    budget : None, dict or Budget
+        Stop early: ``max_trials``, ``max_time`` (s), ``max_cpu_hours``, ``max_cost``
+        (with ``price_per_hour``); the reason is kept in ``stop_reason_``.
 
     Examples
     --------
@@ -95,6 +102,8 @@ class DaskSearchCV(BaseSearchCV):
         journal: Any = None,
         resume: bool = True,
         progress: bool | str = True,
+        strategy_options: Any = None,
+        budget: Any = None,
     ) -> None:
         self.estimator = estimator
         self.space = space
@@ -110,6 +119,8 @@ class DaskSearchCV(BaseSearchCV):
         self.journal = journal
         self.resume = resume
         self.progress = progress
+        self.strategy_options = strategy_options
+        self.budget = budget
 
     # BaseSearchCV reads these; they have no meaning here
     n_jobs = None
@@ -132,7 +143,9 @@ class DaskSearchCV(BaseSearchCV):
 
         The hook for budgets (max_trials, max_time, max_cpu_hours, max_cost).
         """
-        return None
+        from daskcloud.search._budget import make_stop
+
+        return make_stop(self.budget, self.client)
 
     def fit(self, X: Any, y: Any = None, groups: Any = None, **fit_params: Any) -> DaskSearchCV:
         """Run the search on the cluster, then refit the best candidate on all of ``X, y``."""
@@ -159,6 +172,7 @@ class DaskSearchCV(BaseSearchCV):
             self.space,
             n_candidates=self.n_candidates,
             random_state=self.random_state,
+            **dict(self.strategy_options or {}),
         )
         fold_tokens = _keys.splits_fingerprint(splits)
         search = _keys.search_key(
@@ -206,8 +220,11 @@ class DaskSearchCV(BaseSearchCV):
                     n_workers=n_threads,
                     random_state=self.random_state,
                 )
+                stop = self._stop_condition()
+                if progress is not None and stop is not None:
+                    progress.note = getattr(stop, "describe", None)  # budget used, on the bar
                 runner = Runner(client, data_future, journal, strategy, config, context=context,
-                                progress=progress, stop=self._stop_condition())  # fmt: skip
+                                progress=progress, stop=stop)  # fmt: skip
                 try:
                     outcome = runner.run()
                 finally:
