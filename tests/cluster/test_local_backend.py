@@ -104,3 +104,26 @@ def test_connect_cluster_gives_a_client_and_closes_idempotently(local_cluster):
     conn.close()
     assert conn.client.status == "closed"
     assert local_status("lc").state == "running"  # closing a connection never stops the cluster
+
+
+def test_get_backend_normalises_names_and_guesses_from_local_records(local_cluster):
+    from daskcloud.cluster.backends import KubernetesBackend, LocalBackend, get_backend
+    from daskcloud.exceptions import ConfigError
+
+    assert isinstance(get_backend(None, name="lc"), LocalBackend)  # recorded here as local
+    assert isinstance(get_backend(None, name="other"), KubernetesBackend)
+    backend = LocalBackend()
+    assert get_backend(backend) is backend
+    with pytest.raises(ConfigError, match="unknown backend 'yarn'; use one of: local, kubernetes"):
+        get_backend("yarn")
+
+
+def test_tls_security_needs_all_three_existing_files(tmp_path):
+    from daskcloud.cluster.backends import tls_security
+    from daskcloud.exceptions import ConfigError
+
+    assert tls_security() is None
+    with pytest.raises(ConfigError, match="add --tls-key"):
+        tls_security("ca.pem", "cert.pem")
+    with pytest.raises(ConfigError, match="--tls-ca-file 'nope.pem' is not a file"):
+        tls_security("nope.pem", "cert.pem", "key.pem")

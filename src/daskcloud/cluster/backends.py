@@ -39,6 +39,7 @@ __all__ = [
     "LocalBackend",
     "connect_cluster",
     "get_backend",
+    "tls_security",
 ]
 
 BACKENDS = ("local", "kubernetes")
@@ -378,3 +379,29 @@ def parse_toleration(item: str) -> dict[str, Any]:
     if effect:
         out["effect"] = effect
     return out
+
+
+def tls_security(
+    ca_file: str | None = None, cert: str | None = None, key: str | None = None
+) -> Any:
+    """A ``distributed.security.Security`` from ``--tls-ca-file/--tls-cert/--tls-key``, or None.
+
+    For ``--scheduler tls://...`` against clusters made by the dask Helm chart, the operator or
+    dask-gateway with your own certificates. All three files or none.
+    """
+    given = {"--tls-ca-file": ca_file, "--tls-cert": cert, "--tls-key": key}
+    if not any(given.values()):
+        return None
+    missing = [flag for flag, value in given.items() if not value]
+    if missing:
+        raise ConfigError(
+            f"TLS needs all of --tls-ca-file, --tls-cert, --tls-key; add {missing[0]}"
+        )
+    for flag, value in given.items():
+        if not os.path.isfile(str(value)):
+            raise ConfigError(f"{flag} {value!r} is not a file; give the path of the PEM file")
+    from distributed.security import Security
+
+    return Security(
+        tls_ca_file=ca_file, tls_client_cert=cert, tls_client_key=key, require_encryption=True
+    )
