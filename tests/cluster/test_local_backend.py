@@ -125,5 +125,5 @@ def test_tls_security_needs_all_three_existing_files(tmp_path):
     assert tls_security() is None
     with pytest.raises(ConfigError, match="add --tls-key"):
         tls_security("ca.pem", "cert.pem")
-    with pytest.raises(ConfigError, match="--tls-ca-file 'nope.pem' is not a file"):
+    with pytest.raises(ConfigError, match=r"--tls-ca-file 'nope\.pem' is not a file"):
         tls_security("nope.pem", "cert.pem", "key.pem")
