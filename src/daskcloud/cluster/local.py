@@ -41,7 +41,7 @@ class LocalDaskCluster:
         *,
         threads_per_worker: int = 1,
         memory_limit: str | float | None = "auto",
-        dashboard_address: str | None = None,
+        dashboard_address: str | None = ":0",
         silence_logs: int = logging.ERROR,
         **options: Any,
     ) -> None:
