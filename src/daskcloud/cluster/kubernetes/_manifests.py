@@ -38,8 +38,8 @@ __all__ = [
     "client_labels",
 ]
 
-#: the non-root uid/gid of deploy/Dockerfile's user
-RUN_AS_USER = 1000
+#: the non-root uid/gid of deploy/Dockerfile's user (>= 10000: no clash with host users)
+RUN_AS_USER = 10001
 #: the scheduler pod's requests == limits (Guaranteed QoS: the scheduler is evicted last)
 SCHEDULER_CPU = "1"
 SCHEDULER_MEMORY = "2Gi"
