@@ -88,10 +88,62 @@ app.add_typer(rossmann_app, name="rossmann", invoke_without_command=True)
 
 
 @rossmann_app.callback(invoke_without_command=True)
-def _rossmann(ctx: typer.Context) -> None:
-    """The Rossmann Store Sales example: baselines and the MLP search."""
-    if ctx.invoked_subcommand is None:
-        console.print(ctx.get_help(), highlight=False)
+def _rossmann(
+    ctx: typer.Context,
+    data: Path | None = typer.Option(
+        None, "--data", help="Directory with the Kaggle files (default: synthetic data)."
+    ),
+    preset: str | None = typer.Option(
+        None, "--preset", help="Synthetic data preset: small (default), medium or full."
+    ),
+    strategy: str = typer.Option("grid", "--strategy", help="grid (24 candidates) or random."),
+    n_candidates: int | None = typer.Option(
+        None, "--n-candidates", min=1, help="Random strategy: number of candidates (24)."
+    ),
+    workers: int | None = typer.Option(
+        None, "--workers", min=1, help="Local cluster worker processes (default: one per core)."
+    ),
+    scheduler: str | None = typer.Option(
+        None, "--scheduler", help="Address of a running Dask scheduler (tcp://HOST:8786)."
+    ),
+    out: Path | None = typer.Option(
+        None, "--out", help="Run directory (default: runs/<timestamp>-rossmann-<preset>)."
+    ),
+    seed: int = typer.Option(0, "--seed", help="Seed of the synthetic data and the sampling."),
+    resume: bool = typer.Option(
+        True, "--resume/--no-resume", help="Skip fits already in the run directory's journal."
+    ),
+    quick: bool = typer.Option(
+        False, "--quick", help="Smoke test: 2 small candidates, 2 folds (seconds, not minutes)."
+    ),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON object on stdout."),
+) -> None:
+    """The main job: tune the MLP pipeline on (synthetic) Rossmann data; score it on a holdout."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from daskcloud.exceptions import ConfigError
+    from daskcloud.jobs import run_rossmann
+
+    if data is not None and preset is not None:
+        raise ConfigError("pass either --data DIR or --preset NAME, not both")
+    result = run_rossmann(
+        data_dir=data,
+        preset=preset or "small",
+        strategy=strategy,
+        n_candidates=n_candidates,
+        workers=workers,
+        scheduler=scheduler,
+        out=out,
+        seed=seed,
+        resume=resume,
+        progress=not as_json,
+        quick=quick,
+    )
+    _print_search(result, as_json)
+    if not as_json:
+        console.print(result.holdout_table())
+        if result.submission is not None:
+            console.print(f"submission: {result.submission}", highlight=False, soft_wrap=True)
 
 
 @rossmann_app.command("baseline")

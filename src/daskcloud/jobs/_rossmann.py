@@ -33,7 +33,14 @@ import pandas as pd
 from sklearn.base import clone
 
 from daskcloud.exceptions import ConfigError, DataError
-from daskcloud.jobs._run import SearchOptions, TuneResult, open_client, resolve_run_dir, search
+from daskcloud.jobs._run import (
+    SearchOptions,
+    TuneResult,
+    check_where,
+    open_client,
+    resolve_run_dir,
+    search,
+)
 from daskcloud.rossmann.baseline import MedianBaseline
 from daskcloud.rossmann.features import split_xy
 from daskcloud.rossmann.io import load_rossmann
@@ -54,6 +61,13 @@ __all__ = [
 ]
 
 STRATEGIES = ("grid", "random")
+HOLDOUT_WEEKS = 6
+_MODEL_LABELS = {
+    "baseline": "median baseline (Store, DayOfWeek, Promo)",
+    "default": "MLP, default parameters",
+    "tuned": "MLP, tuned (best of the search)",
+    "oracle": "oracle (the generator's truth.csv)",
+}
 
 #: ``--quick``: 2 candidates, short training; a smoke test of the whole job
 QUICK_SPACE: dict[str, list[Any]] = {
@@ -88,6 +102,24 @@ class RossmannResult(TuneResult):
 
     def to_json(self) -> dict[str, Any]:
         return {**super().to_json(), "holdout_rmspe": self.holdout_rmspe}
+
+    def holdout_table(self) -> Any:
+        """Holdout RMSPE of the four models as a rich Table, with each one's ratio to the oracle."""
+        from rich.table import Table
+
+        scores = self.holdout_rmspe
+        oracle = scores.get("oracle")
+        table = Table(title=f"Holdout RMSPE (last {HOLDOUT_WEEKS} weeks of train)")
+        table.add_column("model")
+        table.add_column("RMSPE", justify="right")
+        table.add_column("x oracle", justify="right")
+        for key, label in _MODEL_LABELS.items():
+            value = scores.get(key)
+            if value is None:
+                continue
+            ratio = f"{value / oracle:.2f}" if oracle else "-"
+            table.add_row(label, f"{value:.4f}", ratio)
+        return table
 
 
 def rossmann_frames(
@@ -146,6 +178,24 @@ def _write_submission(model: Any, test: pd.DataFrame, path: Path) -> Path:
     return path
 
 
+def _reference_scores(
+    X_train: pd.DataFrame, y_train: pd.Series, X_holdout: pd.DataFrame, y_holdout: pd.Series
+) -> dict[str, float]:
+    """Holdout RMSPE of the median baseline and the default MLP (runs on a worker)."""
+    from distributed import get_worker
+    from threadpoolctl import threadpool_limits
+
+    started = time.process_time()
+    with threadpool_limits(limits=get_worker().state.nthreads):  # no BLAS oversubscription
+        baseline = MedianBaseline().fit(X_train, y_train)
+        default = make_pipeline().fit(X_train, y_train)
+    return {
+        "baseline": rmspe(y_holdout, baseline.predict(X_holdout)),
+        "default": rmspe(y_holdout, default.predict(X_holdout)),
+        "cpu_s": time.process_time() - started,
+    }
+
+
 def run_rossmann(
     *,
     data_dir: str | Path | None = None,
@@ -158,6 +208,7 @@ def run_rossmann(
     n_candidates: int | None = None,
     space: Mapping[str, Any] | None = None,
     n_splits: int = 3,
+    quick: bool = False,
     resume: bool = True,
     progress: bool = True,
 ) -> RossmannResult:
@@ -167,8 +218,10 @@ def run_rossmann(
         data_dir: folder with the Kaggle files; default: synthetic data of ``preset``.
         strategy: ``"grid"`` (``default_search_space()``, 24 candidates) or ``"random"``
             (``n_candidates`` draws of :func:`random_space`, default 24).
-        space: replace the default space (``QUICK_SPACE`` is the smoke-test one).
+        space: replace the default space.
         n_splits: time-series CV folds of 6 weeks each.
+        quick: a smoke test of the whole job: :data:`QUICK_SPACE` (2 small candidates)
+            and 2 folds, whatever ``space`` and ``n_splits`` say.
 
     Returns:
         the search result; ``holdout_rmspe`` has ``baseline``, ``default``, ``tuned`` and
@@ -176,7 +229,10 @@ def run_rossmann(
     """
     if strategy not in STRATEGIES:
         raise ConfigError(f"unknown strategy {strategy!r}; use one of {', '.join(STRATEGIES)}")
-    if space is None:
+    check_where(scheduler, workers)
+    if quick:
+        space, n_splits = QUICK_SPACE, 2
+    elif space is None:
         space = default_search_space() if strategy == "grid" else random_space()
     if strategy == "random" and n_candidates is None:
         n_candidates = 24
@@ -184,30 +240,31 @@ def run_rossmann(
     timings: dict[str, float] = {}
 
     started = time.perf_counter()
-    frames = rossmann_frames(data_dir=data_dir, preset=preset, seed=seed)
+    frames = rossmann_frames(
+        data_dir=data_dir, preset=preset, seed=seed, holdout_weeks=HOLDOUT_WEEKS
+    )
     timings["data_s"] = time.perf_counter() - started
     run_dir = resolve_run_dir(out, name)
-
-    def holdout_score(model: Any) -> float:
-        return rmspe(frames.y_holdout, model.predict(frames.X_holdout))
-
-    started = time.perf_counter()
-    scores: dict[str, float | None] = {
-        "baseline": holdout_score(MedianBaseline().fit(frames.X_train, frames.y_train)),
-        "default": holdout_score(make_pipeline().fit(frames.X_train, frames.y_train)),
-    }
-    timings["reference_models_s"] = time.perf_counter() - started
 
     options = SearchOptions(
         strategy=strategy, n_candidates=n_candidates, scoring=rmspe_scorer, seed=seed
     )
     with open_client(scheduler, workers) as client:
+        # The reference models run on the cluster alongside the search's first fits.
+        reference = client.submit(
+            _reference_scores,
+            frames.X_train,
+            frames.y_train,
+            frames.X_holdout,
+            frames.y_holdout,
+            pure=False,
+        )
         result = search(
             make_pipeline(),
             resolve_space(space),
             frames.X_train,
             frames.y_train,
-            cv=TimeSeriesFolds(n_splits, weeks=6),
+            cv=TimeSeriesFolds(n_splits, weeks=HOLDOUT_WEEKS),
             options=options,
             run_dir=run_dir,
             client=client,
@@ -215,8 +272,12 @@ def run_rossmann(
             progress=progress,
             name=name,
         )
+        scores: dict[str, float | None] = dict(reference.result())
     timings["search_s"] = float(result.summary.get("wall_s") or 0.0)
-    scores["tuned"] = holdout_score(result.search.best_estimator_)
+    timings["reference_cpu_s"] = float(scores.pop("cpu_s") or 0.0)
+    scores["tuned"] = rmspe(
+        frames.y_holdout, result.search.best_estimator_.predict(frames.X_holdout)
+    )
     scores["oracle"] = (
         None if frames.oracle_holdout is None else rmspe(frames.y_holdout, frames.oracle_holdout)
     )

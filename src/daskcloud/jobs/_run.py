@@ -12,7 +12,15 @@ from typing import Any
 from daskcloud.exceptions import ConfigError
 from daskcloud.search.results import default_run_dir, leaderboard, primary_metric, write_run
 
-__all__ = ["JSON_KEYS", "SearchOptions", "TuneResult", "open_client", "resolve_run_dir", "search"]
+__all__ = [
+    "JSON_KEYS",
+    "SearchOptions",
+    "TuneResult",
+    "check_where",
+    "open_client",
+    "resolve_run_dir",
+    "search",
+]
 
 #: keys of the one JSON object ``--json`` prints
 JSON_KEYS = (
@@ -70,15 +78,20 @@ def resolve_run_dir(out: str | Path | None, name: str) -> Path:
     return run_dir
 
 
+def check_where(scheduler: str | None, workers: int | None) -> None:
+    """ConfigError unless at most one of ``scheduler`` and ``workers`` is given."""
+    if scheduler is not None and workers is not None:
+        raise ConfigError(
+            "give --scheduler or --workers, not both: a scheduler brings its own workers"
+        )
+
+
 @contextlib.contextmanager
 def open_client(scheduler: str | None = None, workers: int | None = None) -> Iterator[Any]:
     """A Client of the scheduler at ``scheduler``, or of a new local cluster of ``workers``."""
     from daskcloud.cluster import open_client as _open_client
 
-    if scheduler is not None and workers is not None:
-        raise ConfigError(
-            "give --scheduler or --workers, not both: a scheduler brings its own workers"
-        )
+    check_where(scheduler, workers)
     with _open_client(scheduler, n_workers=workers) as client:
         yield client
 

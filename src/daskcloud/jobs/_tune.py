@@ -6,7 +6,14 @@ from pathlib import Path
 from typing import Any
 
 from daskcloud.exceptions import DataError
-from daskcloud.jobs._run import SearchOptions, TuneResult, open_client, resolve_run_dir, search
+from daskcloud.jobs._run import (
+    SearchOptions,
+    TuneResult,
+    check_where,
+    open_client,
+    resolve_run_dir,
+    search,
+)
 from daskcloud.search.spec import DataSpec, TuneJob, check_spec, load_spec
 
 __all__ = ["load_table", "run_tune"]
@@ -59,6 +66,7 @@ def run_tune(
     Raises:
         ConfigError, DataError: a bad spec or missing data (before anything runs).
     """
+    check_where(scheduler, workers)
     job: TuneJob = check_spec(load_spec(spec_path), where=spec_path)
     X, y = load_table(job.spec.data)
     spec = job.spec
