@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import pickle
 
 import numpy as np
@@ -11,6 +12,7 @@ from sklearn.base import clone
 
 from daskcloud.exceptions import ConfigError, DataError
 from daskcloud.rossmann.baseline import MedianBaseline
+from daskcloud.rossmann.job import oracle_predictions, preset_data_dir
 
 
 def _rows(*rows: tuple[int, int, int, int]) -> pd.DataFrame:
@@ -73,3 +75,56 @@ def test_errors() -> None:
         MedianBaseline().fit(_rows((1, 1, 0, 0)), [0.0])
     with pytest.raises(ConfigError, match="keys"):
         MedianBaseline(keys=()).fit(_rows((1, 1, 0, 1)), [1.0])
+
+
+# --- the `daskcloud rossmann baseline` command and its library function ----------------------
+
+
+def test_cli_baseline_json(small_data_dir, capsys) -> None:
+    from daskcloud.cli import main
+
+    assert main(["rossmann", "baseline", "--data", str(small_data_dir), "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    scores = report["rmspe"]
+    assert set(scores) == {"median_baseline", "mlp", "oracle"}
+    assert 0 < scores["oracle"] < scores["mlp"] < scores["median_baseline"]
+    assert report["holdout_end"] == "2015-07-31"
+    assert report["holdout_start"] == "2015-06-20"
+    assert report["mlp_fit_seconds"] > 0
+
+
+def test_cli_rossmann_help_lists_baseline(capsys) -> None:
+    from daskcloud.cli import main
+
+    assert main(["rossmann", "--help"]) == 0
+    assert "baseline" in capsys.readouterr().out
+
+
+def test_cli_baseline_bad_input(tmp_path, capsys) -> None:
+    from daskcloud.cli import main
+
+    assert main(["rossmann", "baseline", "--data", str(tmp_path), "--preset", "small"]) == 2
+    assert "either --data DIR or --preset NAME" in capsys.readouterr().err
+    assert main(["rossmann", "baseline", "--preset", "huge"]) == 2
+    assert "huge" in capsys.readouterr().err
+    assert main(["rossmann", "baseline", "--data", str(tmp_path / "missing")]) == 2
+    err = capsys.readouterr().err
+    assert "missing" in err
+    assert "Traceback" not in err
+
+
+def test_preset_data_dir_generates_once(tmp_path) -> None:
+    first = preset_data_dir("small", 3, cache_dir=tmp_path)
+    assert first == tmp_path / "rossmann-small-seed3"
+    assert (first / "train.csv").exists()
+    stamp = (first / "train.csv").stat().st_mtime_ns
+    assert preset_data_dir("small", 3, cache_dir=tmp_path) == first
+    assert (first / "train.csv").stat().st_mtime_ns == stamp
+    assert [p.name for p in tmp_path.iterdir()] == [first.name]  # no temporary left behind
+
+
+def test_oracle_predictions_need_every_row(small_data) -> None:
+    frame = small_data.train.head(3)
+    assert len(oracle_predictions(frame, small_data.truth)) == 3
+    with pytest.raises(DataError, match="no prediction for 3 train rows"):
+        oracle_predictions(frame, small_data.truth.iloc[:0])
