@@ -275,6 +275,20 @@ def tune(
     _print_search(result, as_json)
 
 
+# --- report: one self-contained HTML file of a run directory ---------------------------------
+
+
+@app.command("report")
+def report(
+    run_dir: Path = typer.Argument(..., help="Run directory of `tune` or `rossmann` (--out)."),
+) -> None:
+    """Write RUN_DIR/report.html: leaderboard, history, parameters, worker timeline (offline)."""
+    from daskcloud.report import write_report
+
+    path = write_report(run_dir)
+    console.print(f"report: {path}", highlight=False, soft_wrap=True)
+
+
 # --- manifests: a hardened Kubernetes cluster as YAML -----------------------------------------
 
 
