@@ -77,7 +77,8 @@ def test_tiny_fits_are_batched(data, dask_client):
     search.fit(X, y)
     stats = search.search_stats_
     assert stats["n_fits"] == 600
-    assert stats["n_tasks"] < stats["n_fits"] / 5, stats
+    # ~1 ms fits are grouped so a task runs ~100 ms (fewer groups when the CPUs are busy)
+    assert stats["n_tasks"] < stats["n_fits"] / 3, stats
 
 
 @pytest.mark.filterwarnings("ignore:One or more of the test scores are non-finite:UserWarning")

@@ -30,9 +30,15 @@ def token(value: Any) -> str:
     return joblib.hash(value)
 
 
+_PLAIN = (str, int, float, bool, type(None))
+
+
 def params_token(params: Mapping[str, Any]) -> str:
     """Token of a parameter dict, independent of key order."""
-    return token(sorted(params.items()))
+    items = sorted(params.items())
+    if all(type(v) in _PLAIN for _, v in items):  # fast path: repr is exact for these
+        return hashlib.md5(repr(items).encode(), usedforsecurity=False).hexdigest()
+    return token(items)
 
 
 def data_fingerprint(X: Any, y: Any, fit_params: Mapping[str, Any] | None = None) -> str:

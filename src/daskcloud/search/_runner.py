@@ -136,7 +136,12 @@ class Runner:
         self._replay()
         # a time budget wakes the loop at its deadline even while every fit still runs
         deadline = getattr(self.stop, "seconds_left", None)
-        self._ac = as_completed(timeout=deadline(self.stats) if deadline else None)
+        # results are gathered in the background while the loop journals the previous ones
+        self._ac = as_completed(
+            timeout=deadline(self.stats) if deadline else None,
+            with_results=True,
+            raise_errors=False,
+        )
         reason = None
         try:
             while True:
@@ -153,10 +158,10 @@ class Runner:
                         break
                     continue
                 try:
-                    future = next(self._ac)
+                    future, result = next(self._ac)
                 except TimeoutError:  # the time budget's deadline: the stop check ends it
                     continue
-                self._handle(future)
+                self._handle(future, result)
         except BaseException:
             self._cancel_all(journal=False)
             raise
@@ -301,15 +306,12 @@ class Runner:
 
     # -- results -------------------------------------------------------------------------------
 
-    def _handle(self, future: Any) -> None:
+    def _handle(self, future: Any, result: Any) -> None:
         batch, node, retries = self._inflight.pop(future)
-        if future.status == "finished":
-            self._record(batch, future.result())
+        if future.status == "finished" and not isinstance(result, BaseException):
+            self._record(batch, result)
             return
-        try:
-            exc = future.exception()
-        except CancelledError as e:
-            exc = e
+        exc = result if isinstance(result, BaseException) else CancelledError(future.key)
         if _is_infrastructure(exc) and retries < self.config.max_retries:
             self.stats.n_retries += 1
             self._submit(batch, node, retries + 1)
