@@ -31,6 +31,14 @@ def _wait_for(predicate, timeout, what):
     raise AssertionError(f"timed out after {timeout} s waiting for {what}")
 
 
+def _address(file):
+    """The scheduler's address once its file is completely written, else None."""
+    try:
+        return json.loads(file.read_text())["address"]
+    except (FileNotFoundError, ValueError, KeyError):
+        return None
+
+
 @pytest.fixture(scope="module")
 def scheduler_pod(tmp_path_factory):
     """A real scheduler and one worker as processes; yields the scheduler's host and port."""
@@ -45,8 +53,8 @@ def scheduler_pod(tmp_path_factory):
     )  # fmt: skip
     worker = None
     try:
-        _wait_for(file.exists, 60, "the scheduler file")
-        address = json.loads(file.read_text())["address"]
+        _wait_for(lambda: _address(file), 60, "the scheduler file")
+        address = _address(file)
         worker = subprocess.Popen(
             [dask, "worker", address, "--nthreads", "1", "--no-dashboard", "--no-nanny"], **common
         )

@@ -60,6 +60,14 @@ def _spawn(cmd: list[str], log: Path) -> int:
     return proc.pid
 
 
+def _read_json(path: Path) -> dict | None:
+    """The scheduler file once it is completely written (it appears before it is filled)."""
+    try:
+        return json.loads(path.read_text())
+    except (FileNotFoundError, ValueError):
+        return None
+
+
 def _tail(path: Path, lines: int) -> str:
     try:
         return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
@@ -125,7 +133,7 @@ def local_up(
     save_record(record)
     try:
         deadline = time.monotonic() + timeout
-        while not file.exists():
+        while (info := _read_json(file)) is None:
             if not _alive(pid) or time.monotonic() > deadline:
                 why = "exited" if not _alive(pid) else f"did not start within {timeout:.0f} s"
                 raise ClusterError(
@@ -133,7 +141,6 @@ def local_up(
                     + _tail(directory / "scheduler.log", 5).replace("\n", " | ")
                 )
             time.sleep(0.1)
-        info = json.loads(file.read_text())
         dashboard = info.get("services", {}).get("dashboard")
         record = replace(
             record,
