@@ -393,11 +393,16 @@ def cluster_status(
     from daskcloud.cluster import backends as b
     from daskcloud.cluster._state import list_records
 
-    names = [name] if name else [r.name for r in list_records()]
-    if not names:
+    if name:
+        chosen = b.get_backend(backend, name=name, context=context)
+        typer.echo(chosen.status(name, namespace).render())
+        return
+    records = list_records()
+    if not records:
         typer.echo("no clusters recorded on this machine; `daskcloud cluster list` asks the API")
-    for n in names:
-        typer.echo(b.get_backend(backend, name=n, context=context).status(n, namespace).render())
+    for r in records:
+        chosen = b.get_backend(r.backend, context=context or r.context)
+        typer.echo(chosen.status(r.name, r.namespace).render())
 
 
 @cluster_app.command("scale")
