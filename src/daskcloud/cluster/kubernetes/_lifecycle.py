@@ -30,19 +30,22 @@ import kr8s
 from kr8s.objects import Deployment, Event, Job, Pod, object_from_spec
 
 from daskcloud.cluster._state import ClusterRecord, remove_record, save_record
-from daskcloud.cluster._status import ClusterStatus, MemberInfo
+from daskcloud.cluster._status import ClusterStatus
 from daskcloud.cluster.kubernetes._detach import DRIVER_ROLE_LABEL
 from daskcloud.cluster.kubernetes._diagnose import (
     explain_pending,
     fatal_problems,
-    pod_is_ready,
-    pod_summary,
 )
 from daskcloud.cluster.kubernetes._meta import (
     CLUSTER_ID_LABEL,
     CLUSTER_LABEL,
     COMPONENT_LABEL,
     Owner,
+)
+from daskcloud.cluster.kubernetes._observe import (
+    PRICE_ANNOTATION,
+    spec_from_job,
+    status_from_objects,
 )
 from daskcloud.cluster.kubernetes._spec import ClusterSpec
 from daskcloud.exceptions import ConfigError, DaskcloudError, KubernetesError
@@ -60,7 +63,7 @@ __all__ = [
     "wait_ready",
 ]
 
-PRICE_ANNOTATION = "daskcloud.io/price-per-hour"
+
 _MANAGED = "app.kubernetes.io/managed-by=daskcloud"
 
 
@@ -105,82 +108,6 @@ def _k8s(action: str) -> Iterator[None]:
 # --- state -------------------------------------------------------------------------------------
 
 
-def _parse_time(text: str | None) -> dt.datetime:
-    if not text:
-        return dt.datetime.now(dt.UTC)
-    return dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
-
-
-def _idle_timeout(job: dict[str, Any]) -> int | None:
-    from daskcloud.cluster.kubernetes._spec import parse_duration
-
-    for container in job["spec"]["template"]["spec"].get("containers", []):
-        args = [*container.get("command", []), *container.get("args", [])]
-        if "--idle-timeout" in args[:-1]:
-            with contextlib.suppress(ValueError):
-                return parse_duration(args[args.index("--idle-timeout") + 1])
-    return None
-
-
-def _status_from(
-    job: dict[str, Any],
-    deployment: dict[str, Any] | None,
-    pods: list[dict[str, Any]],
-    now: dt.datetime,
-) -> ClusterStatus:
-    """Pure: a ClusterStatus from the Job, the worker Deployment and the cluster's pods."""
-    meta = job["metadata"]
-    created = _parse_time(meta.get("creationTimestamp"))
-    infos = tuple(
-        MemberInfo(
-            name=p["metadata"]["name"],
-            component=p["metadata"].get("labels", {}).get(COMPONENT_LABEL, "pod"),
-            state=pod_summary(p),
-            ready=pod_is_ready(p),
-            restarts=sum(
-                c.get("restartCount", 0) for c in p.get("status", {}).get("containerStatuses", [])
-            ),
-        )
-        for p in sorted(pods, key=lambda p: p["metadata"]["name"])
-    )
-    scheduler_ready = any(i.ready for i in infos if i.component == "scheduler")
-    workers_ready = sum(1 for i in infos if i.component == "worker" and i.ready)
-    wanted = int((deployment or {}).get("spec", {}).get("replicas", 0))
-    conditions = {c.get("type"): c for c in job.get("status", {}).get("conditions", [])}
-    reason = ""
-    if conditions.get("Failed", {}).get("status") == "True":
-        state = "failed"
-        reason = conditions["Failed"].get("reason", "") or conditions["Failed"].get("message", "")
-    elif conditions.get("Complete", {}).get("status") == "True":
-        state, reason = "finished", "the scheduler exited (idle timeout)"
-    elif scheduler_ready and workers_ready >= wanted:
-        state = "running"
-    elif scheduler_ready:
-        state = (
-            "degraded" if any(i.component == "worker" and i.restarts for i in infos) else "starting"
-        )
-    else:
-        state = "starting"
-    price = meta.get("annotations", {}).get(PRICE_ANNOTATION)
-    return ClusterStatus(
-        backend="kubernetes",
-        name=meta.get("labels", {}).get(CLUSTER_LABEL, meta["name"].removesuffix("-scheduler")),
-        namespace=meta["namespace"],
-        cluster_id=meta.get("labels", {}).get(CLUSTER_ID_LABEL, ""),
-        state=state,
-        created_at=created,
-        age_s=max(0.0, (now - created).total_seconds()),
-        max_lifetime_s=job["spec"].get("activeDeadlineSeconds"),
-        idle_timeout_s=_idle_timeout(job),
-        workers_wanted=wanted,
-        workers_ready=workers_ready,
-        scheduler_ready=scheduler_ready,
-        price_per_hour=float(price) if price else None,
-        members=infos,
-        reason=reason,
-    )
-
-
 def _fetch(cls: type[Any], name: str, namespace: str, api: kr8s.Api) -> Any:
     """One object by name, at once (kr8s' ``get`` keeps retrying a missing object for 2 s)."""
     obj = cls(name, namespace=namespace, api=api)
@@ -223,7 +150,7 @@ def _snapshot(
         except kr8s.NotFoundError:
             deployment = None
         pods = _pods(api, namespace, {CLUSTER_ID_LABEL: cid})
-    return _status_from(job, deployment, pods, now or dt.datetime.now(dt.UTC)), pods
+    return status_from_objects(job, deployment, pods, now or dt.datetime.now(dt.UTC)), pods
 
 
 def list_clusters(
@@ -250,7 +177,7 @@ def list_clusters(
     for job in jobs:
         cid = job["metadata"].get("labels", {}).get(CLUSTER_ID_LABEL)
         mine = [p for p in pods if p["metadata"].get("labels", {}).get(CLUSTER_ID_LABEL) == cid]
-        out.append(_status_from(job, deployments.get(cid), mine, now))
+        out.append(status_from_objects(job, deployments.get(cid), mine, now))
     return sorted(out, key=lambda s: s.created_at)
 
 
@@ -455,21 +382,6 @@ def cluster_logs(
         return "\n".join(pod.logs(tail_lines=tail))
 
 
-def _spec_from_job(job: dict[str, Any]) -> ClusterSpec:
-    """The parts of a running cluster's spec the driver's builder needs, read from its Job."""
-    meta = job["metadata"]
-    (container,) = job["spec"]["template"]["spec"]["containers"]
-    lifetime = int(job["spec"].get("activeDeadlineSeconds") or 8 * 3600)
-    return ClusterSpec(
-        name=meta["labels"][CLUSTER_LABEL],
-        namespace=meta["namespace"],
-        cluster_id=meta["labels"][CLUSTER_ID_LABEL],
-        image=container["image"],
-        max_lifetime=f"{lifetime}s",
-        idle_timeout=f"{min(_idle_timeout(job) or 1200, lifetime)}s",
-    )
-
-
 def submit_driver(
     name: str,
     namespace: str,
@@ -494,7 +406,7 @@ def submit_driver(
             f"no daskcloud cluster {name!r} in namespace {namespace!r} to run the search on; "
             f"create it first (daskcloud cluster up --backend kubernetes --name {name})"
         )
-    spec = _spec_from_job(job)
+    spec = spec_from_job(job)
     owner = Owner(name=job["metadata"]["name"], uid=job["metadata"]["uid"])
     pvc = build_journal_pvc(spec, size=pvc_size, storage_class=storage_class)
     with _k8s(f"create the journal volume of cluster {namespace}/{name}"):
