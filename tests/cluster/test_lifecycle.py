@@ -257,3 +257,38 @@ def test_connect_without_the_client_certificate_says_where_it_lives(fake_kube_ap
         path.unlink()
     with pytest.raises(ClusterError, match="no client certificate for cluster dask/hpo"):
         connect_cluster("hpo", NS, backend="kubernetes")
+
+
+def _pod(name, component, status, containers=({"name": "worker", "image": "img:1"},)):
+    return {
+        "metadata": {"name": name, "labels": {"app.kubernetes.io/component": component}},
+        "spec": {"containers": list(containers)},
+        "status": status,
+    }
+
+
+def test_diagnosis_of_evictions_config_errors_gpus_and_silence():
+    from daskcloud.cluster.kubernetes._diagnose import explain_pending, fatal_problems
+
+    memory = "The node was low on resource: memory."
+    evicted = _pod("w1", "worker", {"phase": "Failed", "reason": "Evicted", "message": memory})
+    waiting = {"reason": "CreateContainerConfigError", "message": 'secret "hpo-tls" not found'}
+    config = _pod(
+        "w2",
+        "worker",
+        {
+            "phase": "Pending",
+            "containerStatuses": [{"name": "worker", "state": {"waiting": waiting}}],
+        },
+    )
+    problems = fatal_problems([evicted, config])
+    assert problems[0] == ("worker pod w1 failed (Evicted: The node was low on resource: memory.)")
+    assert 'CreateContainerConfigError: secret "hpo-tls" not found' in problems[1]
+    pending = _pod("w3", "worker", {"phase": "Pending"})
+    quiet = _pod("w4", "worker", {"phase": "Pending"})
+    gpu = "0/2 nodes are available: 2 Insufficient nvidia.com/gpu."
+    events = [{"involvedObject": {"kind": "Pod", "name": "w3"}, "type": "Warning",
+               "reason": "FailedScheduling", "message": gpu}]  # fmt: skip
+    lines = explain_pending([pending, quiet], events)
+    assert lines[0].startswith(f"worker pod w3 cannot be scheduled: {gpu}; ask for less")
+    assert lines[1] == "worker pod w4 is Pending (no events explain it yet)"
