@@ -7,7 +7,7 @@ STAMP_RUN  := $(VENV)/.stamp-run
 STAMP_TEST := $(VENV)/.stamp-test
 PYTEST_ARGS ?=
 
-.PHONY: help install install-test demo test test-all lint format bench bench-quick clean
+.PHONY: help install install-test demo test test-all lint format bench bench-quick clean chromium
 
 help:
 	@echo "make demo       install into .venv and run the Rossmann search on synthetic data"
@@ -29,16 +29,29 @@ $(STAMP_TEST): pyproject.toml Makefile | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e '.[test,torch]'
 	@touch $@ $(STAMP_RUN)
 
+# The report's browser test opens it in headless chromium: install Debian's where we can
+# (root with apt-get); elsewhere the test is skipped with the install command.
+chromium:
+	@if ! command -v chromium >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1 \
+	    && [ "$$(id -u)" = 0 ]; then \
+	  echo "installing chromium (apt-get) for the report's browser test"; \
+	  export DEBIAN_FRONTEND=noninteractive; \
+	  apt-get install -y --no-install-recommends chromium >/dev/null 2>&1 \
+	  || { apt-get update >/dev/null 2>&1 \
+	       && apt-get install -y --no-install-recommends chromium >/dev/null 2>&1; } \
+	  || echo "chromium could not be installed: the browser test will be skipped"; \
+	fi
+
 install: $(STAMP_RUN)
-install-test: $(STAMP_TEST)
+install-test: $(STAMP_TEST) chromium
 
 demo: $(STAMP_RUN)
 	$(BIN)/daskcloud rossmann --preset small
 
-test: $(STAMP_TEST)
+test: $(STAMP_TEST) chromium
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-test-all: $(STAMP_TEST)
+test-all: $(STAMP_TEST) chromium
 	$(BIN)/python -m pytest -m "not kubernetes" $(PYTEST_ARGS)
 
 lint: $(STAMP_TEST)
