@@ -1,6 +1,7 @@
 """A stand-in for `kubectl port-forward` / kr8s' forward: a TCP relay in its own process.
 
-Usage: python tcp_relay.py TARGET_HOST TARGET_PORT — prints the port it listens on, then relays
+Usage: python tcp_relay.py TARGET_HOST TARGET_PORT [LOCAL_PORT] — prints the port it listens on
+(LOCAL_PORT, or a free one), then relays
 every connection to the target until killed. Killing it is how the tests drop "the forward".
 """
 
@@ -10,7 +11,7 @@ import asyncio
 import sys
 
 
-async def main(host: str, port: int) -> None:
+async def main(host: str, port: int, local_port: int = 0) -> None:
     async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         up_reader, up_writer = await asyncio.open_connection(host, port)
 
@@ -26,11 +27,11 @@ async def main(host: str, port: int) -> None:
 
         await asyncio.gather(pipe(reader, up_writer), pipe(up_reader, writer))
 
-    server = await asyncio.start_server(handle, "127.0.0.1", 0)
+    server = await asyncio.start_server(handle, "127.0.0.1", local_port)
     print(server.sockets[0].getsockname()[1], flush=True)
     async with server:
         await server.serve_forever()
 
 
 if __name__ == "__main__":
-    asyncio.run(main(sys.argv[1], int(sys.argv[2])))
+    asyncio.run(main(sys.argv[1], int(sys.argv[2]), int(sys.argv[3]) if len(sys.argv) > 3 else 0))

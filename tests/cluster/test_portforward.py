@@ -145,3 +145,65 @@ def test_retries_are_bounded_when_the_forward_stays_broken(scheduler_pod):
         upstream.broken = False
         with Client(f"tcp://{forward.address}", timeout=30) as client:  # and it recovers
             assert client.submit(sum, [5, 5], pure=False).result(timeout=30) == 10
+
+
+class _KrPortForwardStandIn:
+    """Mimics kr8s' sync PortForward: start() returns at once, the listener opens later."""
+
+    def __init__(self, target, local_port, delay=0.3, fail=False):
+        self.target, self.local_port, self.delay, self.fail = target, local_port, delay, fail
+        self.servers = []
+        self._bg_thread = None
+        self.proc = None
+
+    def start(self):
+        def run():
+            time.sleep(self.delay)
+            if self.fail:
+                return  # the thread dies without listening, as on a refused websocket
+            self.proc = subprocess.Popen(
+                [sys.executable, RELAY, *map(str, self.target), str(self.local_port)],
+                stdout=subprocess.PIPE,
+                text=True,
+            )
+            self.proc.stdout.readline()
+            self.servers.append(self)
+
+        import threading
+
+        self._bg_thread = threading.Thread(target=run, daemon=True)
+        self._bg_thread.start()
+
+    def is_serving(self):
+        return self.proc is not None and self.proc.poll() is None
+
+    def stop(self):
+        if self.proc is not None:
+            self.proc.kill()
+            self.proc.wait(10)
+            self.proc.stdout.close()
+
+
+class _FakeService:
+    def __init__(self, target, fail=False):
+        self.target, self.fail, self.forwards = target, fail, []
+
+    def portforward(self, remote_port, local_port):
+        forward = _KrPortForwardStandIn(self.target, local_port, fail=self.fail)
+        self.forwards.append(forward)
+        return forward
+
+
+def test_kube_port_forward_waits_for_kr8s_listener_and_reports_a_dead_one(scheduler_pod):
+    from daskcloud.cluster.kubernetes._portforward import KubePortForward
+
+    service = _FakeService(scheduler_pod)
+    with (
+        ManagedPortForward(KubePortForward(service, 8786)) as forward,
+        Client(f"tcp://{forward.address}", timeout=30) as client,
+    ):
+        assert client.submit(sum, [1, 1], pure=False).result(timeout=30) == 2
+    assert service.forwards[0].proc.poll() is not None  # stopped with the managed forward
+    broken = KubePortForward(_FakeService(scheduler_pod, fail=True), 8786, timeout=5)
+    with pytest.raises(ClusterError, match=r"did not open 127\.0\.0\.1:"):
+        broken.start()

@@ -20,7 +20,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import socket
 import threading
+import time
 from typing import Any, Protocol
 
 from daskcloud.exceptions import ClusterError
@@ -41,24 +43,48 @@ class Upstream(Protocol):
 
 
 class KubePortForward:
-    """kr8s' port-forward to ``remote_port`` of a pod (or a Service's ready pod)."""
+    """kr8s' port-forward to ``remote_port`` of a pod (or a Service's ready pod).
 
-    def __init__(self, resource: Any, remote_port: int) -> None:
+    kr8s' sync ``PortForward.start()`` returns at once and opens its listener in a background
+    thread; this waits (at most ``timeout`` s) until that listener serves.
+    """
+
+    def __init__(self, resource: Any, remote_port: int, *, timeout: float = 15.0) -> None:
         self._resource = resource
         self._remote_port = remote_port
+        self._timeout = timeout
         self._forward: Any = None
 
     def start(self) -> tuple[str, int]:
         self.stop()
-        self._forward = self._resource.portforward(remote_port=self._remote_port, local_port="auto")
-        port = self._forward.start()
-        return "127.0.0.1", int(port)
+        port = _free_port()
+        forward = self._resource.portforward(remote_port=self._remote_port, local_port=port)
+        forward.start()
+        self._forward = forward
+        deadline = time.monotonic() + self._timeout
+        while not (forward.servers and all(s.is_serving() for s in forward.servers)):
+            thread = getattr(forward, "_bg_thread", None)
+            if (thread is not None and not thread.is_alive()) or time.monotonic() > deadline:
+                self.stop()
+                raise ClusterError(
+                    f"the port-forward to port {self._remote_port} did not open 127.0.0.1:{port}"
+                    f" within {self._timeout:.0f} s; check `pods/portforward` permission and "
+                    "that the scheduler pod is running"
+                )
+            time.sleep(0.05)
+        return "127.0.0.1", port
 
     def stop(self) -> None:
         forward, self._forward = self._forward, None
         if forward is not None:
             with contextlib.suppress(Exception):  # the old forward may already be broken
                 forward.stop()
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
 
 
 class ManagedPortForward:
