@@ -67,7 +67,7 @@ class LogTargetMLP(RegressorMixin, BaseEstimator):
         activation: str = "relu",
         alpha: float = 1e-4,
         batch_size: int = 256,
-        learning_rate_init: float = 1e-3,
+        learning_rate_init: float = 3e-3,
         max_iter: int = 40,
         early_stopping: bool = True,
         validation_fraction: float = 0.1,
