@@ -118,18 +118,18 @@ def school_holidays(dates: pd.DatetimeIndex) -> np.ndarray:
     for s, name in enumerate(STATES):
         for year in _YEARS:
             easter = _easter(year)
-            mark(s, dt.date(year, 12, 23), dt.date(year + 1, 1, 3))  # Christmas
+            mark(s, dt.date(year, 12, 23), dt.date(year + 1, 1, 2))  # Christmas
             early = s % 3 == 0  # a third of the states start Easter a week earlier
             start = easter - dt.timedelta(days=15 if early else 6)
-            mark(s, start, start + dt.timedelta(days=11 + s % 3))
+            mark(s, start, start + dt.timedelta(days=9 + s % 3))
             autumn = dt.date.fromisocalendar(year, 40 + (s * 5) % 4, 1)
-            mark(s, autumn, autumn + dt.timedelta(days=6 if s % 2 else 11))
+            mark(s, autumn, autumn + dt.timedelta(days=4 if s % 2 else 9))
             if name in _WINTER_BREAK:
                 winter = dt.date.fromisocalendar(year, _WINTER_BREAK[name], 1)
                 mark(s, winter, winter + dt.timedelta(days=6))
             if name in _WHITSUN_BREAK:
                 whit = easter + dt.timedelta(days=50)
-                mark(s, whit, whit + dt.timedelta(days=11))
+                mark(s, whit, whit + dt.timedelta(days=6))
             if year in _SUMMER[name]:
                 (m1, d1), (m2, d2) = _SUMMER[name][year]
                 mark(s, dt.date(year, m1, d1), dt.date(year, m2, d2))
