@@ -8,6 +8,7 @@ exit code 2 (bad input) or 1 (runtime failure); never a traceback.
 
 from __future__ import annotations
 
+import contextlib
 import sys
 from pathlib import Path
 
@@ -126,24 +127,24 @@ def _rossmann(
 
     if data is not None and preset is not None:
         raise ConfigError("pass either --data DIR or --preset NAME, not both")
-    result = run_rossmann(
-        data_dir=data,
-        preset=preset or "small",
-        strategy=strategy,
-        n_candidates=n_candidates,
-        workers=workers,
-        scheduler=scheduler,
-        out=out,
-        seed=seed,
-        resume=resume,
-        progress=not as_json,
-        quick=quick,
-    )
+    with _stdout_to_stderr(as_json):
+        result = run_rossmann(
+            data_dir=data,
+            preset=preset or "small",
+            strategy=strategy,
+            n_candidates=n_candidates,
+            workers=workers,
+            scheduler=scheduler,
+            out=out,
+            seed=seed,
+            resume=resume,
+            progress=True,
+            quick=quick,
+        )
     _print_search(result, as_json)
-    if not as_json:
-        console.print(result.holdout_table())
-        if result.submission is not None:
-            console.print(f"submission: {result.submission}", highlight=False, soft_wrap=True)
+    (err_console if as_json else console).print(result.holdout_table())
+    if not as_json and result.submission is not None:
+        console.print(f"submission: {result.submission}", highlight=False, soft_wrap=True)
 
 
 @rossmann_app.command("baseline")
@@ -232,6 +233,11 @@ def cloud_plan(
 # --- tune: a search described by a TOML spec --------------------------------------------------
 
 
+def _stdout_to_stderr(as_json: bool) -> contextlib.AbstractContextManager[object]:
+    """With ``--json``, progress and anything else printed goes to stderr; stdout gets the JSON."""
+    return contextlib.redirect_stdout(sys.stderr) if as_json else contextlib.nullcontext()
+
+
 def _print_search(result: object, as_json: bool) -> None:
     """``--json``: one JSON object on stdout, the leaderboard on stderr; else a human report."""
     import json
@@ -269,9 +275,8 @@ def tune(
     """Run the hyperparameter search a TOML spec describes; write results to a run directory."""
     from daskcloud.jobs import run_tune
 
-    result = run_tune(
-        spec, scheduler=scheduler, workers=workers, out=out, resume=resume, progress=not as_json
-    )
+    with _stdout_to_stderr(as_json):
+        result = run_tune(spec, scheduler=scheduler, workers=workers, out=out, resume=resume)
     _print_search(result, as_json)
 
 
