@@ -144,6 +144,7 @@ def test_default_mlp_beats_baseline_on_small(small_data) -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(1200)  # about a minute alone; much longer on a shared machine
 def test_default_mlp_quality_on_medium(tmp_path) -> None:
     from daskcloud.rossmann import generate, load_rossmann
 
