@@ -147,3 +147,35 @@ def test_is_a_scikit_learn_estimator(dask_client):
     copy = clone(search)
     assert copy.client is dask_client and copy.get_params()["cv"] == 3
     assert "estimator__alpha" in params
+
+
+def test_dataframe_pipeline_with_pca_and_step_choices(dask_client):
+    import pandas as pd
+    from sklearn.compose import ColumnTransformer
+    from sklearn.decomposition import PCA
+    from sklearn.model_selection import TimeSeriesSplit
+    from sklearn.preprocessing import OneHotEncoder
+
+    rng = np.random.default_rng(0)
+    df = pd.DataFrame({"a": rng.normal(size=120), "b": rng.normal(size=120),
+                       "c": rng.choice(["x", "y", "z"], 120)})  # fmt: skip
+    y = df.a * 2 + (df.c == "x") + rng.normal(size=120) * 0.1
+    prep = ColumnTransformer(
+        [("num", StandardScaler(), ["a", "b"]), ("cat", OneHotEncoder(), ["c"])]
+    )
+    pipe = Pipeline([("prep", prep), ("pca", PCA()), ("ridge", Ridge())])
+    grid = {"prep__num__with_mean": [True, False], "pca": ["passthrough", PCA(n_components=3)],
+            "ridge__alpha": [0.1, 1.0]}  # fmt: skip
+    # train scores go through transform(), not fit_transform(): PCA differs in the last bits
+    kw = {
+        "cv": TimeSeriesSplit(3),
+        "scoring": "neg_mean_absolute_error",
+        "return_train_score": True,
+    }
+    ours = DaskSearchCV(pipe, grid, client=dask_client, progress=False, **kw).fit(df, y)
+    theirs = GridSearchCV(pipe, grid, **kw).fit(df, y)
+    assert ours.search_stats_["n_prefix_fits"] > 0
+    for key in ("mean_test_score", "mean_train_score", "split1_train_score", "rank_test_score"):
+        np.testing.assert_array_equal(ours.cv_results_[key], theirs.cv_results_[key], err_msg=key)
+    assert ours.best_params_ == theirs.best_params_
+    assert list(ours.feature_names_in_) == ["a", "b", "c"]

@@ -62,6 +62,9 @@ class PrefixOutput:
     fit_time: float
     chain: list[dict[str, Any]]
     error: str | None = None
+    #: the training data through ``transform`` (not ``fit_transform``): what a fitted
+    #: pipeline's predict sees, for train scores; None unless return_train_score
+    Xt_train_eval: Any = None
 
 
 @contextlib.contextmanager
@@ -129,15 +132,17 @@ def fit_prefix(
             test = data.splits[fold][1]
             X_train, y_train = _sklearn.safe_split(est, data.X, data.y, train)
             X_test, y_test = _sklearn.safe_split(est, data.X, data.y, test, train)
+            X_eval = X_train
         else:
             train = parent.train
             X_train, y_train, X_test, y_test = (
                 parent.Xt_train, parent.y_train, parent.Xt_test, parent.y_test
             )  # fmt: skip
+            X_eval = parent.Xt_train_eval
         part = est[start:stop]
         fit_params = _sklearn.split_params(data.X, data.fit_params, train)
         error = None
-        Xt_train = Xt_test = None
+        Xt_train = Xt_test = Xt_eval = None
         try:
             if y_train is None:
                 Xt_train = part.fit_transform(X_train, **_step_fit_params(part, fit_params))
@@ -146,6 +151,8 @@ def fit_prefix(
                     X_train, y_train, **_step_fit_params(part, fit_params)
                 )
             Xt_test = part.transform(X_test)
+            # fit_transform may differ from fit().transform() in the last bits (e.g. PCA)
+            Xt_eval = part.transform(X_eval) if data.return_train_score else None
         except Exception:
             if data.error_score == "raise":
                 raise
@@ -155,7 +162,9 @@ def fit_prefix(
                  "cpu_s": time.thread_time() - cpu0}  # fmt: skip
     chain = [*(parent.chain if parent else []), stats]
     fit_time = (parent.fit_time if parent else 0.0) + (t1 - t0)
-    return PrefixOutput(stop, train, Xt_train, y_train, Xt_test, y_test, fit_time, chain, error)
+    return PrefixOutput(
+        stop, train, Xt_train, y_train, Xt_test, y_test, fit_time, chain, error, Xt_eval
+    )
 
 
 def run_units(
@@ -203,6 +212,7 @@ def _run_one(
             parent.y_test,
         )
         prior_fit_time = parent.fit_time
+    X_eval = X_train if parent is None else parent.Xt_train_eval
     fit_params = _step_fit_params(est, _sklearn.split_params(data.X, data.fit_params, train))
     result: dict[str, Any] = {"id": unit.id, "worker": address, "n_test_samples": len(test)}
     fit_error = parent.error if parent is not None else None
@@ -228,7 +238,7 @@ def _run_one(
         result["train_scores"] = None
         if data.return_train_score:
             result["train_scores"] = _sklearn.score(
-                est, X_train, y_train, data.scorer,
+                est, X_eval, y_train, data.scorer,
                 _sklearn.split_params(data.X, score_params, train), data.error_score,
             )  # fmt: skip
         result.update(status="ok", error=None)
