@@ -292,3 +292,20 @@ def test_diagnosis_of_evictions_config_errors_gpus_and_silence():
     lines = explain_pending([pending, quiet], events)
     assert lines[0].startswith(f"worker pod w3 cannot be scheduled: {gpu}; ask for less")
     assert lines[1] == "worker pod w4 is Pending (no events explain it yet)"
+
+
+def test_an_api_server_that_never_answers_is_an_error_not_a_hang(tmp_path, monkeypatch):
+    import socket
+    import time
+
+    from fake_kube_api import write_kubeconfig
+
+    with socket.socket() as silent:  # accepts connections (backlog), never answers
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(8)
+        url = f"http://127.0.0.1:{silent.getsockname()[1]}"
+        monkeypatch.setenv("KUBECONFIG", str(write_kubeconfig(tmp_path / "kc", url)))
+        started = time.monotonic()
+        with pytest.raises(KubernetesError, match="did not answer within 2 s"):
+            kube_api(timeout=2)
+        assert time.monotonic() - started < 10

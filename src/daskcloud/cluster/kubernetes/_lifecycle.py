@@ -18,6 +18,7 @@ input) with one line that says what to do.
 
 from __future__ import annotations
 
+import concurrent.futures
 import contextlib
 import datetime as dt
 import os
@@ -52,6 +53,7 @@ from daskcloud.exceptions import ConfigError, DaskcloudError, KubernetesError
 
 __all__ = [
     "PRICE_ANNOTATION",
+    "REQUEST_TIMEOUT",
     "cluster_logs",
     "create_cluster",
     "delete_cluster",
@@ -67,20 +69,41 @@ __all__ = [
 _MANAGED = "app.kubernetes.io/managed-by=daskcloud"
 
 
-def kube_api(*, context: str | None = None, namespace: str | None = None) -> kr8s.Api:
-    """A sync kr8s client for the current (or the given) kubeconfig context."""
+#: seconds any single request to the API server may take (kr8s' default is no limit)
+REQUEST_TIMEOUT = 30.0
+_CONNECTOR = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="kube-api")
+
+
+def kube_api(
+    *, context: str | None = None, namespace: str | None = None, timeout: float = REQUEST_TIMEOUT
+) -> kr8s.Api:
+    """A sync kr8s client for the current (or the given) kubeconfig context.
+
+    Connecting and every later request are bounded by ``timeout`` seconds, so an API server
+    that accepts connections but never answers is an error, not a hang.
+    """
     kubeconfig = os.environ.get("KUBECONFIG")
     # an explicit path keeps kr8s' per-argument client cache from serving a stale kubeconfig
     if kubeconfig and os.pathsep in kubeconfig:
         kubeconfig = None
     where = f" (context {context!r})" if context else ""
+    future = _CONNECTOR.submit(
+        kr8s.api, kubeconfig=kubeconfig, context=context, namespace=namespace
+    )
     try:
-        return kr8s.api(kubeconfig=kubeconfig, context=context, namespace=namespace)
+        api = future.result(timeout=timeout)
+    except concurrent.futures.TimeoutError:
+        raise KubernetesError(
+            f"the Kubernetes API{where} did not answer within {timeout:.0f} s; check "
+            "`kubectl config current-context`, that the cluster is running and your network"
+        ) from None
     except Exception as exc:  # kr8s raises plain exceptions for missing/invalid kubeconfigs
         raise KubernetesError(
             f"cannot use the Kubernetes API{where}: {exc}; check `kubectl config current-context` "
             "and that the cluster is running (daskcloud cloud plan creates one)"
         ) from exc
+    api.timeout = timeout
+    return api
 
 
 @contextlib.contextmanager
