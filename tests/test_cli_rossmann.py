@@ -111,3 +111,13 @@ def test_example_spec_drives_the_same_pipeline():
         for k, vs in default_search_space().items()
     }
     assert job.space == grid
+
+
+def test_tune_spec_rossmann_data_is_the_train_part(cache):
+    from daskcloud.jobs._tune import load_table
+    from daskcloud.search.spec import DataSpec, RossmannDataSpec
+
+    X, y = load_table(DataSpec(rossmann=RossmannDataSpec(preset="small", holdout_weeks=6)))
+    assert "Sales" not in X.columns and len(X) == len(y)
+    full = load_rossmann(next(cache.glob("rossmann-small-seed0"))).train
+    assert X["Date"].max() == full["Date"].max() - pd.Timedelta(days=42)
