@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 import warnings
 from pathlib import Path
 
@@ -171,3 +172,25 @@ def test_embedded_local_cluster_starts_and_closes(data):
         search = DaskSearchCV(Ridge(), {"alpha": [0.1, 1.0]}, cv=2, progress=False).fit(X, y)
     assert search.search_stats_["n_workers"] >= 1
     assert search.best_params_ in ({"alpha": 0.1}, {"alpha": 1.0})
+
+
+def test_fit_params_are_routed_and_split_and_nothing_stays_on_the_cluster(data, dask_client):
+    X, y = data
+    weights = np.linspace(0.1, 2.0, len(y))
+    pipe = Pipeline([("count", CountingScaler()), ("ridge", Ridge())])
+    grid = {"count__scale": [1.0, 2.0], "ridge__alpha": [0.1, 10.0]}
+    ours = DaskSearchCV(pipe, grid, cv=3, client=dask_client, progress=False)
+    ours.fit(X, y, ridge__sample_weight=weights)
+    theirs = GridSearchCV(pipe, grid, cv=3).fit(X, y, ridge__sample_weight=weights)
+    np.testing.assert_array_equal(
+        ours.cv_results_["mean_test_score"], theirs.cv_results_["mean_test_score"]
+    )
+    unweighted = DaskSearchCV(pipe, grid, cv=3, client=dask_client, progress=False).fit(X, y)
+    assert not np.array_equal(
+        unweighted.cv_results_["mean_test_score"], ours.cv_results_["mean_test_score"]
+    )
+    # data, prefix outputs and results are all released: memory does not grow with candidates
+    deadline = time.time() + 10
+    while dask_client.futures and time.time() < deadline:
+        time.sleep(0.05)
+    assert not dask_client.futures
