@@ -171,3 +171,48 @@ def test_plain_arrays_without_open_column():
     assert rmspe(y, model.predict(X)) < 0.3
     with pytest.raises(DataError, match="rows but y has"):
         model.fit(X, y[:10])
+
+
+def test_inside_dask_search_cv(recent, frames, dask_client):
+    from daskcloud.rossmann.metric import rmspe_scorer
+    from daskcloud.rossmann.splits import TimeSeriesFolds
+    from daskcloud.search import DaskSearchCV
+
+    X, y = recent
+    X_ho = frames[2]
+    pipe = make_embedding_pipeline(**SMALL_NET)
+    grid = DaskSearchCV(
+        pipe,
+        {"net__learning_rate_init": [1e-3, 3e-3], "net__max_epochs": [2]},
+        cv=TimeSeriesFolds(2, weeks=2),
+        scoring=rmspe_scorer,
+        client=dask_client,
+        progress=False,
+    ).fit(X, y)
+    scores = grid.cv_results_["mean_test_score"]
+    assert len(scores) == 2 and np.isfinite(scores).all() and (scores < 0).all()
+    assert grid.best_estimator_.named_steps["net"].n_epochs_ == 2
+    assert np.isfinite(grid.predict(X_ho)).all()
+
+
+@pytest.mark.slow
+def test_halving_with_epochs_as_the_resource(recent, dask_client):
+    from daskcloud.rossmann.metric import rmspe_scorer
+    from daskcloud.rossmann.splits import TimeSeriesFolds
+    from daskcloud.search import DaskSearchCV
+
+    X, y = recent
+    pipe = make_embedding_pipeline(**SMALL_NET)
+    halving = DaskSearchCV(
+        pipe,
+        {"net__learning_rate_init": [1e-4, 1e-3, 3e-3]},
+        strategy="halving",
+        strategy_options={"resource": "net__max_epochs", "min_resource": 1, "max_resource": 3},
+        cv=TimeSeriesFolds(2, weeks=2),
+        scoring=rmspe_scorer,
+        client=dask_client,
+        progress=False,
+        random_state=0,
+    ).fit(X, y)
+    assert set(halving.cv_results_["n_resources"]) == {1, 3}
+    assert halving.best_estimator_.named_steps["net"].n_epochs_ == 3
