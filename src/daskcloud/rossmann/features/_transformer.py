@@ -54,17 +54,21 @@ class RossmannFeatures(TransformerMixin, BaseEstimator):
     0 closed, missing counts as open), so the model downstream can predict 0
     for closed days; the other columns are, depending on the options:
 
-    * date parts — year, ISO week, day of month/year, a yearly sine/cosine, elapsed
-      days, month start/end, days to Christmas; one-hot day of week and month;
+    * date parts — year, ISO week, day of month/year, yearly and monthly sine/cosine,
+      elapsed days, month start/end, signed days to Christmas; one-hot day of week and month;
     * ``Promo``, ``SchoolHoliday``, one-hot ``StateHoliday``, ``StoreType``, ``Assortment``;
     * ``events`` — days after the last and before the next promo, school holiday and
-      state holiday of the same store, capped at ``event_window``;
-    * ``competition`` — log distance, months open (capped at ``max_competition_months``);
-    * ``promo2`` — taking part, started, Promo2 month ("Sept" included), weeks since
-      start (capped at ``max_promo2_weeks``), one-hot PromoInterval;
+      state holiday of the same store, capped at ``event_window``, and how many such
+      days fall in the ``event_window`` days before and after;
+    * ``competition`` — log distance, open flag, months open (capped at
+      ``max_competition_months``; opening years before 1990 clipped);
+    * ``promo2`` — taking part, started, Promo2 month and the month after ("Sept"
+      included), weeks since start (capped at ``max_promo2_weeks``), one-hot PromoInterval;
     * ``store_aggregates`` — per-store mean log sales, weekday and promo effects,
-      log sales per customer, all learned in ``fit`` from open rows with Sales > 0;
-    * ``store_encoding="onehot"`` — one column per store seen in ``fit``.
+      log sales per customer and a linear trend, all learned in ``fit`` from open rows
+      with Sales > 0;
+    * ``store_encoding="onehot"`` — one column per store seen in ``fit`` (``"none"``
+      keeps the matrix narrow for the full 1,115-store data).
 
     ``fit`` learns only from the rows passed to it, so in cross-validation nothing
     leaks from validation folds. Event distances are computed from the rows passed
@@ -74,8 +78,9 @@ class RossmannFeatures(TransformerMixin, BaseEstimator):
     ``transform``.
 
     Example:
-        >>> feats = RossmannFeatures(store_aggregates=False)  # doctest: +SKIP
-        >>> Xt = feats.fit_transform(X, y)                     # doctest: +SKIP
+        >>> from daskcloud.rossmann import load_rossmann, split_xy  # doctest: +SKIP
+        >>> X, y = split_xy(load_rossmann("data/small").train)       # doctest: +SKIP
+        >>> Xt = RossmannFeatures(event_window=14).fit_transform(X, y)  # doctest: +SKIP
     """
 
     def __init__(
