@@ -150,3 +150,32 @@ def test_default_mlp_quality_on_medium(tmp_path) -> None:
 
     data = load_rossmann(generate("medium", seed=0, out_dir=tmp_path / "medium"))
     _check_quality(baseline_report(data))
+
+
+def test_public_names() -> None:
+    import daskcloud.rossmann as rossmann
+    import daskcloud.rossmann.features as features
+
+    mine = {
+        "LogTargetMLP",
+        "MedianBaseline",
+        "RossmannFeatures",
+        "TimeSeriesFolds",
+        "baseline_report",
+        "default_search_space",
+        "holdout_split",
+        "make_pipeline",
+        "rmspe",
+        "rmspe_scorer",
+        "split_xy",
+    }
+    assert mine <= set(rossmann.__all__)
+    assert set(features.__all__) == {
+        "RossmannFeatures",
+        "open_mask",
+        "promo_interval_months",
+        "split_xy",
+        "training_mask",
+    }
+    for name in rossmann.__all__:
+        assert getattr(rossmann, name) is not None
