@@ -21,6 +21,7 @@ times. A ``stop`` callback (budgets) is checked after every result.
 
 from __future__ import annotations
 
+import json
 import math
 import time
 from collections import defaultdict, deque
@@ -176,14 +177,10 @@ class Runner:
     def _replay(self) -> None:
         """Give the strategy every trial already complete in the journal (resume)."""
         by_trial: dict[tuple[str, int | None], dict[int, FitRecord]] = defaultdict(dict)
-        fold_of = {t: i for i, t in enumerate(self.config.fold_tokens)}
-        records = self.journal.read(self.config.search)
-        for r in records:
-            fold_key = _keys.unit_key(
-                self.config.search, r.params, self.config.fold_tokens[r.fold], r.resource
-            )
-            if r.key == fold_key and r.fold < len(fold_of):
-                by_trial[(_keys.params_token(r.params), r.resource)][r.fold] = r
+        for r in self.journal.read(self.config.search):  # same search key: same folds
+            if 0 <= r.fold < self.config.n_splits:
+                params = json.dumps(dict(r.params), sort_keys=True, default=repr)
+                by_trial[(params, r.resource)][r.fold] = r
         results = []
         for folds in by_trial.values():
             if len(folds) == self.config.n_splits:
@@ -421,7 +418,10 @@ class Runner:
         """Cancel queued and running fits; journal them as cancelled (a budget stopped them)."""
         futures = list(self._inflight) + list(self._nodes.values())
         if futures:
-            self.client.cancel(futures)
+            try:
+                self.client.cancel(futures)
+            except Exception:  # a closed client or a lost scheduler: nothing left to cancel
+                pass
         if journal:
             now = time.time()
             records = []
