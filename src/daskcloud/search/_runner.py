@@ -21,6 +21,7 @@ times. A ``stop`` callback (budgets) is checked after every result.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import time
@@ -418,10 +419,9 @@ class Runner:
         """Cancel queued and running fits; journal them as cancelled (a budget stopped them)."""
         futures = list(self._inflight) + list(self._nodes.values())
         if futures:
-            try:
+            # a closed client or a lost scheduler: nothing is left to cancel
+            with contextlib.suppress(Exception):
                 self.client.cancel(futures)
-            except Exception:  # a closed client or a lost scheduler: nothing left to cancel
-                pass
         if journal:
             now = time.time()
             records = []
