@@ -290,6 +290,8 @@ EXPECTED_RULES = {
     ("", "pods/log"): {"get"},
     ("", "pods/portforward"): {"create"},
     ("", "events"): {"list", "watch"},
+    ("", "configmaps"): {"create"},
+    ("", "persistentvolumeclaims"): {"get", "create"},
 }
 
 

@@ -38,6 +38,9 @@ LAUNCHER_RULES: dict[tuple[str, str], tuple[str, ...]] = {
     ("", "pods/log"): ("get",),
     ("", "pods/portforward"): ("create",),
     ("", "events"): ("list", "watch"),
+    # --detach: the search spec as a ConfigMap, the journal on a PersistentVolumeClaim
+    ("", "configmaps"): ("create",),
+    ("", "persistentvolumeclaims"): ("get", "create"),
 }
 
 
