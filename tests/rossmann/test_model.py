@@ -131,6 +131,12 @@ def test_fitted_pipeline_pickles(small_data) -> None:
     X_hold, _ = split_xy(holdout)
     np.testing.assert_array_equal(again.predict(X_hold), pipe.predict(X_hold))
     assert np.all(pipe.predict(X_hold)[X_hold["Open"].to_numpy() == 0] == 0)
+    # test.csv rows: no Sales, no Customers, a few missing Open values (counted as open)
+    test = small_data.test
+    pred = pipe.predict(test)
+    assert np.isfinite(pred).all()
+    assert np.all(pred[test["Open"].to_numpy() == 0] == 0)
+    assert np.all(pred[test["Open"].isna().to_numpy()] > 0)
 
 
 def _check_quality(report: dict) -> None:
