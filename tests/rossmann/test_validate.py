@@ -197,4 +197,4 @@ def test_real_subprocess_exit_code_and_no_traceback(data_dir):
 def test_validate_help(capsys):
     assert main(["data", "validate", "--help"]) == 0
     out = capsys.readouterr().out
-    assert "Usage: daskcloud data validate" in out and "one line per problem" in out
+    assert "Usage: daskcloud data validate" in out and "Check columns" in out
