@@ -309,7 +309,7 @@ class Runner:
         if future.status == "finished" and not isinstance(result, BaseException):
             self._record(batch, result)
             return
-        exc = result if isinstance(result, BaseException) else CancelledError(future.key)
+        exc = _exception_of(future, result)
         if _is_infrastructure(exc) and retries < self.config.max_retries:
             self.stats.n_retries += 1
             self._submit(batch, node, retries + 1)
@@ -440,6 +440,18 @@ class Runner:
         self._queue.clear()
         self._inflight.clear()
         self._nodes.clear()
+
+
+def _exception_of(future: Any, result: Any) -> BaseException:
+    """The exception of a failed future from ``as_completed(with_results=True)``."""
+    if isinstance(result, BaseException):  # cancelled
+        return result
+    if isinstance(result, tuple) and len(result) == 3 and isinstance(result[1], BaseException):
+        return result[1]  # (type, exception, traceback) of an erred task
+    try:
+        return future.exception() or CancelledError(future.key)
+    except CancelledError as e:
+        return e
 
 
 def _failed(uid: Hashable, text: str) -> dict[str, Any]:
