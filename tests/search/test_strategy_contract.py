@@ -1,101 +1,168 @@
-"""One contract every strategy follows (ask/tell); grid and random here, others may join.
+"""One contract, every strategy: the ask/tell protocol of ``strategies._base``.
 
-Adaptive strategies can reuse ``check_strategy_contract`` from this module.
+Each strategy is driven by the same small fake runner (``n_workers`` slots,
+results told in completion order) on the same space; the checks are the
+protocol's promises, not any strategy's particular choices.
 """
 
 from __future__ import annotations
 
-import math
+import hashlib
+import json
 
+import numpy as np
 import pytest
-import scipy.stats as st
-from sklearn.model_selection import ParameterGrid, ParameterSampler
 
-from daskcloud.exceptions import ConfigError
+from daskcloud.search.space import resolve_space
 from daskcloud.search.strategies import (
-    GridStrategy,
-    RandomStrategy,
     SearchContext,
     Strategy,
     TrialResult,
     resolve_strategy,
-    strategy_names,
 )
 
-SPACE = {"alpha": [0.1, 1.0, 10.0], "fit_intercept": [True, False]}
-CONTEXT = SearchContext(n_splits=3, n_train=100, n_workers=2, random_state=0)
+GRID = {"alpha": [1e-3, 1e-2, 1e-1, 1.0], "fit_intercept": [True, False], "tol": [1e-4, 1e-3]}
+SPACE = {"alpha": "loguniform(1e-3, 1.0)", "fit_intercept": [True, False], "tol": [1e-4, 1e-3]}
+
+STRATEGIES = {
+    "grid": lambda seed: resolve_strategy("grid", GRID, random_state=seed),
+    "random": lambda seed: resolve_strategy(
+        "random", resolve_space(SPACE), n_candidates=12, random_state=seed
+    ),
+    "halving": lambda seed: resolve_strategy("halving", GRID, random_state=seed),
+    "halving-sampled": lambda seed: resolve_strategy(
+        "halving", SPACE, n_candidates=18, random_state=seed, eta=2
+    ),
+    "halving-max_iter": lambda seed: resolve_strategy(
+        "halving", GRID, random_state=seed, resource="max_iter", min_resource=2, max_resource=18
+    ),
+    "tpe": lambda seed: resolve_strategy("tpe", SPACE, n_candidates=12, random_state=seed),
+    "optuna-random": lambda seed: resolve_strategy(
+        "optuna-random", SPACE, n_candidates=12, random_state=seed
+    ),
+    "tpe-halving": lambda seed: resolve_strategy(
+        "tpe", SPACE, n_candidates=12, random_state=seed, resource="n_samples"
+    ),
+}
 
 
-def drive(strategy: Strategy, n_free: int = 2, max_steps: int = 10_000) -> list:
-    """Run the ask/tell loop with a fake objective; return the asked trials in order."""
-    strategy.bind(CONTEXT)
-    asked, pending = [], []
+def score(trial):
+    """A deterministic objective of params and resource, higher is better."""
+    text = json.dumps(dict(trial.params), sort_keys=True, default=repr)
+    noise = int(hashlib.sha256(text.encode()).hexdigest()[:8], 16) / 16**8
+    resource = trial.extra.get("n_resources", 1)
+    return -abs(np.log10(trial.params["alpha"]) + 1.5) - 0.1 * noise - 1.0 / resource
+
+
+def drive(strategy, n_workers=2, *, replay=None, max_steps=10_000):
+    """The fake runner: returns the trials in ask order and the results in tell order."""
+    strategy.bind(SearchContext(n_splits=3, n_train=900, n_workers=n_workers, random_state=None))
+    if replay is not None:
+        strategy.replay(replay)
+    asked, told, in_flight = [], [], []
     for _ in range(max_steps):
         if strategy.is_finished():
             break
-        new = strategy.ask(n_free)
-        asked.extend(new)
-        pending.extend(new)
-        if not pending:
-            break
-        trial = pending.pop(0)
-        score = -abs(math.log10(trial.params.get("alpha", 1.0)))
-        strategy.tell(TrialResult(trial=trial, score=score))
-    return asked
+        free = max(0, n_workers - len(in_flight))
+        new = strategy.ask(free)
+        assert isinstance(new, list)
+        asked += new
+        in_flight += new
+        assert in_flight, "not finished, nothing running and nothing asked: the search hangs"
+        trial = in_flight.pop(0)
+        result = TrialResult(trial=trial, score=score(trial))
+        strategy.tell(result)
+        told.append(result)
+    else:
+        pytest.fail("the strategy never finished")
+    assert not in_flight
+    return asked, told
 
 
-def check_strategy_contract(make: callable) -> None:
-    """What every strategy must do, whatever it proposes."""
-    asked = drive(make())
-    assert asked, "a strategy must propose something"
+def identity(trial):
+    return json.dumps(dict(trial.params), sort_keys=True, default=repr), trial.resource
+
+
+@pytest.fixture(params=sorted(STRATEGIES))
+def make(request):
+    return STRATEGIES[request.param]
+
+
+def test_is_a_strategy_and_finishes(make):
+    strategy = make(0)
+    assert isinstance(strategy, Strategy)
+    asked, told = drive(strategy)
+    assert asked and len(told) == len(asked)
+    assert strategy.is_finished()
+    assert strategy.ask(4) == []  # nothing more once finished
+
+
+def test_ask_respects_n_unless_it_hands_out_everything(make):
+    strategy = make(0)
+    strategy.bind(SearchContext(n_splits=3, n_train=900, n_workers=2))
+    first = strategy.ask(1)
+    assert len(first) >= 1
+    if len(first) > 1:  # grid and random may return all their trials at once
+        assert strategy.n_trials_hint() == len(first)
+    assert strategy.ask(0) == [] or len(first) == 1
+
+
+def test_ids_are_unique_and_increase_in_ask_order(make):
+    asked, _ = drive(make(0))
     ids = [t.id for t in asked]
-    assert len(set(ids)) == len(ids) and ids == sorted(ids)
-    keys = {tuple(sorted(t.extra)) for t in asked}
-    assert len(keys) == 1, "every trial carries the same extra columns"
-    again = drive(make())
-    assert [(t.params, t.resource) for t in again] == [(t.params, t.resource) for t in asked]
-    one_at_a_time = drive(make(), n_free=1)
-    assert [(t.params, t.resource) for t in one_at_a_time] == [
-        (t.params, t.resource) for t in asked
+    assert ids == sorted(ids) and len(set(ids)) == len(ids)
+
+
+def test_never_reasks_a_finished_trial(make):
+    asked, _ = drive(make(0), n_workers=3)
+    keys = [identity(t) for t in asked]
+    assert len(set(keys)) == len(keys)
+
+
+def test_every_trial_carries_the_same_extra_columns(make):
+    asked, _ = drive(make(0))
+    assert len({tuple(sorted(t.extra)) for t in asked}) == 1
+    strategy = make(0)
+    if strategy.resource is None:
+        assert all(t.resource is None for t in asked)
+
+
+@pytest.mark.parametrize("n_workers", [1, 3])
+def test_a_seed_gives_the_same_trials(make, n_workers):
+    runs = [[identity(t) for t in drive(make(7), n_workers)[0]] for _ in range(2)]
+    assert runs[0] == runs[1]
+
+
+def test_resume_by_replay_asks_only_journaled_trials(make):
+    _, told = drive(make(3))
+    # the runner replays journaled trials with id -1 and without extra columns
+    from daskcloud.search.strategies import Trial
+
+    journal = [
+        TrialResult(trial=Trial(-1, r.trial.params, r.trial.resource), score=r.score) for r in told
     ]
+    asked, _ = drive(make(3), replay=journal)
+    assert {identity(t) for t in asked} <= {identity(r.trial) for r in told}
 
 
-@pytest.mark.parametrize(
-    "make",
-    [
-        lambda: GridStrategy(SPACE),
-        lambda: RandomStrategy({"alpha": st.loguniform(1e-3, 1e3)}, n_candidates=5, random_state=1),
-        lambda: resolve_strategy("random", SPACE, n_candidates=4, random_state=2),
-    ],
-    ids=["grid", "random", "random-by-name"],
-)
-def test_contract(make):
-    check_strategy_contract(make)
+def test_best_mask_and_hint_have_the_promised_types(make):
+    strategy = make(0)
+    asked, told = drive(strategy)
+    columns = {"mean_test_score": np.array([r.score for r in told])}
+    for name in asked[0].extra:
+        columns[name] = np.array([t.extra[name] for t in asked])
+    mask = strategy.best_mask(columns)
+    assert mask is None or (mask.dtype == bool and mask.shape == (len(asked),) and mask.any())
+    hint = strategy.n_trials_hint()
+    assert hint is None or (isinstance(hint, int) and hint > 0)
 
 
-def test_grid_and_random_propose_scikit_learns_candidates():
-    assert [t.params for t in drive(GridStrategy(SPACE))] == list(ParameterGrid(SPACE))
-    space = {"alpha": st.uniform(0, 1), "k": [1, 2, 3]}
-    got = [t.params for t in drive(RandomStrategy(space, n_candidates=6, random_state=7))]
-    assert got == list(ParameterSampler(space, n_iter=6, random_state=7))
-
-
-def test_fixed_candidates_are_asked_all_at_once():
-    s = GridStrategy(SPACE)
-    s.bind(CONTEXT)
-    assert len(s.ask(1)) == 6 and s.ask(5) == [] and not s.is_finished()
-    assert s.n_trials_hint() == 6
-
-
-def test_bad_names_and_options_say_what_to_do():
-    with pytest.raises(ConfigError, match=r"unknown strategy 'bogus'.*grid"):
-        resolve_strategy("bogus", SPACE)
-    with pytest.raises(ConfigError, match="does not apply to strategy='grid'"):
-        resolve_strategy("grid", SPACE, n_candidates=3)
-    with pytest.raises(ConfigError, match="n_candidates must be a positive integer"):
-        RandomStrategy(SPACE, n_candidates=0)
-    with pytest.raises(ConfigError, match="invalid grid"):
-        GridStrategy({"alpha": 1.0})
-    assert {"grid", "random", "halving", "tpe"} <= set(strategy_names())
-    instance = GridStrategy(SPACE)
-    assert resolve_strategy(instance, None) is instance
+def test_cancelled_trials_do_not_block_finishing(make):
+    strategy = make(0)
+    strategy.bind(SearchContext(n_splits=3, n_train=900, n_workers=2))
+    trials = strategy.ask(2)
+    for t in trials:
+        strategy.tell(TrialResult(trial=t, score=float("nan"), status="cancelled"))
+    # a stopped search asks nothing more of the strategy; it must still be consistent
+    for t in strategy.ask(2):
+        strategy.tell(TrialResult(trial=t, score=score(t)))

@@ -270,14 +270,16 @@ class Halving(Strategy):
     # -- candidate source (the Optuna strategy overrides these) ---------------------------
     def _make_candidates(self) -> None:
         """Build the fixed candidate list and the seeded order they start in."""
+        from daskcloud.search.space import resolve_space
         from daskcloud.search.strategies._grid import GridStrategy
         from daskcloud.search.strategies._random import RandomStrategy
 
+        space = resolve_space(self.space)
         if self.n_candidates is None:
-            self.candidates = GridStrategy(self.space).candidates
+            self.candidates = GridStrategy(space).candidates
         else:
             self.candidates = RandomStrategy(
-                self.space, n_candidates=self.n_candidates, random_state=self._seed
+                space, n_candidates=self.n_candidates, random_state=self._seed
             ).candidates
         # Start in a seeded random order: early promotions then see a fair sample, not
         # the first corner of the grid.
