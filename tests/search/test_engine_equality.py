@@ -149,6 +149,21 @@ def test_is_a_scikit_learn_estimator(dask_client):
     assert "estimator__alpha" in params
 
 
+def test_a_fitted_search_pickles_without_its_client(regression, dask_client, tmp_path):
+    import pickle
+
+    from daskcloud.search import Journal
+
+    X, y = regression
+    with Journal(tmp_path / "j.sqlite") as journal:
+        search = DaskSearchCV(Ridge(), {"alpha": [0.1, 1.0]}, cv=3, client=dask_client,
+                              journal=journal, progress=False).fit(X, y)  # fmt: skip
+        loaded = pickle.loads(pickle.dumps(search))
+    assert loaded.client is None and loaded.journal == str(tmp_path / "j.sqlite")
+    assert search.client is dask_client  # the original keeps its client
+    np.testing.assert_array_equal(loaded.predict(X), search.predict(X))
+
+
 def test_dataframe_pipeline_with_pca_and_step_choices(dask_client):
     import pandas as pd
     from sklearn.compose import ColumnTransformer

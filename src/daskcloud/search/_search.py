@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 import uuid
 from typing import Any, ClassVar
@@ -137,6 +138,16 @@ class DaskSearchCV(BaseSearchCV):
             self.client, self.journal = shared["client"], shared["journal"]
         new.client, new.journal = shared["client"], shared["journal"]
         return new
+
+    def __getstate__(self) -> dict[str, Any]:
+        # A live Client or an open Journal cannot be pickled: keep what can be reopened.
+        state = dict(super().__getstate__())  # a copy: it may be self.__dict__
+        if state.get("client") is not None and not isinstance(state["client"], str):
+            state["client"] = None
+        journal = state.get("journal")
+        if journal is not None and not isinstance(journal, str | os.PathLike):
+            state["journal"] = None if journal.path is None else str(journal.path)
+        return state
 
     def _stop_condition(self) -> Any:
         """A callable ``(RunStats) -> reason | None`` that stops the search; None: never stop.
