@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 
 from daskcloud.rossmann import schema
+from daskcloud.rossmann.metric import rmspe
 
 __all__ = ["DOW_NAMES", "TARGETS", "holdout_scores", "profile"]
 
@@ -98,11 +99,6 @@ def profile(train: pd.DataFrame, store: pd.DataFrame) -> dict[str, float]:
     return out
 
 
-def _rmspe(y: np.ndarray, pred: np.ndarray) -> float:
-    mask = y != 0
-    return float(np.sqrt(np.mean(((y[mask] - pred[mask]) / y[mask]) ** 2)))
-
-
 def holdout_scores(train: pd.DataFrame, truth: pd.DataFrame) -> dict[str, float]:
     """Holdout (the last 6 weeks of train) RMSPE of the oracle and of the median baseline.
 
@@ -118,4 +114,4 @@ def holdout_scores(train: pd.DataFrame, truth: pd.DataFrame) -> dict[str, float]
     truth_train = truth[truth["Set"] == "train"].set_index(["Store", "Date"])["Truth"]
     oracle = truth_train.reindex(pd.MultiIndex.from_frame(hold[["Store", "Date"]])).to_numpy()
     y = hold["Sales"].to_numpy(dtype=float)
-    return {"oracle_rmspe": _rmspe(y, oracle), "baseline_rmspe": _rmspe(y, pred)}
+    return {"oracle_rmspe": rmspe(y, oracle), "baseline_rmspe": rmspe(y, pred)}

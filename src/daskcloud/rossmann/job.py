@@ -36,23 +36,31 @@ def default_cache_dir() -> Path:
     return Path(base).expanduser() / "daskcloud"
 
 
+_GENERATOR_STAMP = ".generator-version"
+
+
 def preset_data_dir(preset: str, seed: int = 0, cache_dir: str | os.PathLike | None = None) -> Path:
     """The directory of synthetic preset data, generated on first use.
 
     Data go to ``<cache_dir>/rossmann-<preset>-seed<seed>``; generation writes into
-    a temporary sibling and renames it, so a half-written set is never picked up.
+    a temporary sibling and renames it, so a half-written set is never picked up. A set
+    made by another generator version (its ``.generator-version`` stamp) is made anew.
     """
-    from daskcloud.rossmann.generate import generate, resolve_preset
+    from daskcloud.rossmann.generate import GENERATOR_VERSION, generate, resolve_preset
 
     resolve_preset(preset)  # ConfigError naming the presets
     root = Path(cache_dir) if cache_dir is not None else default_cache_dir()
     target = root / f"rossmann-{preset}-seed{int(seed)}"
+    stamp = target / _GENERATOR_STAMP
     if (target / "train.csv").exists():
-        return target
+        if stamp.exists() and stamp.read_text().strip() == GENERATOR_VERSION:
+            return target
+        shutil.rmtree(target, ignore_errors=True)  # made by another generator version
     root.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=root))
     try:
         generate(preset, int(seed), tmp)
+        (tmp / _GENERATOR_STAMP).write_text(GENERATOR_VERSION + "\n")
         try:
             tmp.rename(target)
         except OSError:  # another process got there first
