@@ -239,7 +239,7 @@ def run_rossmann(
     name = "rossmann" if data_dir is not None else f"rossmann-{preset}"
     timings: dict[str, float] = {}
 
-    started = time.perf_counter()
+    job_started = started = time.perf_counter()
     frames = rossmann_frames(
         data_dir=data_dir, preset=preset, seed=seed, holdout_weeks=HOLDOUT_WEEKS
     )
@@ -289,6 +289,7 @@ def run_rossmann(
         submission = _write_submission(final, frames.test, run_dir / "submission.csv")
         timings["submission_s"] = time.perf_counter() - started
 
+    timings["total_s"] = time.perf_counter() - job_started
     summary = {
         **result.summary,
         "holdout_rmspe": scores,
