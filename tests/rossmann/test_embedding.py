@@ -58,7 +58,7 @@ def test_fit_predict_on_the_small_preset_beats_the_median_baseline(frames, fitte
     assert closed.any() and (pred[closed] == 0).all()
     assert (pred[~closed] > 0).all()
     net = fitted.named_steps["net"]
-    assert net.device_ == "cpu"
+    assert net.device_ == ("cuda" if torch.cuda.is_available() else "cpu")
     assert net.n_epochs_ == 5
     assert 0.8 < net.correction_ < 1.2
     baseline = rmspe(y_ho, MedianBaseline().fit(X, y).predict(X_ho))
