@@ -80,3 +80,24 @@ def test_cli_report(sklearn_run, tmp_path, capsys):
     assert str(sklearn_run / REPORT_FILE) in capsys.readouterr().out.replace("\n", "")
     assert main(["report", str(tmp_path / "nope")]) == 2
     assert "run directory not found" in capsys.readouterr().err
+
+
+def test_public_api_is_exactly_this():
+    import daskcloud.report as report
+
+    assert sorted(report.__all__) == [
+        "REPORT_FILE",
+        "RunData",
+        "fit_time_figure",
+        "history_figure",
+        "holdout_figure",
+        "leaderboard_frame",
+        "load_run",
+        "parallel_coordinates_figure",
+        "param_effects_figure",
+        "predictions_figure",
+        "render_report",
+        "rung_figure",
+        "worker_timeline_figure",
+        "write_report",
+    ]
