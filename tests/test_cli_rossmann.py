@@ -121,3 +121,22 @@ def test_tune_spec_rossmann_data_is_the_train_part(cache):
     assert "Sales" not in X.columns and len(X) == len(y)
     full = load_rossmann(next(cache.glob("rossmann-small-seed0"))).train
     assert X["Date"].max() == full["Date"].max() - pd.Timedelta(days=42)
+
+
+def test_tune_spec_on_rossmann_data_with_rmspe(cache, tmp_path, capsys):
+    spec = tmp_path / "ross.toml"
+    spec.write_text(
+        'estimator = {factory = "daskcloud.rossmann.model:make_pipeline", '
+        "kwargs = {mlp__max_iter = 3, mlp__hidden_layer_sizes = [8]}}\n"
+        'scoring = "rmspe"\n'
+        '[data]\nrossmann = {preset = "small"}\n'
+        "[space]\nmlp__alpha = [1e-4, 1e-2]\n"
+        '[cv]\nname = "rossmann"\nn_splits = 2\n'
+    )
+    out = tmp_path / "run"
+    args = ["tune", str(spec), "--workers", "2", "--out", str(out), "--json"]
+    assert main(args) == 0
+    first = json.loads(capsys.readouterr().out)
+    assert first["n_fits"] == 4 and -0.5 < first["best_score"] < 0  # negative RMSPE
+    assert main(args) == 0
+    assert json.loads(capsys.readouterr().out)["n_fits_skipped"] == 4
