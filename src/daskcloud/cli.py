@@ -248,9 +248,11 @@ def _print_search(result: object, as_json: bool) -> None:
         return
     console.print(result.leaderboard())  # type: ignore[attr-defined]
     summary = result.summary  # type: ignore[attr-defined]
+    best = summary.get("best_score")
     console.print(
         f"{summary['n_fits']} fits ({summary['n_fits_skipped']} from the journal) "
-        f"in {summary['wall_s']:.1f} s; best {summary['metric']} {summary['best_score']:.5g}"
+        f"in {summary.get('wall_s') or 0:.1f} s"
+        + ("" if best is None else f"; best {summary['metric']} {best:.5g}")
     )
     console.print(f"run directory: {summary['run_dir']}", highlight=False, soft_wrap=True)
 
