@@ -128,6 +128,7 @@ class Runner:
         self._recorded_nodes: set[str] = set()
         self._unit_s: float | None = None
         self._stalled = False
+        self._done_since: dict[Any, float] = {}
 
     # -- main loop -----------------------------------------------------------------------------
 
@@ -136,14 +137,8 @@ class Runner:
 
         self.strategy.bind(self.context)
         self._replay()
-        # a time budget wakes the loop at its deadline even while every fit still runs
-        deadline = getattr(self.stop, "seconds_left", None)
         # results are gathered in the background while the loop journals the previous ones
-        self._ac = as_completed(
-            timeout=deadline(self.stats) if deadline else None,
-            with_results=True,
-            raise_errors=False,
-        )
+        self._ac = as_completed(with_results=True, raise_errors=False)
         reason = None
         try:
             while True:
@@ -159,11 +154,9 @@ class Runner:
                     if self.strategy.is_finished() or self._stalled:
                         break
                     continue
-                try:
-                    future, result = next(self._ac)
-                except TimeoutError:  # the time budget's deadline: the stop check ends it
-                    continue
-                self._handle(future, result)
+                item = self._next_result()
+                if item is not None:
+                    self._handle(*item)
         except BaseException:
             self._cancel_all(journal=False)
             raise
@@ -174,6 +167,40 @@ class Runner:
             and all(r.status != "cancelled" for r in s.records.values())
         ]
         return RunOutcome(trials=done, stats=self.stats, stop_reason=reason)
+
+    def _next_result(self) -> tuple[Any, Any] | None:
+        """The next finished task and its result; None when the stop check should run first.
+
+        Waits at most a second at a time (a time budget's deadline wakes the loop), and
+        delivers directly a task that is done but that ``as_completed`` failed to deliver
+        (distributed can drop one in a race when a client loses its scheduler), so the
+        loop never hangs.
+        """
+        from distributed import wait
+
+        if self._ac.has_ready():
+            return next(self._ac)
+        seconds_left = getattr(self.stop, "seconds_left", None)
+        left = seconds_left(self.stats) if seconds_left is not None else None
+        if left is not None and left <= 0:
+            return None
+        timeout = 1.0 if left is None else min(1.0, max(left, 0.01))
+        with contextlib.suppress(TimeoutError):
+            wait(list(self._inflight), timeout=timeout, return_when="FIRST_COMPLETED")
+        if self._ac.has_ready():
+            return next(self._ac)
+        now = time.time()
+        for future in [f for f in self._inflight if f.done()]:
+            since = self._done_since.setdefault(future, now)
+            if now - since > 2.0:  # as_completed has had ample time: deliver it ourselves
+                self._done_since.pop(future)
+                try:
+                    return future, future.result()
+                except (KeyboardInterrupt, SystemExit):
+                    raise
+                except BaseException as e:  # asyncio's CancelledError too: a failed task
+                    return future, e
+        return None
 
     def _replay(self) -> None:
         """Give the strategy every trial already complete in the journal (resume)."""
@@ -305,6 +332,9 @@ class Runner:
     # -- results -------------------------------------------------------------------------------
 
     def _handle(self, future: Any, result: Any) -> None:
+        if future not in self._inflight:  # already delivered by the safety net
+            return
+        self._done_since.pop(future, None)
         batch, node, retries = self._inflight.pop(future)
         if future.status == "finished" and not isinstance(result, BaseException):
             self._record(batch, result)
