@@ -430,7 +430,9 @@ class Halving(Strategy):
 
     def n_trials_hint(self) -> int:
         n = self._planned_candidates()
-        return sum(max(1, n // self.eta**k) for k in range(max(1, len(self.ladder))))
+        # before bind() the ladder is unknown: assume the 'exhaust' number of rungs
+        n_rungs = len(self.ladder) or 1 + math.floor(math.log(max(n, 1), self.eta) + 1e-9)
+        return sum(max(1, n // self.eta**k) for k in range(n_rungs))
 
     def best_candidates(self) -> list[dict[str, Any]]:
         """Parameters of the candidates on the highest rung reached, best first."""
