@@ -160,6 +160,12 @@ class Runner:
         except BaseException:
             self._cancel_all(journal=False)
             raise
+        finally:
+            # drop every future now (not at garbage collection): frees the workers' memory
+            self._ac.clear()
+            self._nodes.clear()
+            self._done_since.clear()
+            self.data = None
         done = [
             (s.trial, [s.records[f] for f in range(self.config.n_splits)])
             for _, s in sorted(self._trials.items())
