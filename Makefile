@@ -62,5 +62,16 @@ format: $(STAMP_TEST)
 	$(BIN)/ruff check --fix src tests benchmarks
 	$(BIN)/ruff format src tests benchmarks
 
+# Benchmarks report, they never assert; results go to benchmarks/results/, tables to docs/benchmarks.md.
+STAMP_BENCH := $(VENV)/.stamp-bench
+BENCH_ARGS ?= --quick
+
+$(STAMP_BENCH): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e '.[bench]'
+	@touch $@
+
+bench: $(STAMP_BENCH)
+	$(BIN)/python -m benchmarks all $(BENCH_ARGS)
+
 clean:
 	rm -rf $(VENV) build dist .pytest_cache .ruff_cache
