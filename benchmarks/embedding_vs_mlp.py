@@ -50,9 +50,16 @@ def _frames(data_dir: Path) -> dict[str, Any]:
 
 
 def _search(
-    model: str, data_dir: Path, n_jobs: int, device: str, quick: bool, small: bool, folds: int
+    model: str,
+    data_dir: Path,
+    n_jobs: int,
+    device: str,
+    quick: bool,
+    small: bool,
+    folds: int,
+    out: Path | None = None,
 ) -> dict[str, Any]:
-    """Grid-search one model, refit, score on the holdout."""
+    """Grid-search one model, refit, score on the holdout; ``out`` gets partial results early."""
     from sklearn.model_selection import GridSearchCV
 
     from daskcloud.rossmann.metric import rmspe, rmspe_scorer
@@ -73,6 +80,10 @@ def _search(
     started = time.perf_counter()
     default = make(**base).fit(f["X"], f["y"])
     default_s = time.perf_counter() - started
+    partial = {"model": model, "default_rmspe": rmspe(f["y_ho"], default.predict(f["X_ho"])),
+               "default_fit_s": default_s, "search": "running"}  # fmt: skip
+    if out:  # the default model's score survives a search that runs out of time
+        out.write_text(json.dumps(partial))
     search = GridSearchCV(
         make(**base),
         space,
@@ -86,7 +97,7 @@ def _search(
     search_s = time.perf_counter() - started
     out = {
         "model": model,
-        "default_rmspe": rmspe(f["y_ho"], default.predict(f["X_ho"])),
+        "default_rmspe": partial["default_rmspe"],
         "tuned_rmspe": rmspe(f["y_ho"], search.best_estimator_.predict(f["X_ho"])),
         "best_cv_rmspe": -float(search.best_score_),
         "best_params": {k: repr(v) for k, v in search.best_params_.items()},
@@ -119,7 +130,14 @@ def main(argv: list[str] | None = None) -> int:
     if args.only:  # a child: one search, JSON on stdout
         jobs = args.mlp_jobs if args.only == "mlp" else args.net_jobs
         result = _search(
-            args.only, args.data, jobs, args.device, args.quick, args.small_grid, args.folds
+            args.only,
+            args.data,
+            jobs,
+            args.device,
+            args.quick,
+            args.small_grid,
+            args.folds,
+            out=args.out,
         )
         text = json.dumps(result)
         if args.out:  # written as soon as this search ends, whatever happens to the other
