@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import json
 import sys
 import time
 
-from benchmarks._common import load_average, machine, write_result
+from benchmarks._common import RESULTS_DIR, load_average, machine, write_result
 
 NAMES = ("dispatch", "scale_sim", "fixed_grid", "memory", "adaptive")
 
@@ -29,11 +30,26 @@ def main(argv: list[str] | None = None) -> int:
         help="small data and fewer trials: all of them in under 10 minutes",
     )
     mode.add_argument("--full", dest="quick", action="store_false", help="the sizes of issue 7")
+    parser.add_argument(
+        "--tables", action="store_true", help="print the tables of the saved results; run nothing"
+    )
     args = parser.parse_args(argv)
     names = list(NAMES) if "all" in args.names else args.names
     unknown = [n for n in names if n not in NAMES]
     if unknown:
         parser.error(f"unknown benchmark(s) {unknown}; choose from {', '.join(NAMES)} or all")
+    if args.tables:
+        for name in names:
+            path = RESULTS_DIR / f"{name}.json"
+            if path.exists():
+                result = json.loads(path.read_text())
+                module = importlib.import_module(f"benchmarks.{name}")
+                print(
+                    f"### {name} ({result.get('mode', '')}, "
+                    f"{result.get('finished')}, load {result.get('load_before')} -> "
+                    f"{result.get('load_after')})\n\n{module.tables(result)}\n"
+                )
+        return 0
     info = machine()
     print(
         f"machine: {info['cores']} cores, {info['memory_gib']} GiB, {info['cpu']}; "
