@@ -17,6 +17,7 @@ import pytest
 from _engine_estimators import SlowRidge, count_lines
 from sklearn.datasets import make_regression
 from sklearn.linear_model import Ridge
+from sklearn.model_selection import GridSearchCV
 
 from daskcloud.search import DaskSearchCV, Journal
 
@@ -165,3 +166,39 @@ def test_worker_killed_mid_search_loses_nothing_and_duplicates_nothing(tmp_path,
     assert search.best_score_ == undisturbed.best_score_
     np.testing.assert_array_equal(search.cv_results_["mean_test_score"],
                                   undisturbed.cv_results_["mean_test_score"])  # fmt: skip
+
+
+@pytest.mark.slow  # its own cluster, two worker restarts
+def test_every_worker_killed_the_data_is_scattered_again(tmp_path, data):
+    from distributed import Client, LocalCluster
+
+    X, y = data
+    journal = tmp_path / "journal.sqlite"
+    grid = {"alpha": [0.01, 0.1, 1.0, 10.0, 100.0, 1000.0]}
+    with (
+        LocalCluster(n_workers=2, threads_per_worker=1, dashboard_address=":0",
+                     silence_logs=50) as cluster,
+        Client(cluster) as client,
+    ):  # fmt: skip
+        pids = client.run(os.getpid)
+        killed = []
+
+        def killer():
+            if wait_until(lambda: journal_rows(journal) >= 3, timeout=60):
+                for pid in pids.values():  # every copy of the scattered data dies
+                    os.kill(pid, signal.SIGKILL)
+                killed.append(journal_rows(journal))
+
+        thread = threading.Thread(target=killer)
+        thread.start()
+        search = DaskSearchCV(SlowRidge(delay=0.2), grid, cv=3, client=client, journal=journal,
+                              progress=False).fit(X, y)  # fmt: skip
+        thread.join()
+    assert killed and killed[0] < 18
+    assert search.search_stats_["n_retries"] >= 1
+    with Journal(journal) as j:
+        rows = j.read()
+    assert len(rows) == 18 and all(r.status == "ok" for r in rows)
+    plain = GridSearchCV(Ridge(), grid, cv=3).fit(X, y)
+    np.testing.assert_array_equal(search.cv_results_["mean_test_score"],
+                                  plain.cv_results_["mean_test_score"])  # fmt: skip

@@ -112,10 +112,11 @@ class Runner:
         context: SearchContext,
         progress: Any = None,
         stop: Callable[[RunStats], str | None] | None = None,
+        rescatter: Callable[[], Any] | None = None,
     ) -> None:
         self.client, self.data, self.journal = client, data, journal
         self.strategy, self.config, self.context = strategy, config, context
-        self.progress, self.stop = progress, stop
+        self.progress, self.stop, self.rescatter = progress, stop, rescatter
         self.stats = RunStats()
         self._trials: dict[int, _TrialState] = {}
         self._units: dict[Hashable, tuple[UnitSpec, str, list[str]]] = {}
@@ -191,8 +192,12 @@ class Runner:
         if left is not None and left <= 0:
             return None
         timeout = 1.0 if left is None else min(1.0, max(left, 0.01))
-        with contextlib.suppress(TimeoutError):
+        try:
             wait(list(self._inflight), timeout=timeout, return_when="FIRST_COMPLETED")
+        except (KeyboardInterrupt, SystemExit):
+            raise
+        except BaseException:  # timed out or cancelled: the results tell which
+            pass
         if self._ac.has_ready():
             return next(self._ac)
         now = time.time()
@@ -348,6 +353,11 @@ class Runner:
         exc = _exception_of(future, result)
         if _is_infrastructure(exc) and retries < self.config.max_retries:
             self.stats.n_retries += 1
+            if self.rescatter is not None and self.data.status != "finished":
+                # every worker holding the scattered data died: its dependents were
+                # cancelled; scatter again and rebuild prefixes from the new copy
+                self.data = self.rescatter()
+                self._nodes.clear()
             self._submit(batch, node, retries + 1)
             return
         if self.config.error_score == "raise":

@@ -234,8 +234,11 @@ class DaskSearchCV(BaseSearchCV):
                 stop = self._stop_condition()
                 if progress is not None and stop is not None:
                     progress.note = getattr(stop, "describe", None)  # budget used, on the bar
-                runner = Runner(client, data_future, journal, strategy, config, context=context,
-                                progress=progress, stop=stop)  # fmt: skip
+                runner = Runner(
+                    client, data_future, journal, strategy, config, context=context,
+                    progress=progress, stop=stop,
+                    rescatter=lambda: client.scatter(data, broadcast=True, hash=False),
+                )  # fmt: skip
                 try:
                     outcome = runner.run()
                 finally:
