@@ -197,3 +197,17 @@ def test_fit_params_are_routed_and_split_and_nothing_stays_on_the_cluster(data, 
     while set(dask_client.futures) - before and time.time() < deadline:
         time.sleep(0.05)
     assert not set(dask_client.futures) - before
+
+
+@pytest.mark.filterwarnings("ignore:One or more of the test scores are non-finite:UserWarning")
+def test_a_journaled_failure_raises_on_resume_with_error_score_raise(tmp_path, data, dask_client):
+    X, y = data
+    journal = tmp_path / "j.sqlite"
+    kw = {"cv": 3, "client": dask_client, "journal": journal, "progress": False}
+    with pytest.warns(FitFailedWarning):
+        DaskSearchCV(FailingRidge(fail_alpha=1.0), {"alpha": [0.1, 1.0]}, **kw).fit(X, y)
+    again = DaskSearchCV(
+        FailingRidge(fail_alpha=1.0), {"alpha": [0.1, 1.0]}, error_score="raise", **kw
+    )
+    with pytest.raises(SearchError, match=r"journal holds a failed fit(.|\n)*cursed"):
+        again.fit(X, y)

@@ -261,6 +261,12 @@ class Runner:
             params[cfg.resource_name] = trial.resource
         units = []
         for fold, key in enumerate(keys):
+            if key in found and found[key].status == "error" and cfg.error_score == "raise":
+                raise SearchError(
+                    f"the journal holds a failed fit of candidate {dict(trial.params)} on fold "
+                    f"{fold}: {found[key].error}(error_score='raise'; resume with "
+                    "error_score=np.nan to score it NaN, or use a fresh journal)"
+                )
             if key in found:
                 state.records[fold] = found[key]
                 self.stats.n_fits_skipped += 1
@@ -281,7 +287,7 @@ class Runner:
         plan = plan_prefixes(
             [Unit(u.id, u.fold, u.params, u.n_samples) for u in units],
             names,
-            live={k: self._node_depth[k] for k in self._nodes},
+            live={k: self._node_depth[k] for k in self._node_specs},  # planned or running
         )
         for node in plan.nodes:
             self._node_specs[node.key] = node
