@@ -42,5 +42,7 @@ def test_bad_options_and_unreachable_scheduler():
         connect("nonsense")
     with pytest.raises(ConfigError, match="uses TLS"):
         connect("tls://127.0.0.1:8786")
-    with pytest.raises(ClusterError, match=r"cannot reach the Dask scheduler at tcp://127\.0\.0\.1:9"):
+    with pytest.raises(
+        ClusterError, match=r"cannot reach the Dask scheduler at tcp://127\.0\.0\.1:9"
+    ):
         connect("tcp://127.0.0.1:9", timeout=1)
