@@ -12,15 +12,19 @@ from typing import Any
 
 from daskcloud.cluster._versions import check_versions, compare_versions
 from daskcloud.cluster.address import connect
+from daskcloud.cluster.backends import ClusterConnection, connect_cluster, tls_security
 from daskcloud.cluster.local import LocalDaskCluster, default_n_workers
 
 __all__ = [
+    "ClusterConnection",
     "LocalDaskCluster",
     "check_versions",
     "compare_versions",
     "connect",
+    "connect_cluster",
     "default_n_workers",
     "open_client",
+    "tls_security",
 ]
 
 

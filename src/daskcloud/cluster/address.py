@@ -22,6 +22,8 @@ def connect(address: str, *, security: Any = None, timeout: float = 30) -> Any:
             f"invalid scheduler address {address!r}; give one like tcp://10.0.0.5:8786"
         )
     if address.startswith("tls://") and security is None:
+        security = _security_from_config()
+    if address.startswith("tls://") and security is None:
         raise ConfigError(
             f"the scheduler {address} uses TLS; pass security= a distributed Security object "
             "with the cluster's CA and client certificate"
@@ -33,3 +35,14 @@ def connect(address: str, *, security: Any = None, timeout: float = 30) -> Any:
             f"cannot reach the Dask scheduler at {address} within {timeout:g} s: {e}; check "
             "the address, that the scheduler runs, and any port-forward or firewall"
         ) from e
+
+
+def _security_from_config() -> Any:
+    """TLS settings from Dask's configuration (``DASK_DISTRIBUTED__COMM__TLS__*``), if any.
+
+    This is how a pod of a daskcloud cluster (the ``--detach`` driver) finds its certificate.
+    """
+    from distributed.security import Security
+
+    security = Security()
+    return security if security.tls_ca_file and security.tls_client_cert else None
