@@ -6,10 +6,13 @@ ask/tell strategies and :class:`Journal` the append-only record of every fit.
 
 from __future__ import annotations
 
+from daskcloud.search._budget import Budget
 from daskcloud.search._search import DaskSearchCV
 from daskcloud.search.journal import FitRecord, Journal, TaskRecord, open_journal
 from daskcloud.search.strategies import (
     GridStrategy,
+    Halving,
+    OptunaStrategy,
     RandomStrategy,
     SearchContext,
     Strategy,
@@ -19,10 +22,13 @@ from daskcloud.search.strategies import (
 )
 
 __all__ = [
+    "Budget",
     "DaskSearchCV",
     "FitRecord",
     "GridStrategy",
+    "Halving",
     "Journal",
+    "OptunaStrategy",
     "RandomStrategy",
     "SearchContext",
     "Strategy",

@@ -14,11 +14,15 @@ from typing import Any
 from daskcloud.exceptions import ConfigError
 from daskcloud.search.strategies._base import SearchContext, Strategy, Trial, TrialResult
 from daskcloud.search.strategies._grid import FixedCandidates, GridStrategy
+from daskcloud.search.strategies._halving import Halving
+from daskcloud.search.strategies._optuna import OptunaStrategy
 from daskcloud.search.strategies._random import RandomStrategy
 
 __all__ = [
     "FixedCandidates",
     "GridStrategy",
+    "Halving",
+    "OptunaStrategy",
     "RandomStrategy",
     "SearchContext",
     "Strategy",
