@@ -248,3 +248,35 @@ def test_cancelled_trials_are_forgotten():
         strategy.tell(TrialResult(trial=t, score=math.nan, status="cancelled"))
     assert not strategy.asha.running
     assert strategy.is_finished()
+
+
+# -- through DaskSearchCV on the shared LocalCluster --------------------------------------
+
+
+def test_dask_search_cv_halving_end_to_end(tmp_path, dask_client):
+    from sklearn.datasets import make_regression
+    from sklearn.linear_model import Ridge
+
+    from daskcloud.search import DaskSearchCV
+
+    X, y = make_regression(n_samples=540, n_features=5, noise=10.0, random_state=0)
+    grid = {"alpha": [float(a) for a in np.logspace(-2, 3, 27)]}
+    journal = tmp_path / "j.sqlite"
+    kw = {"cv": 3, "client": dask_client, "progress": False, "journal": journal}
+    halving = DaskSearchCV(Ridge(), grid, strategy="halving", random_state=0, **kw).fit(X, y)
+    results = halving.cv_results_
+    assert {"iter", "n_resources"} <= set(results)
+    rungs = np.asarray(results["iter"])
+    assert (rungs == 0).sum() == 27 and rungs.max() == 3
+    assert sorted(set(results["n_resources"])) == [13, 40, 120, 360]
+    assert rungs[halving.best_index_] == 3  # best_* come from the top rung
+    # the top rung fits the whole training folds: a grid over the same journal reuses them
+    full = DaskSearchCV(Ridge(), grid, **kw).fit(X, y)
+    assert halving.best_score_ >= full.best_score_ - 1e-3  # as good as the grid's best
+    n_top = int((rungs == 3).sum())
+    assert full.search_stats_["n_fits_skipped"] == 3 * n_top
+    top = rungs == 3
+    for params, score in zip(np.asarray(results["params"])[top],
+                             np.asarray(results["mean_test_score"])[top], strict=True):  # fmt: skip
+        i = full.cv_results_["params"].index(params)
+        assert full.cv_results_["mean_test_score"][i] == score
