@@ -82,6 +82,31 @@ def data_validate(
         raise DataError(f"{data_dir}: {len(report.problems)} problem(s); fix the lines above")
 
 
+# --- where a search runs: options shared by `rossmann` and `tune` ------------------------------
+
+_CLUSTER = typer.Option(
+    None, "--cluster", help="Run on a daskcloud cluster by name (`daskcloud cluster up`)."
+)
+_NAMESPACE = typer.Option(
+    None, "--namespace", help="Kubernetes namespace of --cluster (default: the kube context's)."
+)
+_TLS_CA = typer.Option(None, "--tls-ca-file", help="CA certificate of a tls:// --scheduler.")
+_TLS_CERT = typer.Option(None, "--tls-cert", help="Client certificate for a tls:// --scheduler.")
+_TLS_KEY = typer.Option(None, "--tls-key", help="Client key for a tls:// --scheduler.")
+
+
+def _where(
+    cluster: str | None,
+    namespace: str | None,
+    tls: tuple[Path | None, Path | None, Path | None],
+) -> dict[str, object]:
+    """The keyword arguments of ``run_tune``/``run_rossmann`` that say where to run."""
+    from daskcloud.cluster import tls_security
+
+    ca, cert, key = (None if p is None else str(p) for p in tls)
+    return {"cluster": cluster, "namespace": namespace, "security": tls_security(ca, cert, key)}
+
+
 # --- rossmann: the flagship example -----------------------------------------------------------
 
 rossmann_app = typer.Typer(help="The Rossmann Store Sales example: baselines and the MLP search.")
@@ -107,6 +132,11 @@ def _rossmann(
     scheduler: str | None = typer.Option(
         None, "--scheduler", help="Address of a running Dask scheduler (tcp://HOST:8786)."
     ),
+    cluster: str | None = _CLUSTER,
+    namespace: str | None = _NAMESPACE,
+    tls_ca_file: Path | None = _TLS_CA,
+    tls_cert: Path | None = _TLS_CERT,
+    tls_key: Path | None = _TLS_KEY,
     out: Path | None = typer.Option(
         None, "--out", help="Run directory (default: runs/<timestamp>-rossmann-<preset>)."
     ),
@@ -140,6 +170,7 @@ def _rossmann(
             resume=resume,
             progress=True,
             quick=quick,
+            **_where(cluster, namespace, (tls_ca_file, tls_cert, tls_key)),
         )
     _print_search(result, as_json)
     (err_console if as_json else console).print(result.holdout_table())
@@ -263,6 +294,16 @@ def tune(
     scheduler: str | None = typer.Option(
         None, "--scheduler", help="Address of a running Dask scheduler (tcp://HOST:8786)."
     ),
+    cluster: str | None = _CLUSTER,
+    namespace: str | None = _NAMESPACE,
+    tls_ca_file: Path | None = _TLS_CA,
+    tls_cert: Path | None = _TLS_CERT,
+    tls_key: Path | None = _TLS_KEY,
+    detach: bool = typer.Option(
+        False,
+        "--detach",
+        help="With --cluster: run the search driver as a Job in the cluster (journal on a volume).",
+    ),
     workers: int | None = typer.Option(
         None, "--workers", min=1, help="Local cluster worker processes (default: one per core)."
     ),
@@ -277,8 +318,22 @@ def tune(
     """Run the hyperparameter search a TOML spec describes; write results to a run directory."""
     from daskcloud.jobs import run_tune
 
+    if detach:
+        from daskcloud.jobs import detach_tune
+
+        driver = detach_tune(spec, cluster=cluster, namespace=namespace, resume=resume)
+        console.print(
+            f"driver Job {driver} started in cluster {cluster}; follow it with "
+            f"`daskcloud cluster logs {cluster} --driver`",
+            highlight=False,
+            soft_wrap=True,
+        )
+        return
+    where = _where(cluster, namespace, (tls_ca_file, tls_cert, tls_key))
     with _stdout_to_stderr(as_json):
-        result = run_tune(spec, scheduler=scheduler, workers=workers, out=out, resume=resume)
+        result = run_tune(
+            spec, scheduler=scheduler, workers=workers, out=out, resume=resume, **where
+        )
     _print_search(result, as_json)
 
 

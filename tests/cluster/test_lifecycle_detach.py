@@ -99,3 +99,37 @@ def test_submit_driver_against_the_fake_then_down_keeps_the_journal(fake_kube_ap
 def test_submit_driver_needs_the_cluster(fake_kube_api):
     with pytest.raises(KubernetesError, match="create it first"):
         submit_driver("ghost", NS, args=ARGS, api=kube_api())
+
+
+def test_tune_detach_submits_the_checked_spec_as_a_driver_job(fake_kube_api, tmp_path):
+    from pathlib import Path
+
+    from daskcloud.cli import main
+
+    create_cluster(SPEC.model_copy(update={"cluster_id": "c3"}), api=kube_api(), poll=0.05)
+    examples = Path(__file__).parents[2] / "examples"
+    spec = tmp_path / "ridge.toml"
+    spec.write_text(
+        (examples / "ridge.toml")
+        .read_text()
+        .replace('"diabetes.csv"', repr(str(examples / "diabetes.csv")).replace("'", '"'))
+    )
+    assert main(["tune", str(spec), "--cluster", "hpo", "--namespace", NS, "--detach"]) == 0
+    (driver,) = [j for j in fake_kube_api.live("jobs", NS) if j["metadata"]["name"] == "hpo-driver"]
+    args = driver["spec"]["template"]["spec"]["containers"][0]["args"]
+    assert args[:2] == ["tune", "/spec/ridge.toml"]
+    assert args[args.index("--scheduler") + 1] == "$(DASK_SCHEDULER_ADDRESS)"
+    assert args[args.index("--out") + 1].startswith("/journal/")
+    (config_map,) = fake_kube_api.live("configmaps", NS)
+    assert config_map["data"]["ridge.toml"] == spec.read_text()
+
+
+def test_tune_detach_needs_a_cluster_and_a_valid_spec(fake_kube_api, tmp_path, capsys):
+    from daskcloud.cli import main
+
+    spec = tmp_path / "bad.toml"
+    spec.write_text("this is not toml [")
+    assert main(["tune", str(spec), "--detach"]) == 2
+    assert "--cluster" in capsys.readouterr().err
+    assert main(["tune", str(spec), "--cluster", "hpo", "--detach"]) == 2
+    assert fake_kube_api.live("jobs", NS) == []  # nothing was submitted

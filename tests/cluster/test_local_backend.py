@@ -127,3 +127,27 @@ def test_tls_security_needs_all_three_existing_files(tmp_path):
         tls_security("ca.pem", "cert.pem")
     with pytest.raises(ConfigError, match=r"--tls-ca-file 'nope\.pem' is not a file"):
         tls_security("nope.pem", "cert.pem", "key.pem")
+
+
+def test_tune_runs_on_a_named_cluster(local_cluster, tmp_path, capsys):
+    """`daskcloud tune SPEC --cluster NAME`: the search's fits run on that cluster's worker."""
+    import json
+    from pathlib import Path
+
+    spec = Path(__file__).parents[2] / "examples" / "ridge.toml"
+    out = tmp_path / "run"
+    assert main(["tune", str(spec), "--cluster", "lc", "--out", str(out), "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["n_fits"] > 0 and result["run_dir"] == str(out)
+    from daskcloud.search import Journal
+
+    with Journal(out / "journal.sqlite") as journal:
+        workers = {record.worker for record in journal.read()}
+    # the named cluster has exactly one worker process
+    assert len(workers) == 1 and next(iter(workers)).startswith("tcp://127.0.0.1:")
+
+
+def test_cluster_and_scheduler_together_are_a_usage_error(capsys):
+    spec = "examples/ridge.toml"
+    assert main(["tune", spec, "--cluster", "lc", "--scheduler", "tcp://127.0.0.1:1"]) == 2
+    assert "--scheduler and --cluster" in capsys.readouterr().err

@@ -29,14 +29,16 @@ __all__ = [
 
 
 @contextlib.contextmanager
-def open_client(client: Any = None, *, n_workers: int | None = None) -> Iterator[Any]:
+def open_client(
+    client: Any = None, *, n_workers: int | None = None, security: Any = None
+) -> Iterator[Any]:
     """Yield a Client: a new local cluster (closed afterwards), a connection to an address
-    (closed afterwards), or the given Client (left open)."""
+    (closed afterwards; ``security`` for ``tls://``), or the given Client (left open)."""
     if client is None:
         with LocalDaskCluster(n_workers=n_workers) as cluster:
             yield cluster.client
     elif isinstance(client, str):
-        c = connect(client)
+        c = connect(client, security=security)
         try:
             yield c
         finally:

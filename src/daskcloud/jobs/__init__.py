@@ -13,6 +13,6 @@ from __future__ import annotations
 
 from daskcloud.jobs._rossmann import RossmannResult, run_rossmann
 from daskcloud.jobs._run import TuneResult
-from daskcloud.jobs._tune import run_tune
+from daskcloud.jobs._tune import detach_tune, run_tune
 
-__all__ = ["RossmannResult", "TuneResult", "run_rossmann", "run_tune"]
+__all__ = ["RossmannResult", "TuneResult", "detach_tune", "run_rossmann", "run_tune"]

@@ -224,11 +224,16 @@ def run_rossmann(
     quick: bool = False,
     resume: bool = True,
     progress: bool = True,
+    cluster: str | None = None,
+    namespace: str | None = None,
+    security: Any = None,
 ) -> RossmannResult:
     """Tune the Rossmann MLP pipeline and score it on the holdout; see the module docstring.
 
     Args:
         data_dir: folder with the Kaggle files; default: synthetic data of ``preset``.
+        scheduler, cluster, namespace, security: where to run, as for
+            :func:`daskcloud.jobs.run_tune`; default: a new local cluster of ``workers``.
         strategy: ``"grid"`` (``default_search_space()``, 24 candidates) or ``"random"``
             (``n_candidates`` draws of :func:`random_space`, default 24).
         space: replace the default space.
@@ -242,7 +247,7 @@ def run_rossmann(
     """
     if strategy not in STRATEGIES:
         raise ConfigError(f"unknown strategy {strategy!r}; use one of {', '.join(STRATEGIES)}")
-    check_where(scheduler, workers)
+    check_where(scheduler, workers, cluster)
     if quick:
         space, n_splits = QUICK_SPACE, 2
     elif space is None:
@@ -262,7 +267,12 @@ def run_rossmann(
     options = SearchOptions(
         strategy=strategy, n_candidates=n_candidates, scoring=rmspe_scorer, seed=seed
     )
-    with open_client(scheduler, workers) as client, _driver_blas_threads():
+    with (
+        open_client(
+            scheduler, workers, cluster=cluster, namespace=namespace, security=security
+        ) as client,
+        _driver_blas_threads(),
+    ):
         # The reference models run on the cluster alongside the search's first fits.
         reference = client.submit(
             _reference_scores,

@@ -78,21 +78,44 @@ def resolve_run_dir(out: str | Path | None, name: str) -> Path:
     return run_dir
 
 
-def check_where(scheduler: str | None, workers: int | None) -> None:
-    """ConfigError unless at most one of ``scheduler`` and ``workers`` is given."""
-    if scheduler is not None and workers is not None:
+def check_where(scheduler: str | None, workers: int | None, cluster: str | None = None) -> None:
+    """ConfigError unless at most one of ``scheduler``, ``cluster`` and ``workers`` is given."""
+    given = [
+        flag
+        for flag, value in (
+            ("--scheduler", scheduler),
+            ("--cluster", cluster),
+            ("--workers", workers),
+        )
+        if value is not None
+    ]
+    if len(given) > 1:
         raise ConfigError(
-            "give --scheduler or --workers, not both: a scheduler brings its own workers"
+            f"give only one of {' and '.join(given)}: --scheduler and --cluster bring their own "
+            "workers; --workers sizes a new local cluster"
         )
 
 
 @contextlib.contextmanager
-def open_client(scheduler: str | None = None, workers: int | None = None) -> Iterator[Any]:
-    """A Client of the scheduler at ``scheduler``, or of a new local cluster of ``workers``."""
+def open_client(
+    scheduler: str | None = None,
+    workers: int | None = None,
+    *,
+    cluster: str | None = None,
+    namespace: str | None = None,
+    security: Any = None,
+) -> Iterator[Any]:
+    """A Client of a daskcloud cluster by name (``cluster up``), of the scheduler at
+    ``scheduler`` (``security`` for ``tls://``), or of a new local cluster of ``workers``."""
+    from daskcloud.cluster import connect_cluster
     from daskcloud.cluster import open_client as _open_client
 
-    check_where(scheduler, workers)
-    with _open_client(scheduler, n_workers=workers) as client:
+    check_where(scheduler, workers, cluster)
+    if cluster is not None:
+        with connect_cluster(cluster, namespace) as connection:
+            yield connection.client
+        return
+    with _open_client(scheduler, n_workers=workers, security=security) as client:
         yield client
 
 

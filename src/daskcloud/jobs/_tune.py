@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from daskcloud.exceptions import DataError
+from daskcloud.exceptions import ConfigError, DataError
 from daskcloud.jobs._run import (
     SearchOptions,
     TuneResult,
@@ -52,12 +52,17 @@ def run_tune(
     out: str | Path | None = None,
     resume: bool = True,
     progress: bool = True,
+    cluster: str | None = None,
+    namespace: str | None = None,
+    security: Any = None,
 ) -> TuneResult:
     """Run the search a spec file describes; the spec is fully checked before any cluster starts.
 
     Args:
         spec_path: the TOML spec (``docs/spec.md``).
         scheduler: address of a running Dask scheduler; default: a local cluster.
+        cluster, namespace: a daskcloud cluster by name (``daskcloud cluster up``) instead.
+        security: a ``distributed.security.Security`` for a ``tls://`` scheduler.
         workers: worker processes of the local cluster (default: one per core).
         out: run directory (default ``runs/<timestamp>-<name>``); with ``resume`` a rerun
             into the same directory skips every fit its journal already holds.
@@ -66,7 +71,7 @@ def run_tune(
     Raises:
         ConfigError, DataError: a bad spec or missing data (before anything runs).
     """
-    check_where(scheduler, workers)
+    check_where(scheduler, workers, cluster)
     job: TuneJob = check_spec(load_spec(spec_path), where=spec_path)
     X, y = load_table(job.spec.data)
     spec = job.spec
@@ -81,7 +86,9 @@ def run_tune(
         seed=spec.seed,
     )
     run_dir = resolve_run_dir(out, job.name)
-    with open_client(scheduler, workers) as client:
+    with open_client(
+        scheduler, workers, cluster=cluster, namespace=namespace, security=security
+    ) as client:
         return search(
             job.estimator,
             job.space,
@@ -96,3 +103,43 @@ def run_tune(
             name=job.name,
             extra={"spec": spec.model_dump(mode="json"), "spec_file": str(spec_path)},
         )
+
+
+def detach_tune(
+    spec_path: str | Path,
+    *,
+    cluster: str | None,
+    namespace: str | None = None,
+    resume: bool = True,
+) -> str:
+    """Start ``daskcloud tune`` as a Job inside Kubernetes cluster ``cluster`` (``--detach``).
+
+    The spec is checked here first, so a bad one fails on the laptop. In the pod, the spec is
+    mounted from a ConfigMap and the run directory (journal included) lives on a
+    PersistentVolumeClaim that ``cluster down`` keeps; the data the spec names must be
+    readable from the pod (a path in the image or on the volume, or a URL pandas reads).
+    Unverified against a real cluster.
+
+    Returns:
+        the name of the driver Job (``daskcloud cluster logs NAME --driver`` follows it).
+    """
+    from daskcloud.cluster.kubernetes._detach import JOURNAL_MOUNT, SPEC_MOUNT
+    from daskcloud.cluster.kubernetes._lifecycle import kube_api, submit_driver
+
+    if cluster is None:
+        raise ConfigError("--detach runs the search inside a daskcloud cluster; add --cluster NAME")
+    job: TuneJob = check_spec(load_spec(spec_path), where=spec_path)
+    path = Path(spec_path)
+    api = kube_api(namespace=namespace)
+    ns = namespace or api.namespace or "default"
+    args = [
+        "tune",
+        f"{SPEC_MOUNT}/{path.name}",
+        "--out",
+        f"{JOURNAL_MOUNT}/{job.name}",
+        # Kubernetes expands $(VAR) in args from the container's environment
+        "--scheduler",
+        "$(DASK_SCHEDULER_ADDRESS)",
+        "--resume" if resume else "--no-resume",
+    ]
+    return submit_driver(cluster, ns, args=args, spec_file=(path.name, path.read_text()), api=api)

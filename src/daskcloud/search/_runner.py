@@ -139,7 +139,8 @@ class Runner:
         self.strategy.bind(self.context)
         self._replay()
         # results are gathered in the background while the loop journals the previous ones
-        self._ac = as_completed(with_results=True, raise_errors=False)
+        # the loop is given so that a client that is not the default one works too
+        self._ac = as_completed(loop=self.client.loop, with_results=True, raise_errors=False)
         reason = None
         try:
             while True:
