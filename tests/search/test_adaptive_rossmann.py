@@ -43,7 +43,7 @@ SPACE = {
 
 #: (holdout RMSPE halving / grid, fit CPU-s halving / grid) of runs during development
 MEASURED = {
-    "slow: 50 stores, max_iter=20": (1.0024, 33.9 / 167.8),  # 0.202
+    "slow: 50 stores, max_iter=20": (1.0024, 33.9 / 167.8),  # 0.202; another run: 0.238
     "fast: 8 stores, max_iter=15": (1.000, 9.6 / 24.1),  # 0.399
     # other settings tried (12 stores): max_iter=20: (1.004, 0.314); max_iter=30: (1.021,
     # 0.275), eta=4: (1.021, 0.179); resource mlp__max_iter (1..27): (1.021, 0.324)
