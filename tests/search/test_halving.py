@@ -14,12 +14,12 @@ import pytest
 
 from daskcloud.exceptions import ConfigError
 from daskcloud.search.strategies import SearchContext, Trial, TrialResult, resolve_strategy
-from daskcloud.search.strategies._halving import (
+from daskcloud.search.strategies._asha import (
     AshaPromotions,
-    Halving,
     exhaust_min_resource,
     resource_ladder,
 )
+from daskcloud.search.strategies._halving import Halving
 
 GRID = {"a": list(range(9)), "b": list(range(9))}  # 81 candidates
 
