@@ -263,3 +263,40 @@ def test_store_trend_follows_growth() -> None:
     assert slope.loc[2] == pytest.approx(-0.2 / 3, abs=0.03)
     table = _table(features, X)
     assert _at(table, 1, "2014-11-30")["StoreTrend"] > _at(table, 1, "2013-11-30")["StoreTrend"]
+
+
+def _pandas_inside(value: object) -> list[str]:
+    """Paths to pandas objects anywhere in a fitted object's state."""
+    if isinstance(value, pd.DataFrame | pd.Series | pd.Index):
+        return [type(value).__name__]
+    if isinstance(value, dict):
+        items = value.items()
+    elif isinstance(value, list | tuple):
+        items = enumerate(value)
+    elif hasattr(value, "__dict__") and type(value).__module__.startswith("daskcloud"):
+        items = vars(value).items()
+    else:
+        return []
+    return [f"{key}.{path}" for key, item in items for path in _pandas_inside(item)]
+
+
+def test_fitted_state_is_plain_and_round_trips_through_skops(tmp_path) -> None:
+    import skops.io as sio
+
+    X, y = split_xy(_frame(start="2014-01-01", days=40))
+    early = X["Date"] < "2014-01-13"
+    fit_rows = early & (X["Store"] != 3)  # store 3 unseen; the calendar tail is needed later
+    features = RossmannFeatures(event_window=14).fit(X.loc[fit_rows], y.loc[fit_rows])
+    assert _pandas_inside(features) == []
+    path = tmp_path / "features.skops"
+    sio.dump(features, path)
+    untrusted = sio.get_untrusted_types(file=path)
+    assert all(t.startswith("daskcloud.rossmann.features.") for t in untrusted), untrusted
+    loaded = sio.load(path, trusted=untrusted)
+    later = X.loc[~early]
+    np.testing.assert_array_equal(loaded.transform(later), features.transform(later))
+    assert _at(_table(loaded, later), 2, "2014-01-13")["DaysAfterPromo"] == 3
+    pandas_out = clone(features).set_output(transform="pandas").fit(X.loc[fit_rows], y[fit_rows])
+    sio.dump(pandas_out, path)
+    again = sio.load(path, trusted=sio.get_untrusted_types(file=path))
+    pd.testing.assert_frame_equal(again.transform(later), pandas_out.transform(later))

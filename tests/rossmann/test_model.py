@@ -185,3 +185,35 @@ def test_public_names() -> None:
     }
     for name in rossmann.__all__:
         assert getattr(rossmann, name) is not None
+
+
+def test_fitted_pipeline_round_trips_through_skops(small_data, tmp_path) -> None:
+    import joblib
+    import skops.io as sio
+
+    from daskcloud.search.results import _save_model, load_best_model
+
+    train, holdout = holdout_split(small_data.train)
+    X, y = split_xy(train)
+    pipe = make_pipeline(mlp__max_iter=3).fit(X, y)
+    path = tmp_path / "pipe.skops"
+    sio.dump(pipe, path)
+    untrusted = sio.get_untrusted_types(file=path)
+    assert "daskcloud.rossmann.features._transformer.RossmannFeatures" in untrusted
+    assert all(t.startswith(("daskcloud.", "sklearn.", "numpy.")) for t in untrusted), untrusted
+    joblib.dump(pipe, tmp_path / "pipe.joblib")
+    copies = {
+        "skops": sio.load(path, trusted=untrusted),
+        "joblib": joblib.load(tmp_path / "pipe.joblib"),
+    }
+    X_hold, _ = split_xy(holdout)
+    for frame in (X_hold, small_data.test):
+        expected = pipe.predict(frame)
+        for name, copy in copies.items():
+            np.testing.assert_array_equal(copy.predict(frame), expected, err_msg=name)
+    # A run directory keeps the skops file, and load_best_model trusts what is in it.
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    saved = _save_model(pipe, run_dir)
+    assert saved == {"joblib": "best_model.joblib", "skops": "best_model.skops"}
+    np.testing.assert_array_equal(load_best_model(run_dir).predict(X_hold), pipe.predict(X_hold))

@@ -118,16 +118,53 @@ def _years(dates: pd.Series) -> np.ndarray:
     return days.astype(np.int64) / 365.25
 
 
+def _lookup(keys: np.ndarray, values: np.ndarray, query: np.ndarray) -> np.ndarray:
+    """``values`` where ``query`` is among the sorted ``keys``, NaN where it is not."""
+    if len(keys) == 0:
+        return np.full(len(query), np.nan)
+    pos = np.minimum(np.searchsorted(keys, query), len(keys) - 1)
+    return np.where(keys[pos] == query, values[pos], np.nan)
+
+
+def _table(means: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """A groupby mean as ``(sorted keys, values)`` arrays."""
+    order = np.argsort(means.index.to_numpy(), kind="stable")
+    return means.index.to_numpy()[order], means.to_numpy(dtype=np.float64)[order]
+
+
+def _grid(means: pd.Series, stores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """A (Store, key) groupby mean as ``(sorted keys, stores x keys matrix)``, NaN where absent."""
+    keys = np.sort(pd.unique(means.index.get_level_values(1).to_numpy()))
+    grid = np.full((len(stores), len(keys)), np.nan)
+    rows = np.searchsorted(stores, means.index.get_level_values(0).to_numpy())
+    cols = np.searchsorted(keys, means.index.get_level_values(1).to_numpy())
+    grid[rows, cols] = means.to_numpy(dtype=np.float64)
+    return keys, grid
+
+
 class StoreAggregates:
     """Per-store sales levels learned from training rows; unseen stores get the global level.
 
     All levels are means of log(Sales) over open rows with Sales > 0, so they
     enter the model on the scale it predicts. Built by :meth:`learn`, applied by
-    :meth:`apply`; holds plain pandas Series, so it pickles.
+    :meth:`apply`. The learned state is numpy arrays keyed by the sorted store ids
+    (looked up with ``np.searchsorted``), floats and tuples — no pandas objects — so
+    it pickles and round-trips through ``skops.io``; :attr:`store_level` and
+    :attr:`trend_slope` show it as Series.
     """
 
     def __init__(self) -> None:
         self.columns: list[str] = []
+
+    @property
+    def store_level(self) -> pd.Series:
+        """Mean log sales per store, indexed by store id."""
+        return pd.Series(self.level, index=pd.Index(self.stores, name="Store"), name="y")
+
+    @property
+    def trend_slope(self) -> pd.Series:
+        """Yearly drift of log sales per store, indexed by store id."""
+        return pd.Series(self.slope, index=pd.Index(self.stores, name="Store"))
 
     def learn(self, rows: pd.DataFrame, log_sales: np.ndarray) -> StoreAggregates:
         """Learn from training rows (already limited to open rows with Sales > 0)."""
@@ -142,15 +179,15 @@ class StoreAggregates:
         )
         self.global_level = float(df["y"].mean())
         store = df.groupby("Store")["y"].mean()
-        self.store_level = store
+        self.stores, self.level = _table(store)
         resid = df["y"] - store.reindex(df["Store"]).to_numpy()
         df["r"] = resid.to_numpy()
         # Weekday and promo effects relative to the store's level; unseen keys fall back
         # to the chain-wide effects.
-        self.dow_global = df.groupby("DayOfWeek")["r"].mean()
-        self.promo_global = df.groupby("Promo")["r"].mean()
-        self.store_dow = df.groupby(["Store", "DayOfWeek"])["r"].mean()
-        self.store_promo = df.groupby(["Store", "Promo"])["r"].mean()
+        self.dow_global = _table(df.groupby("DayOfWeek")["r"].mean())
+        self.promo_global = _table(df.groupby("Promo")["r"].mean())
+        self.store_dow = _grid(df.groupby(["Store", "DayOfWeek"])["r"].mean(), self.stores)
+        self.store_promo = _grid(df.groupby(["Store", "Promo"])["r"].mean(), self.stores)
         self.columns = ["StoreLevel", "StoreDowEffect", "StorePromoEffect", "StoreTrend"]
         self._learn_trend(df)
         self.spc = None
@@ -160,7 +197,7 @@ class StoreAggregates:
             if ok.any():
                 per_customer = pd.Series(log_sales[ok] - np.log(customers[ok]))
                 self.spc_global = float(per_customer.mean())
-                self.spc = per_customer.groupby(df["Store"].to_numpy()[ok]).mean()
+                self.spc = _table(per_customer.groupby(df["Store"].to_numpy()[ok]).mean())
                 self.columns.append("StoreLogSalesPerCustomer")
         return self
 
@@ -174,8 +211,9 @@ class StoreAggregates:
         dt = t - t_mean
         cov = (dt * r).groupby(by).sum()
         var = (dt * dt).groupby(by).sum()
-        self.trend_slope = (cov / var.where(var > 0)).fillna(0.0)
-        self.trend_center = t.groupby(by).mean()
+        # Both are keyed by the same sorted stores as the levels.
+        self.slope = _table((cov / var.where(var > 0)).fillna(0.0))[1]
+        self.center = _table(t.groupby(by).mean())[1]
         self.trend_span = (float(t.min()), float(t.max()))
 
     def apply(self, frame: pd.DataFrame) -> dict[str, np.ndarray]:
@@ -183,21 +221,24 @@ class StoreAggregates:
         store = frame["Store"].to_numpy()
         dow = frame["DayOfWeek"].to_numpy()
         promo = frame["Promo"].fillna(0).to_numpy()
-        level = self.store_level.reindex(store).to_numpy()
+        level = _lookup(self.stores, self.level, store)
         out = {"StoreLevel": np.where(np.isnan(level), self.global_level, level)}
-        for label, table, fallback, key in (
+        row = np.minimum(np.searchsorted(self.stores, store), len(self.stores) - 1)
+        store_known = self.stores[row] == store
+        for label, (keys, grid), fallback, key in (
             ("StoreDowEffect", self.store_dow, self.dow_global, dow),
             ("StorePromoEffect", self.store_promo, self.promo_global, promo),
         ):
-            values = table.reindex(pd.MultiIndex.from_arrays([store, key])).to_numpy()
-            default = fallback.reindex(key).fillna(0.0).to_numpy()
+            col = np.minimum(np.searchsorted(keys, key), len(keys) - 1)
+            values = np.where(store_known & (keys[col] == key), grid[row, col], np.nan)
+            default = np.nan_to_num(_lookup(*fallback, key), nan=0.0)
             out[label] = np.where(np.isnan(values), default, values)
         # Extrapolate the drift at most half a year beyond the training period.
         years = np.clip(_years(frame["Date"]), self.trend_span[0], self.trend_span[1] + 0.5)
-        slope = self.trend_slope.reindex(store).fillna(0.0).to_numpy()
-        center = self.trend_center.reindex(store).to_numpy()
+        slope = np.nan_to_num(_lookup(self.stores, self.slope, store), nan=0.0)
+        center = _lookup(self.stores, self.center, store)
         out["StoreTrend"] = np.where(np.isnan(center), 0.0, slope * (years - center))
         if self.spc is not None:
-            spc = self.spc.reindex(store).to_numpy()
+            spc = _lookup(*self.spc, store)
             out["StoreLogSalesPerCustomer"] = np.where(np.isnan(spc), self.spc_global, spc)
         return out

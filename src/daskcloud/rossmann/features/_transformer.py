@@ -161,13 +161,11 @@ class RossmannFeatures(TransformerMixin, BaseEstimator):
             # Keep the last event_window days: events just before a later transform window.
             tail = X["Date"] > X["Date"].max() - pd.Timedelta(days=int(self.event_window))
             part = X.loc[tail]
-            self.calendar_ = pd.concat(
-                [
-                    part[["Store", "Date"]].reset_index(drop=True),
-                    event_flags(part).reset_index(drop=True),
-                ],
-                axis=1,
-            )
+            # Plain arrays (days as int64 since 1970), not a frame, so skops can save it.
+            self.calendar_ = {
+                "Store": part["Store"].to_numpy(),
+                "Day": part["Date"].to_numpy(dtype="datetime64[D]").astype(np.int64),
+            } | {name: flag.to_numpy() for name, flag in event_flags(part).items()}
         self.n_features_in_ = X.shape[1]
         self.feature_names_out_ = np.asarray(list(self._columns(X.iloc[:1])), dtype=object)
         return self
@@ -220,14 +218,16 @@ class RossmannFeatures(TransformerMixin, BaseEstimator):
         stores = X["Store"].to_numpy()
         dates = X["Date"].to_numpy(dtype="datetime64[D]")
         flags = event_flags(X).reset_index(drop=True)
-        if self.calendar_ is not None and len(self.calendar_):
+        calendar = self.calendar_
+        if calendar is not None and len(calendar["Store"]):
             # Only store-days missing from X: a duplicate would count an event twice.
             seen = pd.MultiIndex.from_arrays([stores, dates])
-            cal_days = self.calendar_["Date"].to_numpy(dtype="datetime64[D]")
-            known = pd.MultiIndex.from_arrays([self.calendar_["Store"].to_numpy(), cal_days])
-            cal = self.calendar_.loc[~known.isin(seen)]
-            stores = np.concatenate([stores, cal["Store"].to_numpy()])
-            dates = np.concatenate([dates, cal["Date"].to_numpy(dtype="datetime64[D]")])
-            flags = pd.concat([flags, cal[flags.columns]], ignore_index=True)
+            cal_days = calendar["Day"].astype("datetime64[D]")
+            known = pd.MultiIndex.from_arrays([calendar["Store"], cal_days])
+            new = ~known.isin(seen)
+            stores = np.concatenate([stores, calendar["Store"][new]])
+            dates = np.concatenate([dates, cal_days[new]])
+            cal_flags = pd.DataFrame({name: calendar[name][new] for name in flags.columns})
+            flags = pd.concat([flags, cal_flags], ignore_index=True)
         distances = event_distances(stores, dates, flags, int(self.event_window))
         return {name: values[: len(X)] for name, values in distances.items()}
