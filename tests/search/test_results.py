@@ -138,3 +138,11 @@ def test_multimetric_primary_and_leaderboard(data):
     first_row = next(line for line in text.splitlines() if line.startswith("│    1 │"))
     best_alpha = search.best_params_["alpha"]
     assert f"alpha={best_alpha:.4g}" in first_row
+
+
+def test_a_model_file_naming_builtins_is_not_trusted():
+    from daskcloud.search.results import _trusted
+
+    ok, untrusted = _trusted(["sklearn.linear_model._ridge.Ridge", "builtins.eval"])
+    assert ok == ["sklearn.linear_model._ridge.Ridge"]
+    assert untrusted == ["builtins.eval"]

@@ -46,7 +46,8 @@ __all__ = [
 ]
 
 #: top-level modules whose types :func:`load_best_model` trusts in a skops file
-TRUSTED_MODULES = ("daskcloud", "sklearn", "numpy", "scipy", "pandas", "builtins", "collections")
+# Whole packages whose types a model file may name. Never `builtins`: it holds eval and exec.
+TRUSTED_MODULES = ("daskcloud", "sklearn", "numpy", "scipy", "pandas", "collections")
 
 SKOPS_FILE = "best_model.skops"
 JOBLIB_FILE = "best_model.joblib"
