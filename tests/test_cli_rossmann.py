@@ -83,7 +83,7 @@ def test_write_submission_imputes_missing_open_as_open(tmp_path):
         (["--strategy", "anneal"], "unknown strategy 'anneal'"),
         (["--data", "nowhere"], "has no train.csv"),
         (["--preset", "huge"], "huge"),
-        (["--workers", "2", "--scheduler", "tcp://127.0.0.1:1"], "not both"),
+        (["--workers", "2", "--scheduler", "tcp://127.0.0.1:1"], "give only one of"),
     ],
 )
 def test_bad_input_is_one_line_exit_2(cache, tmp_path, capsys, args, message):
@@ -140,3 +140,25 @@ def test_tune_spec_on_rossmann_data_with_rmspe(cache, tmp_path, capsys):
     assert first["n_fits"] == 4 and -0.5 < first["best_score"] < 0  # negative RMSPE
     assert main(args) == 0
     assert json.loads(capsys.readouterr().out)["n_fits_skipped"] == 4
+
+
+@pytest.mark.parametrize("strategy", ["halving", "tpe"])
+def test_adaptive_strategies_run_the_quick_job(cache, tmp_path, capsys, strategy):
+    from daskcloud.jobs._run import JSON_KEYS
+
+    out = tmp_path / strategy
+    args = ("--preset", "small", "--quick", "--workers", "2", "--out", str(out))
+    result = run_json(capsys, *args, "--strategy", strategy)
+
+    assert set(result) == {*JSON_KEYS, "holdout_rmspe"}
+    assert result["n_candidates"] >= 1 and result["n_fits"] >= 2
+    assert result["best_params"]["mlp__hidden_layer_sizes"] == [32]
+    assert 0 < result["holdout_rmspe"]["tuned"] < 0.5
+    assert (out / "summary.json").is_file() and (out / "journal.sqlite").is_file()
+
+
+def test_unknown_strategy_names_all_four(cache, tmp_path, capsys):
+    assert main(["rossmann", "--strategy", "anneal", "--out", str(tmp_path / "r")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1
+    assert all(name in err for name in ("grid", "random", "halving", "tpe"))

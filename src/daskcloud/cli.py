@@ -122,9 +122,14 @@ def _rossmann(
     preset: str | None = typer.Option(
         None, "--preset", help="Synthetic data preset: small (default), medium or full."
     ),
-    strategy: str = typer.Option("grid", "--strategy", help="grid (24 candidates) or random."),
+    strategy: str = typer.Option(
+        "grid",
+        "--strategy",
+        help="grid (24 candidates), halving (that grid, successive halving over rows), "
+        "random or tpe (Optuna).",
+    ),
     n_candidates: int | None = typer.Option(
-        None, "--n-candidates", min=1, help="Random strategy: number of candidates (24)."
+        None, "--n-candidates", min=1, help="random/tpe: number of candidates (24)."
     ),
     workers: int | None = typer.Option(
         None, "--workers", min=1, help="Local cluster worker processes (default: one per core)."

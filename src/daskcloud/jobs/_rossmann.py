@@ -7,9 +7,9 @@ Steps of :func:`run_rossmann`:
    (:func:`daskcloud.rossmann.job.preset_data_dir`).
 2. The last ``holdout_weeks`` weeks of train are held out; the rest is searched with
    expanding-window time-series CV (:class:`~daskcloud.rossmann.splits.TimeSeriesFolds`).
-3. The search: ``make_pipeline`` over ``default_search_space()`` (grid, 24 candidates) or
-   its random counterpart, on a local Dask cluster or a scheduler; the best is refit on
-   the whole train part.
+3. The search: ``make_pipeline`` over ``default_search_space()`` (grid, 24 candidates;
+   halving over the same grid) or its random counterpart (random, tpe), on a local Dask
+   cluster or a scheduler; the best is refit on the whole train part.
 4. Holdout RMSPE of the median baseline, the default MLP, the tuned MLP and — on
    synthetic data — the oracle (the generator's RMSPE-optimal prediction, truth.csv).
 5. With a test.csv: the tuned pipeline is refit on all of train and predicts test into
@@ -60,7 +60,13 @@ __all__ = [
     "run_rossmann",
 ]
 
-STRATEGIES = ("grid", "random")
+#: ``--strategy`` names; the grid ones search ``default_search_space()``, the others
+#: ``random_space()``
+STRATEGIES = ("grid", "random", "halving", "tpe")
+_GRID_STRATEGIES = ("grid", "halving")
+#: options of each strategy (halving: training rows as the resource, a third go on per rung)
+_STRATEGY_OPTIONS: dict[str, dict[str, Any]] = {"halving": {"resource": "n_samples", "eta": 3}}
+DEFAULT_N_CANDIDATES = 24
 HOLDOUT_WEEKS = 6
 _MODEL_LABELS = {
     "baseline": "median baseline (Store, DayOfWeek, Promo)",
@@ -234,8 +240,10 @@ def run_rossmann(
         data_dir: folder with the Kaggle files; default: synthetic data of ``preset``.
         scheduler, cluster, namespace, security: where to run, as for
             :func:`daskcloud.jobs.run_tune`; default: a new local cluster of ``workers``.
-        strategy: ``"grid"`` (``default_search_space()``, 24 candidates) or ``"random"``
-            (``n_candidates`` draws of :func:`random_space`, default 24).
+        strategy: ``"grid"`` (``default_search_space()``, 24 candidates), ``"halving"``
+            (successive halving of that grid over training rows, eta 3), ``"random"`` or
+            ``"tpe"`` (``n_candidates`` draws or Optuna TPE trials of :func:`random_space`,
+            default 24; 2 with ``quick``).
         space: replace the default space.
         n_splits: time-series CV folds of 6 weeks each.
         quick: a smoke test of the whole job: :data:`QUICK_SPACE` (2 small candidates)
@@ -251,9 +259,9 @@ def run_rossmann(
     if quick:
         space, n_splits = QUICK_SPACE, 2
     elif space is None:
-        space = default_search_space() if strategy == "grid" else random_space()
-    if strategy == "random" and n_candidates is None:
-        n_candidates = 24
+        space = default_search_space() if strategy in _GRID_STRATEGIES else random_space()
+    if strategy not in _GRID_STRATEGIES and n_candidates is None:
+        n_candidates = 2 if quick else DEFAULT_N_CANDIDATES
     name = "rossmann" if data_dir is not None else f"rossmann-{preset}"
     timings: dict[str, float] = {}
 
@@ -265,7 +273,11 @@ def run_rossmann(
     run_dir = resolve_run_dir(out, name)
 
     options = SearchOptions(
-        strategy=strategy, n_candidates=n_candidates, scoring=rmspe_scorer, seed=seed
+        strategy=strategy,
+        strategy_options=_STRATEGY_OPTIONS.get(strategy),
+        n_candidates=n_candidates,
+        scoring=rmspe_scorer,
+        seed=seed,
     )
     with (
         open_client(
