@@ -83,6 +83,8 @@ def test_write_submission_imputes_missing_open_as_open(tmp_path):
         (["--strategy", "anneal"], "unknown strategy 'anneal'"),
         (["--data", "nowhere"], "has no train.csv"),
         (["--preset", "huge"], "huge"),
+        (["--max-time", "soon"], "max_time 'soon' is not a duration"),
+        (["--max-cost", "-1"], "max_cost must be a positive number"),
         (["--workers", "2", "--scheduler", "tcp://127.0.0.1:1"], "give only one of"),
     ],
 )

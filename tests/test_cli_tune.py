@@ -95,10 +95,57 @@ def test_tune_human_output(spec, tmp_path, capsys):
 
 def test_tune_both_scheduler_and_workers_is_an_input_error(spec, capsys):
     assert main(["tune", str(spec), "--workers", "2", "--scheduler", "tcp://127.0.0.1:1"]) == 2
-    assert "not both" in capsys.readouterr().err
+    assert "give only one of" in capsys.readouterr().err
 
 
 def test_tune_example_spec(tmp_path, capsys):
     result = run_json(capsys, str(EXAMPLES / "ridge.toml"), "--out", str(tmp_path / "r"))
     assert result["n_candidates"] == 20 and result["n_fits"] == 100
     assert 1e-4 <= result["best_params"]["alpha"] <= 1e2
+
+
+def test_budget_table_stops_after_max_trials(spec, tmp_path, capsys):
+    spec.write_text(SPEC + "[budget]\nmax_trials = 3\n")
+    out = tmp_path / "budget"
+    result = run_json(capsys, str(spec), "--out", str(out), "--workers", "2")
+    assert result["n_candidates"] == 3 and result["n_fits"] == 9
+    assert result["stop_reason"] == "stopped by the budget max_trials=3 (used 3 trials)"
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["stop_reason"] == result["stop_reason"]
+
+
+def test_budget_flags_override_the_spec_and_no_budget_means_null(spec, tmp_path, capsys):
+    spec.write_text(SPEC + "[budget]\nmax_trials = 3\n")
+    flagged = run_json(capsys, str(spec), "--out", str(tmp_path / "a"), "--workers", "2",
+                       "--max-trials", "2", "--max-time", "10m", "--max-cost", "5")  # fmt: skip
+    assert flagged["n_candidates"] == 2
+    assert flagged["stop_reason"].startswith("stopped by the budget max_trials=2")
+    spec.write_text(SPEC)
+    full = run_json(capsys, str(spec), "--out", str(tmp_path / "b"), "--workers", "2")
+    assert full["n_candidates"] == 6 and full["stop_reason"] is None
+
+
+@pytest.mark.parametrize(
+    ("change", "flags", "message"),
+    [
+        ("[budget]\nmax_time = -1\n", [], "max_time must be a positive number, got -1"),
+        ("[budget]\nmax_cost = 1\nprice_per_hour = -2\n", [], "price_per_hour must be"),
+        ("", ["--max-time", "soon"], "max_time 'soon' is not a duration"),
+        ("", ["--max-cost", "0"], "max_cost must be a positive number, got 0.0"),
+    ],
+)
+def test_bad_budget_is_exit_2_before_any_cluster(spec, tmp_path, capsys, monkeypatch, change,
+                                                 flags, message):  # fmt: skip
+    import daskcloud.cluster
+
+    def no_cluster(*args, **kwargs):
+        raise AssertionError("a cluster was started for a bad budget")
+
+    monkeypatch.setattr(daskcloud.cluster, "open_client", no_cluster)
+    spec.write_text(SPEC + change)
+    out = tmp_path / "run"
+    assert main(["tune", str(spec), "--out", str(out), "--json", *flags]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == "" and "Traceback" not in captured.err
+    assert len(captured.err.strip().splitlines()) == 1 and message in captured.err
+    assert not out.exists()

@@ -93,6 +93,13 @@ _NAMESPACE = typer.Option(
 _TLS_CA = typer.Option(None, "--tls-ca-file", help="CA certificate of a tls:// --scheduler.")
 _TLS_CERT = typer.Option(None, "--tls-cert", help="Client certificate for a tls:// --scheduler.")
 _TLS_KEY = typer.Option(None, "--tls-key", help="Client key for a tls:// --scheduler.")
+_MAX_TRIALS = typer.Option(None, "--max-trials", min=1, help="Budget: stop after N trials.")
+_MAX_TIME = typer.Option(
+    None, "--max-time", help="Budget: stop after this long, e.g. 30s, 10m, 2h or 1h30m."
+)
+_MAX_COST = typer.Option(
+    None, "--max-cost", help="Budget: stop at this cost (the cluster's price per hour)."
+)
 
 
 def _where(
@@ -152,6 +159,9 @@ def _rossmann(
     quick: bool = typer.Option(
         False, "--quick", help="Smoke test: 2 small candidates, 2 folds (seconds, not minutes)."
     ),
+    max_trials: int | None = _MAX_TRIALS,
+    max_time: str | None = _MAX_TIME,
+    max_cost: float | None = _MAX_COST,
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object on stdout."),
 ) -> None:
     """The main job: tune the MLP pipeline on (synthetic) Rossmann data; score it on a holdout."""
@@ -175,6 +185,7 @@ def _rossmann(
             resume=resume,
             progress=True,
             quick=quick,
+            budget={"max_trials": max_trials, "max_time": max_time, "max_cost": max_cost},
             **_where(cluster, namespace, (tls_ca_file, tls_cert, tls_key)),
         )
     _print_search(result, as_json)
@@ -290,6 +301,8 @@ def _print_search(result: object, as_json: bool) -> None:
         f"in {summary.get('wall_s') or 0:.1f} s"
         + ("" if best is None else f"; best {summary['metric']} {best:.5g}")
     )
+    if summary.get("stop_reason"):
+        console.print(summary["stop_reason"], highlight=False, soft_wrap=True)
     console.print(f"run directory: {summary['run_dir']}", highlight=False, soft_wrap=True)
 
 
@@ -318,6 +331,9 @@ def tune(
     resume: bool = typer.Option(
         True, "--resume/--no-resume", help="Skip fits already in the run directory's journal."
     ),
+    max_trials: int | None = _MAX_TRIALS,
+    max_time: str | None = _MAX_TIME,
+    max_cost: float | None = _MAX_COST,
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object on stdout."),
 ) -> None:
     """Run the hyperparameter search a TOML spec describes; write results to a run directory."""
@@ -337,8 +353,9 @@ def tune(
     where = _where(cluster, namespace, (tls_ca_file, tls_cert, tls_key))
     with _stdout_to_stderr(as_json):
         result = run_tune(
-            spec, scheduler=scheduler, workers=workers, out=out, resume=resume, **where
-        )
+            spec, scheduler=scheduler, workers=workers, out=out, resume=resume,
+            max_trials=max_trials, max_time=max_time, max_cost=max_cost, **where,
+        )  # fmt: skip
     _print_search(result, as_json)
 
 

@@ -12,6 +12,7 @@ import pytest
 from daskcloud.cli import main
 from daskcloud.exceptions import ConfigError, DataError
 from daskcloud.rossmann.splits import TimeSeriesFolds
+from daskcloud.search._budget import Budget
 from daskcloud.search.space import Distribution
 from daskcloud.search.spec import check_spec, load_spec
 
@@ -193,6 +194,21 @@ BAD = {
         ConfigError,
         "not valid TOML",
     ),
+    "unknown budget key": (
+        lambda t: t + "[budget]\nmax_trails = 3\n",
+        ConfigError,
+        "budget: unknown budget key 'max_trails'",
+    ),
+    "bad budget value": (
+        lambda t: t + "[budget]\nmax_trials = 0\n",
+        ConfigError,
+        "budget: max_trials must be a positive integer, got 0",
+    ),
+    "bad budget duration": (
+        lambda t: t + '[budget]\nmax_time = "ten minutes"\n',
+        ConfigError,
+        "max_time 'ten minutes' is not a duration",
+    ),
 }
 
 
@@ -240,3 +256,12 @@ def test_bad_spec_subprocess(spec_dir):
     assert len(lines) == 1, proc.stderr
     assert "unknown parameter for Ridge; did you mean alpha?" in lines[0]
     assert not (spec_dir / "runs").exists()
+
+
+def test_budget_table_is_resolved_on_the_job(spec_dir):
+    budget = 'max_trials = 3\nmax_time = "10m"\nmax_cost = 2.5\nprice_per_hour = 1.0\n'
+    text = GOOD + "[budget]\n" + budget
+    job = check_spec(load_spec(write(spec_dir, text)), where="spec.toml")
+    assert job.budget == Budget(max_trials=3, max_time=600.0, max_cost=2.5, price_per_hour=1.0)
+    unlimited = check_spec(load_spec(write(spec_dir, GOOD)), where="spec.toml")
+    assert not unlimited.budget.limited

@@ -48,6 +48,7 @@ from daskcloud.rossmann.job import oracle_predictions, preset_data_dir
 from daskcloud.rossmann.metric import rmspe, rmspe_scorer
 from daskcloud.rossmann.model import default_search_space, make_pipeline
 from daskcloud.rossmann.splits import TimeSeriesFolds, holdout_split
+from daskcloud.search._budget import resolve_budget
 from daskcloud.search.results import write_json
 from daskcloud.search.space import resolve_space
 
@@ -233,6 +234,7 @@ def run_rossmann(
     cluster: str | None = None,
     namespace: str | None = None,
     security: Any = None,
+    budget: Any = None,
 ) -> RossmannResult:
     """Tune the Rossmann MLP pipeline and score it on the holdout; see the module docstring.
 
@@ -246,6 +248,8 @@ def run_rossmann(
             default 24; 2 with ``quick``).
         space: replace the default space.
         n_splits: time-series CV folds of 6 weeks each.
+        budget: limits of the search (``None | Budget | {"max_trials": 10, ...}``), checked
+            before anything runs; see :class:`daskcloud.search.Budget`.
         quick: a smoke test of the whole job: :data:`QUICK_SPACE` (2 small candidates)
             and 2 folds, whatever ``space`` and ``n_splits`` say.
 
@@ -256,6 +260,7 @@ def run_rossmann(
     if strategy not in STRATEGIES:
         raise ConfigError(f"unknown strategy {strategy!r}; use one of {', '.join(STRATEGIES)}")
     check_where(scheduler, workers, cluster)
+    budget = resolve_budget(budget)
     if quick:
         space, n_splits = QUICK_SPACE, 2
     elif space is None:
@@ -278,6 +283,7 @@ def run_rossmann(
         n_candidates=n_candidates,
         scoring=rmspe_scorer,
         seed=seed,
+        budget=budget,
     )
     with (
         open_client(

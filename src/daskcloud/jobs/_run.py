@@ -31,6 +31,7 @@ JSON_KEYS = (
     "n_fits_skipped",
     "wall_s",
     "fit_cpu_s",
+    "stop_reason",
     "run_dir",
 )
 
@@ -66,6 +67,7 @@ class SearchOptions:
     error_score: Any = float("nan")
     return_train_score: bool = False
     seed: int = 0
+    budget: Any = None  # a resolved Budget (resolved before any cluster starts)
 
 
 def resolve_run_dir(out: str | Path | None, name: str) -> Path:
@@ -142,6 +144,7 @@ def _make_search(estimator: Any, space: Any, cv: Any, options: SearchOptions, **
         error_score=options.error_score,
         return_train_score=options.return_train_score,
         random_state=options.seed,
+        budget=options.budget,
         **engine,
     )
 

@@ -14,6 +14,7 @@ from daskcloud.jobs._run import (
     resolve_run_dir,
     search,
 )
+from daskcloud.search._budget import resolve_budget
 from daskcloud.search.spec import DataSpec, TuneJob, check_spec, load_spec
 
 __all__ = ["load_table", "run_tune"]
@@ -55,6 +56,9 @@ def run_tune(
     cluster: str | None = None,
     namespace: str | None = None,
     security: Any = None,
+    max_trials: int | None = None,
+    max_time: float | str | None = None,
+    max_cost: float | None = None,
 ) -> TuneResult:
     """Run the search a spec file describes; the spec is fully checked before any cluster starts.
 
@@ -67,12 +71,15 @@ def run_tune(
         out: run directory (default ``runs/<timestamp>-<name>``); with ``resume`` a rerun
             into the same directory skips every fit its journal already holds.
         progress: show the search's progress bar (on stderr).
+        max_trials, max_time, max_cost: override the spec's ``[budget]`` (``max_time`` in
+            seconds or a duration such as ``"10m"``).
 
     Raises:
         ConfigError, DataError: a bad spec or missing data (before anything runs).
     """
     check_where(scheduler, workers, cluster)
     job: TuneJob = check_spec(load_spec(spec_path), where=spec_path)
+    budget = resolve_budget(job.budget, max_trials=max_trials, max_time=max_time, max_cost=max_cost)
     X, y = load_table(job.spec.data)
     spec = job.spec
     options = SearchOptions(
@@ -84,6 +91,7 @@ def run_tune(
         error_score=spec.error_score,
         return_train_score=spec.return_train_score,
         seed=spec.seed,
+        budget=budget,
     )
     run_dir = resolve_run_dir(out, job.name)
     with open_client(

@@ -164,6 +164,9 @@ def _positive(value: Any, *, zero_ok: bool = False) -> bool:
 def resolve_budget(budget: Budget | Mapping[str, Any] | None = None, **limits: Any) -> Budget:
     """Normalise ``None | Budget | {"max_time": 60, ...}`` plus keyword limits into one Budget.
 
+    Keyword limits that are not None override the mapping's. ``max_time`` may be a
+    duration string (``"30s"``, ``"10m"``, ``"2h"``, ``"1h30m"``) as well as seconds.
+
     Raises:
         ConfigError: for an unknown key or a bad value, naming the accepted keys.
     """
@@ -177,11 +180,28 @@ def resolve_budget(budget: Budget | Mapping[str, Any] | None = None, **limits: A
     elif budget is None:
         base = Budget()
     elif isinstance(budget, Mapping):
-        base = Budget(**dict(budget))
+        base = Budget(**_durations(budget))
     else:
         raise ConfigError(f"budget must be a Budget or a mapping, got {type(budget).__name__}")
-    extra = {k: v for k, v in limits.items() if v is not None}
+    extra = _durations({k: v for k, v in limits.items() if v is not None})
     return replace(base, **extra) if extra else base
+
+
+def _durations(limits: Mapping[str, Any]) -> dict[str, Any]:
+    """``limits`` with a ``max_time`` duration string turned into seconds."""
+    out = dict(limits)
+    text = out.get("max_time")
+    if isinstance(text, str):
+        from daskcloud.cluster.kubernetes._spec import parse_duration
+
+        try:
+            out["max_time"] = float(text)  # plain seconds, "90" or "1.5"
+        except ValueError:
+            try:
+                out["max_time"] = float(parse_duration(text, "max_time"))
+            except ValueError as e:
+                raise ConfigError(str(e)) from None
+    return out
 
 
 class BudgetStop:

@@ -16,6 +16,7 @@ from sklearn.utils import indexable
 
 from daskcloud.exceptions import ConfigError, SearchError
 from daskcloud.search import _keys, _sklearn
+from daskcloud.search._continue import continuation_mode
 from daskcloud.search._fit import SearchData
 from daskcloud.search._progress import make_progress
 from daskcloud.search._runner import RunConfig, Runner, RunStats
@@ -149,20 +150,23 @@ class DaskSearchCV(BaseSearchCV):
             state["journal"] = None if journal.path is None else str(journal.path)
         return state
 
-    def _stop_condition(self) -> Any:
+    def _stop_condition(self, budget: Any, client: Any) -> Any:
         """A callable ``(RunStats) -> reason | None`` that stops the search; None: never stop.
 
-        The hook for budgets (max_trials, max_time, max_cpu_hours, max_cost).
+        The hook for budgets (max_trials, max_time, max_cpu_hours, max_cost); ``budget`` is
+        already resolved, ``client`` gives the cluster's price for ``max_cost``.
         """
         from daskcloud.search._budget import make_stop
 
-        return make_stop(self.budget, self.client)
+        return make_stop(budget, client)
 
     def fit(self, X: Any, y: Any = None, groups: Any = None, **fit_params: Any) -> DaskSearchCV:
         """Run the search on the cluster, then refit the best candidate on all of ``X, y``."""
         from daskcloud.cluster import check_versions, open_client
+        from daskcloud.search._budget import resolve_budget
 
         t0 = time.time()
+        budget = resolve_budget(self.budget)  # a bad budget fails before any cluster starts
         if not (isinstance(self.error_score, int | float) or self.error_score == "raise"):
             raise ConfigError(f"error_score must be a number or 'raise', got {self.error_score!r}")
         scorers, refit_metric = _sklearn.get_scorers(self)
@@ -224,6 +228,7 @@ class DaskSearchCV(BaseSearchCV):
                     error_score=self.error_score,
                     n_threads=n_threads,
                     primary_metric=refit_metric if isinstance(refit_metric, str) else None,
+                    continuation=continuation_mode(self.estimator, strategy.resource),
                 )
                 context = SearchContext(
                     n_splits=len(splits),
@@ -231,7 +236,7 @@ class DaskSearchCV(BaseSearchCV):
                     n_workers=n_threads,
                     random_state=self.random_state,
                 )
-                stop = self._stop_condition()
+                stop = self._stop_condition(budget, self.client)
                 if progress is not None and stop is not None:
                     progress.note = getattr(stop, "describe", None)  # budget used, on the bar
                 runner = Runner(

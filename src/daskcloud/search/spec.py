@@ -35,6 +35,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from daskcloud.exceptions import ConfigError, DataError
+from daskcloud.search._budget import Budget, resolve_budget
 from daskcloud.search.space import grid_size, resolve_space
 
 __all__ = [
@@ -141,6 +142,7 @@ class TuneSpec(BaseModel):
     seed: int = 0
     error_score: float | Literal["raise"] = math.nan
     return_train_score: bool = False
+    budget: dict[str, Any] | None = None
 
     @field_validator("estimator", mode="before")
     @classmethod
@@ -175,6 +177,7 @@ class TuneJob:
     refit: bool | str
     strategy: str
     strategy_options: dict[str, Any] = field(default_factory=dict)
+    budget: Budget = field(default_factory=Budget)
 
 
 def _format_errors(error: ValidationError) -> str:
@@ -347,6 +350,13 @@ def _check_strategy(spec: TuneSpec, space: Any) -> None:
         ) from e
 
 
+def _check_budget(spec: TuneSpec) -> Budget:
+    try:
+        return resolve_budget(spec.budget)
+    except ConfigError as e:
+        raise ConfigError(f"budget: {e}") from e
+
+
 def _check_data(data: DataSpec) -> None:
     if data.rossmann is not None:
         data_dir = data.rossmann.data_dir
@@ -385,7 +395,7 @@ def check_spec(spec: TuneSpec, *, where: str | Path = "spec") -> TuneJob:
     """Build and check everything a search needs; pure of Dask, cheap (reads a file header).
 
     Raises:
-        ConfigError: unknown parameter, malformed distribution, bad cv/scoring/strategy.
+        ConfigError: unknown parameter, malformed distribution, bad cv/scoring/strategy/budget.
         DataError: the data file is missing or lacks the target column.
     """
     try:
@@ -395,6 +405,7 @@ def check_spec(spec: TuneSpec, *, where: str | Path = "spec") -> TuneJob:
         cv = _build_cv(spec.cv)
         scoring, refit = _build_scoring(spec)
         _check_strategy(spec, space)
+        budget = _check_budget(spec)
         _check_data(spec.data)
     except (ConfigError, DataError) as e:
         raise type(e)(f"{where}: {e}") from e
@@ -408,4 +419,5 @@ def check_spec(spec: TuneSpec, *, where: str | Path = "spec") -> TuneJob:
         refit=refit,
         strategy=spec.strategy.name,
         strategy_options=spec.strategy.options,
+        budget=budget,
     )
