@@ -26,9 +26,7 @@ SPACE = {"alpha": "loguniform(1e-3, 1.0)", "fit_intercept": [True, False], "tol"
 
 STRATEGIES = {
     "grid": lambda seed: resolve_strategy("grid", GRID, random_state=seed),
-    "random": lambda seed: resolve_strategy(
-        "random", resolve_space(SPACE), n_candidates=12, random_state=seed
-    ),
+    "random": lambda seed: resolve_strategy("random", SPACE, n_candidates=12, random_state=seed),
     "halving": lambda seed: resolve_strategy("halving", GRID, random_state=seed),
     "halving-sampled": lambda seed: resolve_strategy(
         "halving", SPACE, n_candidates=18, random_state=seed, eta=2
@@ -166,3 +164,20 @@ def test_cancelled_trials_do_not_block_finishing(make):
     # a stopped search asks nothing more of the strategy; it must still be consistent
     for t in strategy.ask(2):
         strategy.tell(TrialResult(trial=t, score=score(t)))
+
+
+def test_random_takes_distribution_strings_like_every_strategy():
+    """resolve_strategy resolves the space once: random sees strings as halving and tpe do."""
+    from daskcloud.search.strategies import RandomStrategy
+
+    from_strings = resolve_strategy("random", SPACE, n_candidates=12, random_state=0)
+    from_objects = RandomStrategy(resolve_space(SPACE), n_candidates=12, random_state=0)
+    params = [dict(t.params) for t in drive(from_strings)[0]]
+    assert params == [dict(t.params) for t in drive(from_objects)[0]]
+    assert len(params) == 12 and len({p["alpha"] for p in params}) == 12
+    assert all(1e-3 <= p["alpha"] <= 1.0 for p in params)
+
+
+def test_grid_takes_numpy_arrays_as_scikit_learn_does():
+    strategy = resolve_strategy("grid", {"alpha": np.logspace(-2, 0, 3), "tol": range(1, 3)})
+    assert len(drive(strategy)[0]) == 6

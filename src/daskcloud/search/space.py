@@ -149,8 +149,8 @@ def _resolve_value(key: str, value: Any) -> Any:
         return value  # our distributions, or any scipy-like object with rvs
     if isinstance(value, str):
         return parse_distribution(value, key=key)
-    if isinstance(value, list | tuple):
-        if not value:
+    if isinstance(value, list | tuple | range) or getattr(value, "ndim", None) == 1:
+        if not len(value):  # lists, tuples, ranges, 1-D arrays (np.logspace) as scikit-learn takes
             raise ConfigError(f"space.{key}: the list of values is empty; give at least one value")
         return list(value)
     raise ConfigError(

@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from daskcloud.exceptions import ConfigError
+from daskcloud.search.space import resolve_space
 from daskcloud.search.strategies._base import SearchContext, Strategy, Trial, TrialResult
 from daskcloud.search.strategies._grid import FixedCandidates, GridStrategy
 from daskcloud.search.strategies._halving import Halving
@@ -57,7 +58,12 @@ def resolve_strategy(
     random_state: Any = None,
     **options: Any,
 ) -> Strategy:
-    """Return a :class:`Strategy` for a name (built from ``space``) or the instance itself."""
+    """Return a :class:`Strategy` for a name (built from ``space``) or the instance itself.
+
+    A named strategy gets the space through :func:`~daskcloud.search.space.resolve_space`, so
+    every strategy accepts the same forms: lists, scipy.stats distributions and strings such
+    as ``"loguniform(1e-4, 1e-1)"``.
+    """
     if isinstance(strategy, Strategy):
         return strategy
     if not isinstance(strategy, str) or strategy not in _REGISTRY:
@@ -71,4 +77,5 @@ def resolve_strategy(
         cls = getattr(importlib.import_module(module_name), class_name)
     except (ImportError, AttributeError) as e:
         raise ConfigError(f"strategy {strategy!r} is not available: {e}") from e
+    space = resolve_space(space)  # once, for every strategy
     return cls(space, n_candidates=n_candidates, random_state=random_state, **fixed, **options)
