@@ -173,3 +173,18 @@ def test_no_budget_runs_everything_and_says_nothing(data, dask_client):
 def test_progress_lines_show_the_budget_used(capsys, data, dask_client):
     _search(dask_client, {"max_trials": 50}, progress="log").fit(*data)
     assert "budget: max_trials" in capsys.readouterr().out
+
+
+def test_budget_time_is_monotonic_whatever_the_wall_clock_does():
+    from types import SimpleNamespace
+
+    from daskcloud.search._budget import BudgetStop
+
+    ticks = iter([100.0, 104.0, 112.0])
+    stop = BudgetStop(Budget(max_time=10), clock=lambda: next(ticks))
+    stats = SimpleNamespace(n_trials_done=1, fit_cpu_s=0.0, elapsed=2.0)
+    assert stop(stats) is None  # anchored: 2 s used at monotonic 100
+    stats.elapsed = -3600.0  # the wall clock jumped back an hour
+    assert stop.seconds_left(stats) == pytest.approx(4.0)  # 104 - 98 = 6 s used
+    stats.elapsed = 1e6  # ... and forward
+    assert stop(stats) == "stopped by the budget max_time=10 (used 14 s)"

@@ -24,7 +24,8 @@ True
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields, replace
 from typing import Any
 
@@ -210,16 +211,30 @@ class BudgetStop:
     Reads the runner's live counters (``n_trials_done``, ``elapsed``, ``fit_cpu_s``),
     keeps the :class:`StopReason` as :attr:`reason`, and describes the budget used for
     the progress display (:meth:`describe`).
+
+    Time is measured on a monotonic clock (``clock``, default :func:`time.monotonic`),
+    anchored to the runner's ``elapsed`` the first time it is read: a wall-clock jump
+    (NTP, a suspended laptop) neither ends a ``max_time`` search early nor extends it.
     """
 
-    def __init__(self, budget: Budget) -> None:
+    def __init__(self, budget: Budget, clock: Callable[[], float] = time.monotonic) -> None:
         self.budget = budget
         self.reason: StopReason | None = None
+        self._clock = clock
+        self._started: float | None = None
 
-    @staticmethod
-    def usage(stats: Any) -> Usage:
+    def elapsed(self, stats: Any) -> float:
+        """Seconds since the search started, on the monotonic clock."""
+        now = self._clock()
+        if self._started is None:
+            self._started = now - max(0.0, float(stats.elapsed))
+        return now - self._started
+
+    def usage(self, stats: Any) -> Usage:
         """The runner's counters as a :class:`Usage`."""
-        return Usage(n_trials=stats.n_trials_done, elapsed_s=stats.elapsed, cpu_s=stats.fit_cpu_s)
+        return Usage(
+            n_trials=stats.n_trials_done, elapsed_s=self.elapsed(stats), cpu_s=stats.fit_cpu_s
+        )
 
     def __call__(self, stats: Any) -> str | None:
         self.reason = self.budget.exceeded(self.usage(stats))
@@ -227,7 +242,7 @@ class BudgetStop:
 
     def seconds_left(self, stats: Any) -> float | None:
         """Seconds until the time (or cost) budget runs out; None if neither is set."""
-        return self.budget.seconds_left(stats.elapsed)
+        return self.budget.seconds_left(self.elapsed(stats))
 
     def describe(self, stats: Any) -> str:
         """Budget used so far, for the progress bar and log lines."""
