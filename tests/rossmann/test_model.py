@@ -217,3 +217,21 @@ def test_fitted_pipeline_round_trips_through_skops(small_data, tmp_path) -> None
     saved = _save_model(pipe, run_dir)
     assert saved == {"joblib": "best_model.joblib", "skops": "best_model.skops"}
     np.testing.assert_array_equal(load_best_model(run_dir).predict(X_hold), pipe.predict(X_hold))
+
+
+def test_warm_start_continues_the_mlp_to_max_iter_in_all() -> None:
+    X, y = _toy()
+    model = LogTargetMLP(max_iter=3, early_stopping=False, tol=0.0, warm_start=True).fit(X, y)
+    net, curve = model.mlp_, list(model.mlp_.loss_curve_)
+    assert model.n_iter_ == 3
+    model.set_params(max_iter=9).fit(X, y)
+    assert model.mlp_ is net  # the same network, trained on
+    assert model.n_iter_ == 9 and len(net.loss_curve_) == 9  # 6 more epochs, not 9
+    assert net.loss_curve_[:3] == curve
+    assert model.set_params(max_iter=9).fit(X, y).n_iter_ == 9  # already there: no epoch
+    assert rmspe(y, model.predict(X)) < rmspe(y, LogTargetMLP(max_iter=3).fit(X, y).predict(X))
+    # without warm_start every fit starts anew
+    cold = LogTargetMLP(max_iter=3, early_stopping=False).fit(X, y)
+    first = cold.mlp_
+    assert cold.set_params(max_iter=9).fit(X, y).mlp_ is not first
+    assert cold.n_iter_ == 9

@@ -97,3 +97,53 @@ class ThreadProbe(RegressorMixin, BaseEstimator):
 
     def predict(self, X):
         return self.ridge_.predict(X)
+
+
+class EpochMLP(RegressorMixin, BaseEstimator):
+    """A small MLPRegressor trained to exactly ``max_iter`` epochs; logs each fit to ``path``.
+
+    Each fit appends ``"<epochs before> <epochs after>"``. With ``warm_start`` it
+    continues its network up to ``max_iter`` epochs in all (daskcloud's "total" mode).
+    """
+
+    def __init__(self, alpha=1e-4, max_iter=5, warm_start=False, path=None):
+        self.alpha = alpha
+        self.max_iter = max_iter
+        self.warm_start = warm_start
+        self.path = path
+
+    def fit(self, X, y):
+        import warnings
+
+        from sklearn.exceptions import ConvergenceWarning
+        from sklearn.neural_network import MLPRegressor
+
+        start = 0
+        if getattr(self, "warm_start", False) and hasattr(self, "mlp_"):
+            start = self.n_iter_
+        else:
+            # tol=0 with an unreachable n_iter_no_change: every epoch of max_iter runs
+            self.mlp_ = MLPRegressor(hidden_layer_sizes=(64, 64), alpha=self.alpha, tol=0.0,
+                                     n_iter_no_change=10**6, random_state=0)  # fmt: skip
+        self.n_iter_ = start
+        if self.max_iter > start:
+            # scikit-learn's MLP counts max_iter (and n_iter_) per fit call, not in all
+            self.mlp_.set_params(max_iter=self.max_iter - start, warm_start=True)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", ConvergenceWarning)
+                self.mlp_.fit(X, y)
+            self.n_iter_ += self.mlp_.n_iter_
+        _count(self.path, f"{start} {self.n_iter_}")
+        return self
+
+    def predict(self, X):
+        return self.mlp_.predict(X)
+
+
+class ColdEpochMLP(EpochMLP):
+    """:class:`EpochMLP` without a ``warm_start`` parameter: every fit starts anew."""
+
+    def __init__(self, alpha=1e-4, max_iter=5, path=None):
+        self.alpha = alpha
+        self.max_iter = max_iter
+        self.path = path

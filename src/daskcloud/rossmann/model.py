@@ -49,6 +49,9 @@ class LogTargetMLP(RegressorMixin, BaseEstimator):
     Parameters other than ``correction`` and ``open_column`` are passed to
     ``MLPRegressor``; a run that stops at ``max_iter`` is expected (a budget),
     so its ``ConvergenceWarning`` is silenced and ``converged_`` records it.
+    With ``warm_start=True`` a second ``fit`` continues ``mlp_`` up to ``max_iter``
+    epochs in all (``n_iter_``), as successive halving's resource wants: raising
+    ``max_iter`` from 9 to 27 trains 18 more epochs, not 27.
 
     Example:
         >>> import numpy as np
@@ -76,6 +79,7 @@ class LogTargetMLP(RegressorMixin, BaseEstimator):
         random_state: int | None = 0,
         correction: bool = True,
         open_column: int = 0,
+        warm_start: bool = False,
     ) -> None:
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
@@ -90,6 +94,7 @@ class LogTargetMLP(RegressorMixin, BaseEstimator):
         self.random_state = random_state
         self.correction = correction
         self.open_column = open_column
+        self.warm_start = warm_start
 
     def _split_open(self, X: object) -> tuple[np.ndarray, np.ndarray]:
         """``(inputs without the Open column, open mask)``."""
@@ -117,33 +122,47 @@ class LogTargetMLP(RegressorMixin, BaseEstimator):
             )
         inputs, target = inputs[keep], target[keep]
         log_y = np.log(target)
-        self.y_mean_ = float(log_y.mean())
-        self.y_scale_ = float(log_y.std()) or 1.0
-        self.mlp_ = MLPRegressor(
-            hidden_layer_sizes=self.hidden_layer_sizes,
-            activation=self.activation,
-            alpha=self.alpha,
-            batch_size=self.batch_size,
-            learning_rate_init=self.learning_rate_init,
-            max_iter=self.max_iter,
-            early_stopping=self.early_stopping,
-            validation_fraction=self.validation_fraction,
-            n_iter_no_change=self.n_iter_no_change,
-            tol=self.tol,
-            random_state=self.random_state,
-        )
+        continuing = self.warm_start and hasattr(self, "mlp_")
+        if not continuing:
+            self.y_mean_ = float(log_y.mean())
+            self.y_scale_ = float(log_y.std()) or 1.0
+            self.n_iter_ = 0
+        epochs = self.max_iter - self.n_iter_
+        if epochs > 0:
+            self._fit_mlp(inputs, log_y, epochs, continuing)
+        self.correction_ = 1.0
+        if self.correction:
+            self.correction_ = _rmspe_factor(target, self._raw_predict(inputs))
+        self.n_features_in_ = inputs.shape[1] + 1
+        return self
+
+    def _fit_mlp(
+        self, inputs: np.ndarray, log_y: np.ndarray, epochs: int, continuing: bool
+    ) -> None:
+        """Train ``epochs`` more epochs (scikit-learn's MLP counts ``max_iter`` per call)."""
+        if not continuing:
+            self.mlp_ = MLPRegressor(
+                hidden_layer_sizes=self.hidden_layer_sizes,
+                activation=self.activation,
+                alpha=self.alpha,
+                batch_size=self.batch_size,
+                learning_rate_init=self.learning_rate_init,
+                max_iter=self.max_iter,
+                early_stopping=self.early_stopping,
+                validation_fraction=self.validation_fraction,
+                n_iter_no_change=self.n_iter_no_change,
+                tol=self.tol,
+                random_state=self.random_state,
+            )
+        self.mlp_.set_params(max_iter=epochs, warm_start=continuing)
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", ConvergenceWarning)
                 self.mlp_.fit(inputs, ((log_y - self.y_mean_) / self.y_scale_).astype(inputs.dtype))
         except ValueError as e:
             raise ConfigError(f"MLPRegressor rejected its parameters: {e}") from e
-        self.converged_ = self.mlp_.n_iter_ < self.max_iter
-        self.correction_ = 1.0
-        if self.correction:
-            self.correction_ = _rmspe_factor(target, self._raw_predict(inputs))
-        self.n_features_in_ = inputs.shape[1] + 1
-        return self
+        self.n_iter_ += self.mlp_.n_iter_
+        self.converged_ = self.mlp_.n_iter_ < epochs
 
     def _raw_predict(self, inputs: np.ndarray) -> np.ndarray:
         z = self.mlp_.predict(inputs).astype(np.float64)

@@ -9,6 +9,7 @@ scattered :class:`SearchData`; a task receives only parameters and indices.
 from __future__ import annotations
 
 import contextlib
+import copy
 import time
 import traceback
 from collections.abc import Hashable, Iterator, Mapping, Sequence
@@ -19,8 +20,18 @@ import numpy as np
 from sklearn.base import clone
 
 from daskcloud.search import _sklearn
+from daskcloud.search._continue import Fitted, Resume, continue_fit
 
-__all__ = ["PrefixOutput", "SearchData", "UnitSpec", "fit_prefix", "run_units", "train_indices"]
+__all__ = [
+    "PrefixOutput",
+    "SearchData",
+    "UnitSpec",
+    "fit_prefix",
+    "model_at",
+    "run_units",
+    "train_indices",
+    "without_models",
+]
 
 
 @dataclass
@@ -47,6 +58,8 @@ class UnitSpec:
     fold: int
     params: Mapping[str, Any]
     n_samples: int | None = None
+    #: continue the fitted estimator given with the unit instead of fitting a new one
+    resume: Resume | None = None
 
 
 @dataclass
@@ -168,21 +181,46 @@ def fit_prefix(
 
 
 def run_units(
-    data: SearchData, parent: PrefixOutput | None, units: Sequence[UnitSpec]
+    data: SearchData,
+    parent: PrefixOutput | None,
+    units: Sequence[UnitSpec],
+    previous: Sequence[Fitted | None] | None = None,
+    keep: bool = False,
 ) -> dict[str, Any]:
-    """Fit and score a batch of fits, continuing from ``parent`` (a fitted prefix) when given."""
-    results = []
+    """Fit and score a batch of fits, continuing from ``parent`` (a fitted prefix) when given.
+
+    ``previous[i]`` is unit ``i``'s estimator fitted at a lower resource, continued when
+    the unit says ``resume``; with ``keep`` the fitted estimators come back under
+    ``"models"`` (the runner takes them apart with :func:`model_at` and :func:`without_models`).
+    """
+    results, models = [], []
     t_batch = time.time()
     with _worker_threads() as address:
-        for unit in units:
-            results.append(_run_one(data, parent, unit, address))
-    return {
+        for i, unit in enumerate(units):
+            prev = previous[i] if previous is not None else None
+            result, model = _run_one(data, parent, unit, address, prev)
+            results.append(result)
+            models.append(model if keep else None)
+    out = {
         "units": results,
         "start": t_batch,
         "end": time.time(),
         "worker": address,
         "prefix_chain": parent.chain if parent is not None else [],
     }
+    if keep:
+        out["models"] = models
+    return out
+
+
+def model_at(out: Mapping[str, Any], i: int) -> Fitted | None:
+    """The ``i``-th fitted estimator of a :func:`run_units` output (kept on its worker)."""
+    return out["models"][i]
+
+
+def without_models(out: Mapping[str, Any]) -> dict[str, Any]:
+    """A :func:`run_units` output without its fitted estimators: what the driver receives."""
+    return {k: v for k, v in out.items() if k != "models"}
 
 
 def _error_scores(data: SearchData) -> Any:
@@ -192,8 +230,12 @@ def _error_scores(data: SearchData) -> Any:
 
 
 def _run_one(
-    data: SearchData, parent: PrefixOutput | None, unit: UnitSpec, address: str | None
-) -> dict[str, Any]:
+    data: SearchData,
+    parent: PrefixOutput | None,
+    unit: UnitSpec,
+    address: str | None,
+    previous: Fitted | None = None,
+) -> tuple[dict[str, Any], Fitted | None]:
     start, cpu0 = time.time(), time.thread_time()
     est = _with_params(data, unit.params)
     if parent is None:
@@ -215,10 +257,24 @@ def _run_one(
     X_eval = X_train if parent is None else parent.Xt_train_eval
     fit_params = _step_fit_params(est, _sklearn.split_params(data.X, data.fit_params, train))
     result: dict[str, Any] = {"id": unit.id, "worker": address, "n_test_samples": len(test)}
+    depth = 0 if parent is None else parent.depth
+    resume = unit.resume
+    # continue only what was fitted from the same depth or above it (never with fit
+    # params, which would need routing to the final step): else refit, as without one
+    if resume is not None and (previous is None or previous.depth > depth or fit_params):
+        resume = None
+    if resume is not None:
+        est = copy.deepcopy(previous.estimator)  # the held copy stays as it was
+        if depth > previous.depth:
+            est = est[depth - previous.depth :]
+    result["continued"] = resume is not None
     fit_error = parent.error if parent is not None else None
     if fit_error is None:
         try:
-            _fit(est, X_train, y_train, fit_params)
+            if resume is not None:
+                continue_fit(est, X_train, y_train, resume)
+            else:
+                _fit(est, X_train, y_train, fit_params)
         except Exception:
             if data.error_score == "raise":
                 raise
@@ -244,4 +300,4 @@ def _run_one(
         result.update(status="ok", error=None)
     result.update(fit_time=prior_fit_time + fit_time, start=start, end=time.time(),
                   fit_cpu_s=time.thread_time() - cpu0)  # fmt: skip
-    return result
+    return result, (Fitted(est, depth) if fit_error is None else None)

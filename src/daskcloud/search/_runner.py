@@ -17,6 +17,16 @@ The runner owns execution; the strategy only asks and tells (see
 Lost workers are Dask's business (their tasks rerun elsewhere); a batch that
 still fails for infrastructure reasons is resubmitted up to ``max_retries``
 times. A ``stop`` callback (budgets) is checked after every result.
+
+With a parameter resource that the final estimator can continue
+(:mod:`._continue`), each fit's fitted estimator stays on its worker as a future
+held by the runner, and the same candidate's fit at the next rung continues it
+(warm start) instead of refitting. A finished trial's estimators are held while
+``strategy.may_continue(trial)`` says so and dropped at the first ``tell`` after
+which it does not (halving: the candidate can no longer be promoted), so the
+workers hold at most one rung's estimators per candidate still alive. Whatever
+is not held (a resumed search's journaled trials, a fit retried after a lost
+worker) is refitted.
 """
 
 from __future__ import annotations
@@ -28,12 +38,13 @@ import time
 from collections import defaultdict, deque
 from collections.abc import Callable, Hashable, Mapping
 from concurrent.futures import CancelledError
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from daskcloud.exceptions import SearchError
 from daskcloud.search import _keys
-from daskcloud.search._fit import UnitSpec, fit_prefix, run_units
+from daskcloud.search._continue import Mode, Resume
+from daskcloud.search._fit import UnitSpec, fit_prefix, model_at, run_units, without_models
 from daskcloud.search._prefix import Unit, plan_prefixes
 from daskcloud.search.journal import FitRecord, Journal, TaskRecord
 from daskcloud.search.strategies import SearchContext, Strategy, Trial, TrialResult
@@ -55,6 +66,8 @@ class RunConfig:
     target_task_s: float = 0.1
     max_batch: int = 512
     max_retries: int = 3
+    #: how fits continue along ``resource_name`` (:func:`._continue.continuation_mode`)
+    continuation: Mode | None = None
 
     @property
     def n_splits(self) -> int:
@@ -96,6 +109,7 @@ class _TrialState:
     records: dict[int, FitRecord] = field(default_factory=dict)
     cpu_s: float = 0.0
     all_from_journal: bool = True
+    models: dict[int, Any] = field(default_factory=dict)  # fold -> fitted-estimator future
 
 
 class Runner:
@@ -130,6 +144,11 @@ class Runner:
         self._unit_s: float | None = None
         self._stalled = False
         self._done_since: dict[Any, float] = {}
+        # warm start: params key -> (trial, fold -> future of its Fitted), per unit the
+        # future it continues, and per unit in flight the future of its fitted estimator
+        self._held: dict[str, tuple[Trial, dict[int, Any]]] = {}
+        self._previous: dict[Hashable, Any] = {}
+        self._models: dict[Hashable, Any] = {}
 
     # -- main loop -----------------------------------------------------------------------------
 
@@ -167,6 +186,9 @@ class Runner:
             self._ac.clear()
             self._nodes.clear()
             self._done_since.clear()
+            self._held.clear()
+            self._previous.clear()
+            self._models.clear()
             self.data = None
         done = [
             (s.trial, [s.records[f] for f in range(self.config.n_splits)])
@@ -219,7 +241,7 @@ class Runner:
         by_trial: dict[tuple[str, int | None], dict[int, FitRecord]] = defaultdict(dict)
         for r in self.journal.read(self.config.search):  # same search key: same folds
             if 0 <= r.fold < self.config.n_splits:
-                params = json.dumps(dict(r.params), sort_keys=True, default=repr)
+                params = _params_key(r.params)
                 by_trial[(params, r.resource)][r.fold] = r
         results = []
         for folds in by_trial.values():
@@ -260,6 +282,7 @@ class Runner:
             n_samples = int(trial.resource)
         elif trial.resource is not None and cfg.resource_name:
             params[cfg.resource_name] = trial.resource
+        resume, previous = self._take_held(trial)
         units = []
         for fold, key in enumerate(keys):
             if key in found and found[key].status == "error" and cfg.error_score == "raise":
@@ -274,12 +297,38 @@ class Runner:
                 self._progress()
             else:
                 state.all_from_journal = False
-                unit = UnitSpec(id=(trial.id, fold), fold=fold, params=params, n_samples=n_samples)
+                unit = UnitSpec(id=(trial.id, fold), fold=fold, params=params, n_samples=n_samples,
+                                resume=resume if fold in previous else None)  # fmt: skip
+                if fold in previous:
+                    self._previous[unit.id] = previous[fold]
                 self._units[unit.id] = (unit, key, [])
                 units.append(unit)
         if not units:
             self._finish_trial(state)
         return units
+
+    def _take_held(self, trial: Trial) -> tuple[Resume | None, dict[int, Any]]:
+        """The held fits a trial continues (taken: the new fits will be held instead)."""
+        cfg = self.config
+        if cfg.continuation is None or trial.resource is None or cfg.resource_name is None:
+            return None, {}
+        pkey = _params_key(trial.params)
+        held = self._held.get(pkey)
+        if held is None or held[0].resource is None or held[0].resource >= trial.resource:
+            return None, {}
+        del self._held[pkey]
+        resume = Resume(cfg.continuation, cfg.resource_name, int(held[0].resource),
+                        int(trial.resource))  # fmt: skip
+        return resume, held[1]
+
+    def _hold(self, state: _TrialState) -> None:
+        """After a ``tell``: hold this trial's fits if they may continue; drop dead ones."""
+        if state.models and self.strategy.may_continue(state.trial):
+            self._held[_params_key(state.trial.params)] = (state.trial, state.models)
+        state.models = {}
+        for pkey, (trial, _) in list(self._held.items()):
+            if not self.strategy.may_continue(trial):
+                del self._held[pkey]  # dropping the futures frees the workers' copies
 
     # -- planning and submission ---------------------------------------------------------------
 
@@ -342,7 +391,17 @@ class Runner:
     def _submit(self, batch: list[Hashable], node: str | None, retries: int) -> None:
         parent = None if node is None else self._node_future(node)
         specs = [self._units[uid][0] for uid in batch]
-        future = self.client.submit(run_units, self.data, parent, specs, pure=False)
+        if self.config.continuation is None:
+            future = self.client.submit(run_units, self.data, parent, specs, pure=False)
+        else:
+            # the fitted estimators stay on the worker: one small future each, for the
+            # next rung; the driver gathers only the scores
+            previous = [self._previous.get(uid) for uid in batch]
+            out = self.client.submit(run_units, self.data, parent, specs, previous, True,
+                                     pure=False)  # fmt: skip
+            future = self.client.submit(without_models, out, pure=False)
+            for i, uid in enumerate(batch):
+                self._models[uid] = self.client.submit(model_at, out, i, pure=False)
         self._inflight[future] = (batch, node, retries)
         self._ac.add(future)
         self.stats.n_tasks += 1
@@ -360,6 +419,11 @@ class Runner:
         exc = _exception_of(future, result)
         if _is_infrastructure(exc) and retries < self.config.max_retries:
             self.stats.n_retries += 1
+            for uid in batch:  # a continued estimator may be what was lost: refit
+                unit, key, chain = self._units[uid]
+                self._units[uid] = (replace(unit, resume=None), key, chain)
+                self._previous.pop(uid, None)
+                self._models.pop(uid, None)
             if self.rescatter is not None and self.data.status != "finished":
                 # every worker holding the scattered data died: its dependents were
                 # cancelled; scatter again and rebuild prefixes from the new copy
@@ -391,6 +455,10 @@ class Runner:
         for res in out["units"]:
             _unit, key, chain = self._units.pop(res["id"])
             trial_id, fold = res["id"]
+            self._previous.pop(res["id"], None)
+            model = self._models.pop(res["id"], None)
+            if model is not None and res["status"] == "ok":
+                self._trials[trial_id].models[fold] = model
             rec = FitRecord(
                 key=key, search=cfg.search, params=self._trials[trial_id].trial.params,
                 fold=fold, status=res["status"], test_scores=res.get("test_scores"),
@@ -438,6 +506,8 @@ class Runner:
         if result.status == "ok" and result.score == result.score:
             self.stats.best_score = max(self.stats.best_score, result.score)
         self.strategy.tell(result)
+        if self.config.continuation is not None:
+            self._hold(state)
         self._progress()
 
     def _trial_result(
@@ -493,6 +563,9 @@ class Runner:
         self._queue.clear()
         self._inflight.clear()
         self._nodes.clear()
+        self._held.clear()
+        self._previous.clear()
+        self._models.clear()
 
 
 def _exception_of(future: Any, result: Any) -> BaseException:
@@ -505,6 +578,10 @@ def _exception_of(future: Any, result: Any) -> BaseException:
         return future.exception() or CancelledError(future.key)
     except CancelledError as e:
         return e
+
+
+def _params_key(params: Mapping[str, Any]) -> str:
+    return json.dumps(dict(params), sort_keys=True, default=repr)
 
 
 def _failed(uid: Hashable, text: str) -> dict[str, Any]:

@@ -142,6 +142,24 @@ class AshaPromotions:
         top = sorted(results.items(), key=rank_key)[: len(results) // self.eta]
         return any(c == candidate for c, _ in top)
 
+    def may_grow(self, rung: int) -> bool:
+        """True if ``rung`` may get more results: jobs run at or below it, or promotions wait."""
+        if any(r <= rung for _, r in self._running):
+            return True
+        for q in range(min(rung, self.n_rungs - 1)):
+            top = sorted(self._scores[q].items(), key=rank_key)[: len(self._scores[q]) // self.eta]
+            if any(c not in self._promoted[q] for c, _ in top):
+                return True
+        return False
+
+    def may_promote(self, candidate: int, rung: int, more_results: bool) -> bool:
+        """True if ``candidate`` is, or may become (``more_results`` on ``rung``), promotable."""
+        if rung >= self.n_rungs - 1 or candidate in self._promoted[rung]:
+            return False
+        if candidate not in self._scores[rung]:
+            return False
+        return more_results or self.is_promotable(candidate, rung)
+
     def is_idle(self) -> bool:
         """True when nothing runs and no candidate can be promoted."""
         return not self._running and self.next_promotion() is None

@@ -160,6 +160,16 @@ class Strategy(abc.ABC):
     def is_finished(self) -> bool:
         """True when the strategy will ask for nothing more."""
 
+    def may_continue(self, trial: Trial) -> bool:
+        """True while a later trial of the same params may continue ``trial``'s fits.
+
+        The runner keeps the fitted estimators of a finished trial (warm start along a
+        parameter resource) only while this is true, and asks again after every
+        ``tell``; halving answers for a candidate that may still be promoted.
+        Default: never.
+        """
+        return False
+
     def n_trials_hint(self) -> int | None:
         """Total number of trials expected (for progress bars); None if unknown."""
         return None

@@ -257,6 +257,15 @@ class Halving(Strategy):
             and not self._candidates_left()
         )
 
+    def may_continue(self, trial: Trial) -> bool:
+        """True while the trial's candidate may still be promoted from the trial's rung."""
+        job = self._jobs.get(trial.id)
+        if job is None or self.resource in (None, "n_samples"):
+            return False
+        candidate, rung = job
+        more = self._candidates_left() or self.asha.may_grow(rung)
+        return self.asha.may_promote(candidate, rung, more)
+
     def replay(self, results: Sequence[TrialResult]) -> None:
         """Rebuild the promotion state from journaled trials.
 
