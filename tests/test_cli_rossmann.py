@@ -10,6 +10,7 @@ import pytest
 
 from daskcloud.cli import main
 from daskcloud.rossmann import load_rossmann
+from daskcloud.rossmann.metric import rmspe
 
 
 @pytest.fixture(scope="module")
@@ -57,6 +58,14 @@ def test_main_job_end_to_end_and_resume(cache, tmp_path, capsys):
     assert summary["holdout_rmspe"] == scores
     assert summary["submission"] == "submission.csv"
     assert (out / "results.parquet").is_file() and (out / "best_model.joblib").is_file()
+    # the report, with the holdout predictions behind its predicted-vs-actual chart
+    assert "plotly" in (out / "report.html").read_text()
+    predictions = pd.read_parquet(out / "holdout_predictions.parquet")
+    assert {"Store", "Date", "Sales", "baseline", "default", "tuned", "oracle"} <= set(
+        predictions.columns
+    )
+    tuned_rmspe = rmspe(predictions["Sales"], predictions["tuned"])
+    assert tuned_rmspe == pytest.approx(scores["tuned"])
 
     again = run_json(capsys, *args)
     assert again["n_fits_skipped"] == first["n_fits"]

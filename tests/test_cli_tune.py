@@ -63,6 +63,7 @@ def test_tune_json_run_dir_and_resume(spec, tmp_path, capsys):
     assert first["n_candidates"] == 6 and first["n_fits"] == 18
     assert first["n_fits_skipped"] == 0
     assert first["run_dir"] == str(out)
+    assert "plotly" in (out / "report.html").read_text()
     frame = pd.read_csv(EXAMPLES / "diabetes.csv")
     reference = GridSearchCV(
         Ridge(),

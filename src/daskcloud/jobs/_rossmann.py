@@ -41,6 +41,7 @@ from daskcloud.jobs._run import (
     resolve_run_dir,
     search,
 )
+from daskcloud.report import write_report
 from daskcloud.rossmann.baseline import MedianBaseline
 from daskcloud.rossmann.features import split_xy
 from daskcloud.rossmann.io import load_rossmann
@@ -198,10 +199,11 @@ def _driver_blas_threads() -> Any:
     return ThreadpoolController().limit(limits=1)
 
 
-def _reference_scores(
-    X_train: pd.DataFrame, y_train: pd.Series, X_holdout: pd.DataFrame, y_holdout: pd.Series
-) -> dict[str, float]:
-    """Holdout RMSPE of the median baseline and the default MLP (runs on a worker)."""
+def _reference_models(
+    X_train: pd.DataFrame, y_train: pd.Series, X_holdout: pd.DataFrame
+) -> tuple[dict[str, np.ndarray], float]:
+    """Holdout predictions of the median baseline and the default MLP, and the CPU seconds
+    they took (runs on a worker)."""
     from distributed import get_worker
     from threadpoolctl import threadpool_limits
 
@@ -209,11 +211,25 @@ def _reference_scores(
     with threadpool_limits(limits=get_worker().state.nthreads):  # no BLAS oversubscription
         baseline = MedianBaseline().fit(X_train, y_train)
         default = make_pipeline().fit(X_train, y_train)
-    return {
-        "baseline": rmspe(y_holdout, baseline.predict(X_holdout)),
-        "default": rmspe(y_holdout, default.predict(X_holdout)),
-        "cpu_s": time.process_time() - started,
-    }
+    predictions = {"baseline": baseline.predict(X_holdout), "default": default.predict(X_holdout)}
+    return predictions, time.process_time() - started
+
+
+def _write_holdout_predictions(
+    frames: Any, predictions: Mapping[str, np.ndarray], path: Path
+) -> None:
+    """``Store, Date, Sales`` and one column per model for the report's predicted-vs-actual."""
+    table = pd.DataFrame(
+        {
+            "Store": frames.X_holdout["Store"].to_numpy(),
+            "Date": frames.X_holdout["Date"].to_numpy(),
+            "Sales": np.asarray(frames.y_holdout),
+            **{name: np.asarray(pred) for name, pred in predictions.items()},
+        }
+    )
+    tmp = path.with_name(f".{path.name}.tmp")
+    table.to_parquet(tmp, index=False)
+    tmp.replace(path)
 
 
 def run_rossmann(
@@ -293,12 +309,7 @@ def run_rossmann(
     ):
         # The reference models run on the cluster alongside the search's first fits.
         reference = client.submit(
-            _reference_scores,
-            frames.X_train,
-            frames.y_train,
-            frames.X_holdout,
-            frames.y_holdout,
-            pure=False,
+            _reference_models, frames.X_train, frames.y_train, frames.X_holdout, pure=False
         )
         result = search(
             make_pipeline(),
@@ -313,12 +324,12 @@ def run_rossmann(
             progress=progress,
             name=name,
         )
-        scores: dict[str, float | None] = dict(reference.result())
+        predictions, timings["reference_cpu_s"] = reference.result()
     timings["search_s"] = float(result.summary.get("wall_s") or 0.0)
-    timings["reference_cpu_s"] = float(scores.pop("cpu_s") or 0.0)
-    scores["tuned"] = rmspe(
-        frames.y_holdout, result.search.best_estimator_.predict(frames.X_holdout)
-    )
+    predictions["tuned"] = result.search.best_estimator_.predict(frames.X_holdout)
+    scores: dict[str, float | None] = {
+        name: rmspe(frames.y_holdout, pred) for name, pred in predictions.items()
+    }
     scores["oracle"] = (
         None if frames.oracle_holdout is None else rmspe(frames.y_holdout, frames.oracle_holdout)
     )
@@ -341,6 +352,10 @@ def run_rossmann(
         "timings": timings,
     }
     write_json(run_dir / "summary.json", summary)
+    if frames.oracle_holdout is not None:
+        predictions["oracle"] = frames.oracle_holdout
+    _write_holdout_predictions(frames, predictions, run_dir / "holdout_predictions.parquet")
+    write_report(run_dir)
     return RossmannResult(
         run_dir=run_dir,
         summary=summary,

@@ -14,6 +14,7 @@ from daskcloud.jobs._run import (
     resolve_run_dir,
     search,
 )
+from daskcloud.report import write_report
 from daskcloud.search._budget import resolve_budget
 from daskcloud.search.spec import DataSpec, TuneJob, check_spec, load_spec
 
@@ -97,7 +98,7 @@ def run_tune(
     with open_client(
         scheduler, workers, cluster=cluster, namespace=namespace, security=security
     ) as client:
-        return search(
+        result = search(
             job.estimator,
             job.space,
             X,
@@ -111,6 +112,8 @@ def run_tune(
             name=job.name,
             extra={"spec": spec.model_dump(mode="json"), "spec_file": str(spec_path)},
         )
+    write_report(run_dir)
+    return result
 
 
 def detach_tune(
