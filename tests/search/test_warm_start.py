@@ -10,7 +10,7 @@ import warnings
 
 import numpy as np
 import pytest
-from _engine_estimators import ColdEpochMLP, EpochMLP
+from _engine_estimators import ColdEpochMLP, CountingScaler, EpochMLP
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import Ridge, SGDRegressor
 from sklearn.neural_network import MLPRegressor
@@ -74,6 +74,8 @@ def test_rungs_continue_the_previous_rung_and_spend_less(dask_client, tmp_path):
     # the final refit trains the top rung's resource from scratch
     assert _fits(tmp_path / "warm.log")[-1] == (0, 27)
     assert warm.best_estimator_.n_iter_ == 27
+    assert warm.search_stats_["n_fits_continued"] == 9 + 3
+    assert cold.search_stats_["n_fits_continued"] == 0
 
     # cv_results_ keeps its shape and meaning: n_resources is the total resource
     for res in (warm.cv_results_, cold.cv_results_):
@@ -146,3 +148,18 @@ def test_halving_keeps_fits_only_while_the_candidate_may_be_promoted():
             assert sum(s.may_continue(t) for t in rung0) <= 3
     assert not any(s.may_continue(t) for t in told)
     assert not any(s.may_continue(t) for t in told if t.extra["iter"] == 2)  # the top rung
+
+
+def test_a_pipeline_continues_its_final_step_whatever_prefix_was_shared(dask_client, tmp_path):
+    """Rung 0 shares a fitted scaler between candidates; later rungs continue all the same."""
+    pipe = Pipeline([("scale", CountingScaler(path=str(tmp_path / "scale.log"))),
+                     ("mlp", EpochMLP(path=str(tmp_path / "mlp.log")))])  # fmt: skip
+    X, y = _data()
+    search = DaskSearchCV(
+        pipe, {"mlp__alpha": SPACE["alpha"]}, strategy="halving", cv=3, client=dask_client,
+        progress=False, random_state=0, refit=False,
+        strategy_options={**OPTIONS, "resource": "mlp__max_iter"},
+    ).fit(X, y)  # fmt: skip
+    assert search.search_stats_["n_prefix_fits"] > 0  # the scaler was shared on rung 0
+    assert search.search_stats_["n_fits_continued"] == 9 + 3
+    assert sorted(_fits(tmp_path / "mlp.log")) == [(0, 3)] * 27 + [(3, 9)] * 9 + [(9, 27)] * 3

@@ -78,6 +78,8 @@ class PrefixOutput:
     #: the training data through ``transform`` (not ``fit_transform``): what a fitted
     #: pipeline's predict sees, for train scores; None unless return_train_score
     Xt_train_eval: Any = None
+    #: the fitted ``(name, step)`` pairs of steps ``[0, depth)``: a continued fit's pipeline
+    steps: list[tuple[str, Any]] = field(default_factory=list)
 
 
 @contextlib.contextmanager
@@ -175,8 +177,9 @@ def fit_prefix(
                  "cpu_s": time.thread_time() - cpu0}  # fmt: skip
     chain = [*(parent.chain if parent else []), stats]
     fit_time = (parent.fit_time if parent else 0.0) + (t1 - t0)
+    steps = [*(parent.steps if parent else []), *part.steps]
     return PrefixOutput(
-        stop, train, Xt_train, y_train, Xt_test, y_test, fit_time, chain, error, Xt_eval
+        stop, train, Xt_train, y_train, Xt_test, y_test, fit_time, chain, error, Xt_eval, steps
     )
 
 
@@ -300,4 +303,10 @@ def _run_one(
         result.update(status="ok", error=None)
     result.update(fit_time=prior_fit_time + fit_time, start=start, end=time.time(),
                   fit_cpu_s=time.thread_time() - cpu0)  # fmt: skip
-    return result, (Fitted(est, depth) if fit_error is None else None)
+    if fit_error is not None:
+        return result, None
+    if parent is not None:  # the whole pipeline, so a later rung can continue from any depth
+        from sklearn.pipeline import Pipeline
+
+        est = Pipeline([*parent.steps, *est.steps])
+    return result, Fitted(est, 0)

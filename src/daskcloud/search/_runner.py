@@ -82,6 +82,7 @@ class RunStats:
     n_fits: int = 0
     n_fits_skipped: int = 0
     n_fits_failed: int = 0
+    n_fits_continued: int = 0  # warm-started from the previous rung's fit
     n_prefix_fits: int = 0
     n_tasks: int = 0
     n_retries: int = 0
@@ -470,6 +471,7 @@ class Runner:
             )  # fmt: skip
             records.append(rec)
             finished.append((rec, chain))
+            self.stats.n_fits_continued += bool(res.get("continued"))
         if "start" in out:
             task = TaskRecord(cfg.search, "batch", str(batch[0]), len(batch), out.get("start"),
                               out.get("end"), out.get("worker"))  # fmt: skip

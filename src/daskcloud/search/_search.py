@@ -350,6 +350,7 @@ def _stats(stats: RunStats, n_candidates: int, reason: Any, t0: float, n_threads
         "n_fits": stats.n_fits,
         "n_fits_skipped": stats.n_fits_skipped,
         "n_fits_failed": stats.n_fits_failed,
+        "n_fits_continued": stats.n_fits_continued,
         "n_prefix_fits": stats.n_prefix_fits,
         "n_tasks": stats.n_tasks,
         "n_retries": stats.n_retries,
