@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from daskcloud.exceptions import ConfigError, SearchError
@@ -188,3 +190,24 @@ def test_budget_time_is_monotonic_whatever_the_wall_clock_does():
     assert stop.seconds_left(stats) == pytest.approx(4.0)  # 104 - 98 = 6 s used
     stats.elapsed = 1e6  # ... and forward
     assert stop(stats) == "stopped by the budget max_time=10 (used 14 s)"
+
+
+def test_a_budget_leaves_complete_candidates_even_with_a_shared_prefix(data, dask_client):
+    """Without a budget the fits of a shared prefix run fold by fold; under one they run
+    candidate by candidate, so a stop part-way still leaves whole candidates to choose from."""
+    from _engine_estimators import SlowRidge
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    from daskcloud.search import DaskSearchCV
+
+    pipe = Pipeline([("scale", StandardScaler()), ("ridge", SlowRidge(delay=0.1))])
+    space = {"ridge__alpha": [float(a) for a in range(1, 21)]}
+    search = DaskSearchCV(
+        pipe, space, cv=4, client=dask_client, budget={"max_time": 2.0}, refit=False,
+        progress=False,
+    )  # fmt: skip
+    search.fit(*data)
+    assert "max_time=2" in search.stop_reason_
+    assert 0 < len(search.cv_results_["params"]) < 20
+    time.sleep(0.5)  # let cancelled fits end before the next test uses the workers

@@ -353,6 +353,12 @@ class Runner:
                 node = self._node_specs[node].parent
             self._units[u.id][2].extend(chain)
             groups[plan.attach[u.id]].append(u.id)
+        if self.stop is not None:
+            # Under a budget, run candidates one after another (all their folds), so a stop
+            # leaves complete candidates rather than every candidate's first fold; units come
+            # trial by trial. Prefixes are still shared, same-prefix batching is rarer.
+            self._queue.extend(u.id for u in units)
+            return
         for ids in groups.values():  # fits sharing a prefix run close together
             self._queue.extend(ids)
 
