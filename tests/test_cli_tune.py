@@ -109,7 +109,9 @@ def test_budget_table_stops_after_max_trials(spec, tmp_path, capsys):
     spec.write_text(SPEC + "[budget]\nmax_trials = 3\n")
     out = tmp_path / "budget"
     result = run_json(capsys, str(spec), "--out", str(out), "--workers", "2")
-    assert result["n_candidates"] == 3 and result["n_fits"] == 9
+    # fits of trials in flight at the stop may finish too (n_fits >= 9); only 3 trials count
+    assert result["n_candidates"] == 3 and result["n_fits"] >= 9
+    assert len(pd.read_parquet(out / "results.parquet")) == 3
     assert result["stop_reason"] == "stopped by the budget max_trials=3 (used 3 trials)"
     summary = json.loads((out / "summary.json").read_text())
     assert summary["stop_reason"] == result["stop_reason"]
