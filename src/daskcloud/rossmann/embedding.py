@@ -37,7 +37,7 @@ from daskcloud.rossmann._embedding_inputs import (
     find_categoricals,
 )
 from daskcloud.rossmann.features import RossmannFeatures
-from daskcloud.rossmann.model import _rmspe_factor
+from daskcloud.rossmann.model import _rmspe_factor, set_pipeline_params
 
 __all__ = [
     "DEFAULT_CATEGORICAL",
@@ -373,12 +373,7 @@ def make_embedding_pipeline(**params: Any) -> Pipeline:
             ("net", EntityEmbeddingRegressor()),
         ]
     )
-    valid = pipe.get_params(deep=True)
-    unknown = sorted(k for k in params if k not in valid)
-    if unknown:
-        hint = ", ".join(k for k in valid if k.startswith(("features__", "net__")))
-        raise ConfigError(f"unknown pipeline parameter(s) {unknown}; valid ones: {hint}")
-    return pipe.set_params(**params)
+    return set_pipeline_params(pipe, params, ("features", "net"))
 
 
 def default_embedding_space() -> dict[str, list[Any]]:

@@ -10,6 +10,7 @@ predicts 0 for closed rows.
 from __future__ import annotations
 
 import warnings
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -207,10 +208,19 @@ def make_pipeline(**params: Any) -> Pipeline:
     pipe = Pipeline(
         [("features", RossmannFeatures()), ("scale", _scaler()), ("mlp", LogTargetMLP())]
     )
+    return set_pipeline_params(pipe, params, ("features", "mlp"))
+
+
+def set_pipeline_params(
+    pipe: Pipeline, params: Mapping[str, Any], hint_steps: tuple[str, ...]
+) -> Pipeline:
+    """``pipe.set_params(**params)``, with a ConfigError naming any unknown parameter and
+    listing the valid ones of ``hint_steps`` (the steps a search usually varies)."""
     valid = pipe.get_params(deep=True)
     unknown = sorted(k for k in params if k not in valid)
     if unknown:
-        hint = ", ".join(k for k in valid if k.startswith(("features__", "mlp__")))
+        prefixes = tuple(f"{step}__" for step in hint_steps)
+        hint = ", ".join(k for k in valid if k.startswith(prefixes))
         raise ConfigError(f"unknown pipeline parameter(s) {unknown}; valid ones: {hint}")
     return pipe.set_params(**params)
 
