@@ -152,3 +152,14 @@ def test_bad_budget_is_exit_2_before_any_cluster(spec, tmp_path, capsys, monkeyp
     assert captured.out == "" and "Traceback" not in captured.err
     assert len(captured.err.strip().splitlines()) == 1 and message in captured.err
     assert not out.exists()
+
+
+def test_detach_checks_budget_flags_before_kubernetes(spec, capsys, monkeypatch):
+    import daskcloud.cluster.kubernetes._lifecycle as lifecycle
+
+    def no_kube(*args, **kwargs):
+        raise AssertionError("Kubernetes was contacted for a bad budget")
+
+    monkeypatch.setattr(lifecycle, "kube_api", no_kube)
+    code = main(["tune", str(spec), "--cluster", "hpo", "--detach", "--max-time", "soon"])
+    assert code == 2 and "max_time 'soon' is not a duration" in capsys.readouterr().err

@@ -342,7 +342,10 @@ def tune(
     if detach:
         from daskcloud.jobs import detach_tune
 
-        driver = detach_tune(spec, cluster=cluster, namespace=namespace, resume=resume)
+        driver = detach_tune(
+            spec, cluster=cluster, namespace=namespace, resume=resume,
+            max_trials=max_trials, max_time=max_time, max_cost=max_cost,
+        )  # fmt: skip
         console.print(
             f"driver Job {driver} started in cluster {cluster}; follow it with "
             f"`daskcloud cluster logs {cluster} --driver`",

@@ -122,6 +122,9 @@ def detach_tune(
     cluster: str | None,
     namespace: str | None = None,
     resume: bool = True,
+    max_trials: int | None = None,
+    max_time: float | str | None = None,
+    max_cost: float | None = None,
 ) -> str:
     """Start ``daskcloud tune`` as a Job inside Kubernetes cluster ``cluster`` (``--detach``).
 
@@ -129,7 +132,7 @@ def detach_tune(
     mounted from a ConfigMap and the run directory (journal included) lives on a
     PersistentVolumeClaim that ``cluster down`` keeps; the data the spec names must be
     readable from the pod (a path in the image or on the volume, or a URL pandas reads).
-    Unverified against a real cluster.
+    Unverified against a real cluster. Budget flags are checked here and passed on.
 
     Returns:
         the name of the driver Job (``daskcloud cluster logs NAME --driver`` follows it).
@@ -140,6 +143,9 @@ def detach_tune(
     if cluster is None:
         raise ConfigError("--detach runs the search inside a daskcloud cluster; add --cluster NAME")
     job: TuneJob = check_spec(load_spec(spec_path), where=spec_path)
+    flags = {"--max-trials": max_trials, "--max-time": max_time, "--max-cost": max_cost}
+    given = {flag: value for flag, value in flags.items() if value is not None}
+    resolve_budget(job.budget, max_trials=max_trials, max_time=max_time, max_cost=max_cost)
     path = Path(spec_path)
     api = kube_api(namespace=namespace)
     ns = namespace or api.namespace or "default"
@@ -152,5 +158,6 @@ def detach_tune(
         "--scheduler",
         "$(DASK_SCHEDULER_ADDRESS)",
         "--resume" if resume else "--no-resume",
+        *[part for flag, value in given.items() for part in (flag, str(value))],
     ]
     return submit_driver(cluster, ns, args=args, spec_file=(path.name, path.read_text()), api=api)
