@@ -78,7 +78,7 @@ class RunConfig:
 class RunStats:
     """Live counters; the ``stop`` callback and the progress display read them."""
 
-    started: float = field(default_factory=time.time)
+    started: float = field(default_factory=time.monotonic)  # a wall-clock jump is no time
     n_fits: int = 0
     n_fits_skipped: int = 0
     n_fits_failed: int = 0
@@ -92,7 +92,7 @@ class RunStats:
 
     @property
     def elapsed(self) -> float:
-        return time.time() - self.started
+        return time.monotonic() - self.started
 
 
 @dataclass
@@ -224,7 +224,7 @@ class Runner:
             pass
         if self._ac.has_ready():
             return next(self._ac)
-        now = time.time()
+        now = time.monotonic()
         for future in [f for f in self._inflight if f.done()]:
             since = self._done_since.setdefault(future, now)
             if now - since > 2.0:  # as_completed has had ample time: deliver it ourselves
