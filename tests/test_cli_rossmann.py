@@ -173,3 +173,24 @@ def test_unknown_strategy_names_all_four(cache, tmp_path, capsys):
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1
     assert all(name in err for name in ("grid", "random", "halving", "tpe"))
+
+
+def test_embedding_model_runs_the_quick_job(cache, tmp_path, capsys):
+    pytest.importorskip("torch")
+    pytest.importorskip("skorch")
+    out = tmp_path / "embedding"
+    args = ("--preset", "small", "--quick", "--workers", "2", "--out", str(out))
+    result = run_json(capsys, *args, "--model", "embedding")
+    assert result["n_fits"] == 4
+    assert set(result["best_params"]) == {
+        "net__hidden_layer_sizes",
+        "net__learning_rate_init",
+        "net__max_epochs",
+    }
+    assert 0 < result["holdout_rmspe"]["tuned"] < 0.5
+    assert json.loads((out / "summary.json").read_text())["model"] == "embedding"
+
+
+def test_unknown_model_is_an_input_error(cache, tmp_path, capsys):
+    assert main(["rossmann", "--model", "xgboost", "--out", str(tmp_path / "r")]) == 2
+    assert "use one of mlp, embedding" in capsys.readouterr().err

@@ -129,6 +129,9 @@ def _rossmann(
     preset: str | None = typer.Option(
         None, "--preset", help="Synthetic data preset: small (default), medium or full."
     ),
+    model: str = typer.Option(
+        "mlp", "--model", help="mlp (scikit-learn) or embedding (PyTorch; the torch extra)."
+    ),
     strategy: str = typer.Option(
         "grid",
         "--strategy",
@@ -185,6 +188,7 @@ def _rossmann(
             resume=resume,
             progress=True,
             quick=quick,
+            model=model,
             budget={"max_trials": max_trials, "max_time": max_time, "max_cost": max_cost},
             **_where(cluster, namespace, (tls_ca_file, tls_cert, tls_key)),
         )

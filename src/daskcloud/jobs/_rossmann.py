@@ -54,6 +54,8 @@ from daskcloud.search.results import write_json
 from daskcloud.search.space import resolve_space
 
 __all__ = [
+    "MODELS",
+    "QUICK_EMBEDDING_SPACE",
     "QUICK_SPACE",
     "RossmannFrames",
     "RossmannResult",
@@ -73,8 +75,20 @@ HOLDOUT_WEEKS = 6
 _MODEL_LABELS = {
     "baseline": "median baseline (Store, DayOfWeek, Promo)",
     "default": "MLP, default parameters",
-    "tuned": "MLP, tuned (best of the search)",
+    "tuned": "tuned (best of the search)",
     "oracle": "oracle (the generator's truth.csv)",
+}
+
+#: ``--model`` names: the scikit-learn MLP pipeline, or the PyTorch entity-embedding net
+MODELS = ("mlp", "embedding")
+#: ``--model embedding`` with random or tpe: candidates drawn from its 16-point grid
+_EMBEDDING_N_CANDIDATES = 8
+
+#: ``--quick --model embedding``: 2 candidates, 2 epochs
+QUICK_EMBEDDING_SPACE: dict[str, list[Any]] = {
+    "net__hidden_layer_sizes": [(32,)],
+    "net__learning_rate_init": [1e-3, 3e-3],
+    "net__max_epochs": [2],
 }
 
 #: ``--quick``: 2 candidates, short training; a smoke test of the whole job
@@ -251,6 +265,7 @@ def run_rossmann(
     namespace: str | None = None,
     security: Any = None,
     budget: Any = None,
+    model: str = "mlp",
 ) -> RossmannResult:
     """Tune the Rossmann MLP pipeline and score it on the holdout; see the module docstring.
 
@@ -268,6 +283,9 @@ def run_rossmann(
             before anything runs; see :class:`daskcloud.search.Budget`.
         quick: a smoke test of the whole job: :data:`QUICK_SPACE` (2 small candidates)
             and 2 folds, whatever ``space`` and ``n_splits`` say.
+        model: ``"mlp"`` (the scikit-learn pipeline) or ``"embedding"`` (the PyTorch
+            entity-embedding net, ``pip install 'daskcloud[torch]'``, over
+            ``default_embedding_space()``; random/tpe draw 8 of its 16 points).
 
     Returns:
         the search result; ``holdout_rmspe`` has ``baseline``, ``default``, ``tuned`` and
@@ -275,15 +293,31 @@ def run_rossmann(
     """
     if strategy not in STRATEGIES:
         raise ConfigError(f"unknown strategy {strategy!r}; use one of {', '.join(STRATEGIES)}")
+    if model not in MODELS:
+        raise ConfigError(f"unknown model {model!r}; use one of {', '.join(MODELS)}")
     check_where(scheduler, workers, cluster)
     budget = resolve_budget(budget)
-    if quick:
-        space, n_splits = QUICK_SPACE, 2
-    elif space is None:
-        space = default_search_space() if strategy in _GRID_STRATEGIES else random_space()
+    if model == "embedding":
+        from daskcloud.rossmann.embedding import default_embedding_space, make_embedding_pipeline
+
+        estimator = make_embedding_pipeline()  # ConfigError naming the extra without torch
+        if quick:
+            space, n_splits = QUICK_EMBEDDING_SPACE, 2
+        elif space is None:
+            space = default_embedding_space()
+        if strategy not in _GRID_STRATEGIES and n_candidates is None:
+            n_candidates = 2 if quick else _EMBEDDING_N_CANDIDATES
+    else:
+        estimator = make_pipeline()
+        if quick:
+            space, n_splits = QUICK_SPACE, 2
+        elif space is None:
+            space = default_search_space() if strategy in _GRID_STRATEGIES else random_space()
     if strategy not in _GRID_STRATEGIES and n_candidates is None:
         n_candidates = 2 if quick else DEFAULT_N_CANDIDATES
     name = "rossmann" if data_dir is not None else f"rossmann-{preset}"
+    if model != "mlp":
+        name += f"-{model}"
     timings: dict[str, float] = {}
 
     job_started = started = time.perf_counter()
@@ -312,7 +346,7 @@ def run_rossmann(
             _reference_models, frames.X_train, frames.y_train, frames.X_holdout, pure=False
         )
         result = search(
-            make_pipeline(),
+            estimator,
             resolve_space(space),
             frames.X_train,
             frames.y_train,
@@ -346,6 +380,7 @@ def run_rossmann(
     summary = {
         **result.summary,
         "holdout_rmspe": scores,
+        "model": model,
         "data_dir": str(frames.data_dir),
         "rows": {"train": len(frames.X_train), "holdout": len(frames.X_holdout)},
         "submission": None if submission is None else submission.name,
