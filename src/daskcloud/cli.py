@@ -84,6 +84,16 @@ def data_validate(
 
 # --- where a search runs: options shared by `rossmann` and `tune` ------------------------------
 
+_SCHEDULER = typer.Option(
+    None, "--scheduler", help="Address of a running Dask scheduler (tcp://HOST:8786)."
+)
+_WORKERS = typer.Option(
+    None, "--workers", min=1, help="Local cluster worker processes (default: one per core)."
+)
+_RESUME = typer.Option(
+    True, "--resume/--no-resume", help="Skip fits already in the run directory's journal."
+)
+_JSON = typer.Option(False, "--json", help="Print one JSON object on stdout.")
 _CLUSTER = typer.Option(
     None, "--cluster", help="Run on a daskcloud cluster by name (`daskcloud cluster up`)."
 )
@@ -141,12 +151,8 @@ def _rossmann(
     n_candidates: int | None = typer.Option(
         None, "--n-candidates", min=1, help="random/tpe: number of candidates (24)."
     ),
-    workers: int | None = typer.Option(
-        None, "--workers", min=1, help="Local cluster worker processes (default: one per core)."
-    ),
-    scheduler: str | None = typer.Option(
-        None, "--scheduler", help="Address of a running Dask scheduler (tcp://HOST:8786)."
-    ),
+    workers: int | None = _WORKERS,
+    scheduler: str | None = _SCHEDULER,
     cluster: str | None = _CLUSTER,
     namespace: str | None = _NAMESPACE,
     tls_ca_file: Path | None = _TLS_CA,
@@ -156,16 +162,14 @@ def _rossmann(
         None, "--out", help="Run directory (default: runs/<timestamp>-rossmann-<preset>)."
     ),
     seed: int = typer.Option(0, "--seed", help="Seed of the synthetic data and the sampling."),
-    resume: bool = typer.Option(
-        True, "--resume/--no-resume", help="Skip fits already in the run directory's journal."
-    ),
+    resume: bool = _RESUME,
     quick: bool = typer.Option(
         False, "--quick", help="Smoke test: 2 small candidates, 2 folds (seconds, not minutes)."
     ),
     max_trials: int | None = _MAX_TRIALS,
     max_time: str | None = _MAX_TIME,
     max_cost: float | None = _MAX_COST,
-    as_json: bool = typer.Option(False, "--json", help="Print one JSON object on stdout."),
+    as_json: bool = _JSON,
 ) -> None:
     """The main job: tune the MLP pipeline on (synthetic) Rossmann data; score it on a holdout."""
     if ctx.invoked_subcommand is not None:
@@ -313,9 +317,7 @@ def _print_search(result: object, as_json: bool) -> None:
 @app.command("tune")
 def tune(
     spec: Path = typer.Argument(..., help="TOML spec file (see docs/spec.md)."),
-    scheduler: str | None = typer.Option(
-        None, "--scheduler", help="Address of a running Dask scheduler (tcp://HOST:8786)."
-    ),
+    scheduler: str | None = _SCHEDULER,
     cluster: str | None = _CLUSTER,
     namespace: str | None = _NAMESPACE,
     tls_ca_file: Path | None = _TLS_CA,
@@ -326,19 +328,15 @@ def tune(
         "--detach",
         help="With --cluster: run the search driver as a Job in the cluster (journal on a volume).",
     ),
-    workers: int | None = typer.Option(
-        None, "--workers", min=1, help="Local cluster worker processes (default: one per core)."
-    ),
+    workers: int | None = _WORKERS,
     out: Path | None = typer.Option(
         None, "--out", help="Run directory (default: runs/<timestamp>-<name>)."
     ),
-    resume: bool = typer.Option(
-        True, "--resume/--no-resume", help="Skip fits already in the run directory's journal."
-    ),
+    resume: bool = _RESUME,
     max_trials: int | None = _MAX_TRIALS,
     max_time: str | None = _MAX_TIME,
     max_cost: float | None = _MAX_COST,
-    as_json: bool = typer.Option(False, "--json", help="Print one JSON object on stdout."),
+    as_json: bool = _JSON,
 ) -> None:
     """Run the hyperparameter search a TOML spec describes; write results to a run directory."""
     from daskcloud.jobs import run_tune
