@@ -212,3 +212,11 @@ def test_a_budget_leaves_complete_candidates_even_with_a_shared_prefix(data, das
     assert "max_time=2" in search.stop_reason_
     assert 0 < len(search.cv_results_["params"]) < 20
     time.sleep(0.5)  # let cancelled fits end before the next test uses the workers
+
+
+def test_max_trials_keeps_exactly_that_many_trials_even_for_tiny_batched_fits(data, dask_client):
+    # millisecond fits are batched; a batch must not finish a fourth trial with the third
+    search = _search(dask_client, {"max_trials": 3})
+    search.fit(*data)
+    assert "max_trials=3" in search.stop_reason_
+    assert len(search.cv_results_["params"]) == 3

@@ -376,7 +376,14 @@ class Runner:
             node = self._attach(first)
             batch = [first]
             size = self._batch_size()
-            while self._queue and len(batch) < size and self._attach(self._queue[0]) == node:
+            while (
+                self._queue
+                and len(batch) < size
+                and self._attach(self._queue[0]) == node
+                # under a budget a task holds one trial's fits, so trials finish one at a
+                # time and a stop after N trials keeps exactly N
+                and (self.stop is None or self._queue[0][0] == first[0])
+            ):
                 batch.append(self._queue.popleft())
             self._submit(batch, node, retries=0)
 
