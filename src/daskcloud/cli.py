@@ -97,7 +97,7 @@ _JSON = typer.Option(False, "--json", help="Print one JSON object on stdout.")
 _CLUSTER = typer.Option(
     None, "--cluster", help="Run on a daskcloud cluster by name (`daskcloud cluster up`)."
 )
-_NAMESPACE = typer.Option(
+_CLUSTER_NAMESPACE = typer.Option(
     None, "--namespace", help="Kubernetes namespace of --cluster (default: the kube context's)."
 )
 _TLS_CA = typer.Option(None, "--tls-ca-file", help="CA certificate of a tls:// --scheduler.")
@@ -154,7 +154,7 @@ def _rossmann(
     workers: int | None = _WORKERS,
     scheduler: str | None = _SCHEDULER,
     cluster: str | None = _CLUSTER,
-    namespace: str | None = _NAMESPACE,
+    namespace: str | None = _CLUSTER_NAMESPACE,
     tls_ca_file: Path | None = _TLS_CA,
     tls_cert: Path | None = _TLS_CERT,
     tls_key: Path | None = _TLS_KEY,
@@ -319,7 +319,7 @@ def tune(
     spec: Path = typer.Argument(..., help="TOML spec file (see docs/spec.md)."),
     scheduler: str | None = _SCHEDULER,
     cluster: str | None = _CLUSTER,
-    namespace: str | None = _NAMESPACE,
+    namespace: str | None = _CLUSTER_NAMESPACE,
     tls_ca_file: Path | None = _TLS_CA,
     tls_cert: Path | None = _TLS_CERT,
     tls_key: Path | None = _TLS_KEY,
