@@ -378,6 +378,38 @@ def report(
     console.print(f"report: {path}", highlight=False, soft_wrap=True)
 
 
+# --- config: daskcloud's settings in dask config -------------------------------------------
+
+
+@app.command("config")
+def config(
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON object on stdout."),
+    write: bool = typer.Option(
+        False, "--write", help="Copy the settings file, commented out, to ~/.config/dask/."
+    ),
+) -> None:
+    """Print the effective settings (dask config, DASK_DASKCLOUD__*) and where each came from."""
+    import json
+
+    from daskcloud import config as cfg
+
+    if write:
+        console.print(f"settings file: {cfg.write_template()}", highlight=False, soft_wrap=True)
+        return
+    rows = cfg.settings()
+    if as_json:
+        typer.echo(json.dumps({s.key: {"value": s.value, "source": s.source} for s in rows}))
+        return
+    from rich.table import Table
+
+    table = Table(title="daskcloud settings (dask config)")
+    for column in ("setting", "value", "source"):
+        table.add_column(column, overflow="fold")
+    for s in rows:
+        table.add_row(f"daskcloud.{s.key}", "null" if s.value is None else str(s.value), s.source)
+    console.print(table)
+
+
 # --- manifests: a hardened Kubernetes cluster as YAML -----------------------------------------
 
 
