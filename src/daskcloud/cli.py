@@ -266,8 +266,12 @@ app.add_typer(cloud_app, name="cloud")
 def cloud_plan(
     provider: str = typer.Argument(..., help="aws, gcp, azure or minikube."),
     nodes: int = typer.Option(2, "--nodes", help="Number of nodes in the pool."),
-    instance: str = typer.Option(..., "--instance", help="Node type, e.g. m5.xlarge."),
-    region: str = typer.Option(..., "--region", help="e.g. us-east-1 (local for minikube)."),
+    instance: str | None = typer.Option(
+        None, "--instance", help="Node type, e.g. m5.xlarge (default: a 4-CPU node)."
+    ),
+    region: str | None = typer.Option(
+        None, "--region", help="e.g. us-east-1 (default: the provider's reference region)."
+    ),
     spot: bool = typer.Option(False, "--spot", help="Spot/preemptible nodes."),
     name: str = typer.Option("daskcloud", "--name", help="Name of the Kubernetes cluster."),
     execute: bool = typer.Option(False, "--execute", help="Run the commands (tool on PATH)."),
