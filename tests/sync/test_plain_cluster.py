@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+
 from bare_venv import clean_env, make_venv
 
 pytestmark = pytest.mark.slow  # a venv from the package index: ~1 min the first time
@@ -120,7 +121,7 @@ def test_tune_with_a_local_module_on_a_plain_cluster(
 
     _wait_workers(plain_cluster["address"], 1)
     X, y = make_regression(n_samples=120, n_features=4, noise=1.0, random_state=0)
-    rows = ["x0,x1,x2,x3,target"] + [",".join(map(str, [*r, t])) for r, t in zip(X, y)]
+    rows = ["x0,x1,x2,x3,target"] + [",".join(map(str, [*r, t])) for r, t in zip(X, y, strict=True)]
     (tmp_path / "data.csv").write_text("\n".join(rows) + "\n")
     (tmp_path / "my_models.py").write_text(MODELS)
     (tmp_path / "spec.toml").write_text(

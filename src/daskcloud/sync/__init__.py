@@ -12,6 +12,13 @@ This package imports nothing of ``daskcloud.search`` or ``daskcloud.cluster``; b
 
 from __future__ import annotations
 
+from daskcloud.sync._bundle import (
+    CLUSTER_DISTRIBUTIONS,
+    MAX_OBJECT_BYTES,
+    SyncBundle,
+    cluster_bundle,
+    installer,
+)
 from daskcloud.sync._environment import (
     WORKER_DISTRIBUTIONS,
     Needs,
@@ -24,13 +31,18 @@ from daskcloud.sync._ship import ShippingPlan, plan_shipping, prepare_cluster, s
 from daskcloud.sync._wheels import USER_MODULES, Wheel, pack_modules, repack_distribution
 
 __all__ = [
+    "CLUSTER_DISTRIBUTIONS",
+    "MAX_OBJECT_BYTES",
     "USER_MODULES",
     "WORKER_DISTRIBUTIONS",
     "Needs",
     "Pin",
     "ShippingPlan",
+    "SyncBundle",
     "Wheel",
+    "cluster_bundle",
     "find_needs",
+    "installer",
     "modules_of",
     "pack_modules",
     "pinned_closure",

@@ -129,18 +129,18 @@ def prepare_cluster(
         objects: what the tasks carry: the estimator, the space, X, y, the scorers.
         install_missing: pip-install missing compiled packages and other versions at the
             client's versions on the workers. ``None`` reads dask config
-            ``daskcloud.sync.install-missing`` (default False).
+            ``daskcloud.packages.install-missing`` (default False).
 
     Raises:
         SearchError: a package is missing or differs and cannot be shipped (one line each).
     """
     import cloudpickle
-    import dask.config
 
+    from daskcloud import config
     from daskcloud.sync import _remote
 
     if install_missing is None:
-        install_missing = bool(dask.config.get("daskcloud.sync.install-missing", False))
+        install_missing = bool(config.get("packages.install-missing"))
     needs = search_needs(*objects)
     cloudpickle.register_pickle_by_value(_remote)  # plain workers have no daskcloud to import
     names, modules = [p.name for p in needs.pins], sorted(needs.modules)

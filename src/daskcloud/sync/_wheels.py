@@ -3,9 +3,10 @@
 A local distribution (``pip install -e .``, daskcloud in a checkout) is repacked from the
 files Python imports it from — so uncommitted edits travel too — with the distribution's own
 ``METADATA``; loose modules (``my_models.py`` next to a spec) become one small wheel of a
-made-up distribution :data:`USER_MODULES`. The wheels are pure-Python (``py3-none-any``) and
-byte-for-byte reproducible (sorted entries, fixed timestamps), so the same code gives the
-same content hash. Compiled code cannot be shipped this way: it needs the image tier.
+made-up distribution :data:`USER_MODULES` whose version is a content hash. The wheels are
+pure-Python (``py3-none-any``) and byte-for-byte reproducible (sorted entries, fixed
+timestamps), so the same code gives the same content hash. Compiled code cannot be shipped
+this way: it needs the image tier.
 """
 
 from __future__ import annotations
@@ -86,7 +87,8 @@ def pack_modules(modules: Mapping[str, Path]) -> Wheel:
     digest = hashlib.sha256()
     for path, data in sorted(files.items()):
         digest.update(path.encode() + b"\0" + data)
-    version = f"0+{digest.hexdigest()[:12]}"
+    # a plain number: wheel names become ConfigMap keys, which may not hold a "+"
+    version = f"0.{int(digest.hexdigest()[:12], 16)}"
     return _wheel(USER_MODULES, version, files, _metadata(USER_MODULES, version))
 
 

@@ -50,6 +50,7 @@ from daskcloud.cluster.kubernetes._observe import (
 )
 from daskcloud.cluster.kubernetes._spec import ClusterSpec
 from daskcloud.exceptions import ConfigError, DaskcloudError, KubernetesError
+from daskcloud.sync import SyncBundle
 
 __all__ = [
     "PRICE_ANNOTATION",
@@ -277,14 +278,20 @@ def create_cluster(
     poll: float = 2.0,
     context: str | None = None,
     progress: Callable[[str], None] | None = None,
+    bundle: SyncBundle | None = None,
 ) -> ClusterStatus:
     """Create the cluster of ``spec`` and wait (at most ``timeout`` s) until it is ready.
 
-    On any failure — an API error, a pod that cannot start, the timeout, Ctrl-C — every object
-    created so far and the local TLS files are deleted before the error propagates.
+    ``bundle`` is what the pods' init containers install (default: this environment's,
+    :func:`~daskcloud.sync.cluster_bundle`); it is built, and its size checked, before
+    anything is created. On any failure — an API error, a pod that cannot start, the
+    timeout, Ctrl-C — every object created so far and the local TLS files are deleted
+    before the error propagates.
     """
     from daskcloud.cluster.kubernetes._manifests import build_cluster, build_scheduler_job
+    from daskcloud.cluster.kubernetes._sync import build_sync_config_map, spec_packages
     from daskcloud.cluster.kubernetes._tls import generate_tls, write_client_credentials
+    from daskcloud.sync import cluster_bundle
 
     api = api or kube_api(context=context, namespace=spec.namespace)
     if _job(api, spec.name, spec.namespace) is not None:
@@ -293,7 +300,10 @@ def create_cluster(
             f"(daskcloud cluster status {spec.name}), pick another --name, or delete it first "
             f"(daskcloud cluster down {spec.name})"
         )
-    job_manifest = build_scheduler_job(spec)
+    if bundle is None:
+        bundle = cluster_bundle(spec_packages(spec))
+    build_sync_config_map(spec, bundle)  # over the 1 MiB object limit: fail before creating
+    job_manifest = build_scheduler_job(spec, bundle=bundle)
     if spec.price_per_hour is not None:
         annotations = job_manifest["metadata"].setdefault("annotations", {})
         annotations[PRICE_ANNOTATION] = f"{spec.price_per_hour:g}"
@@ -304,7 +314,7 @@ def create_cluster(
             job = Job(job_manifest, api=api)
             job.create()
         owner = Owner(name=job.name, uid=job.metadata["uid"])
-        for manifest in build_cluster(spec, tls=tls, owner=owner):
+        for manifest in build_cluster(spec, tls=tls, owner=owner, bundle=bundle):
             kind = manifest["kind"]
             with _k8s(f"create {kind} {manifest['metadata']['name']}"):
                 object_from_spec(manifest, api=api).create()
@@ -437,8 +447,25 @@ def submit_driver(
         if not claim.exists():
             claim.create()
     driver_name = ""
-    for manifest in build_detached_driver(spec, owner=owner, args=args, spec_file=spec_file):
+    bundle = _cluster_sync(job)
+    for manifest in build_detached_driver(
+        spec, owner=owner, args=args, spec_file=spec_file, bundle=bundle
+    ):
         with _k8s(f"create {manifest['kind']} {manifest['metadata']['name']}"):
             object_from_spec(manifest, api=api).create()
         driver_name = manifest["metadata"]["name"]
     return driver_name
+
+
+def _cluster_sync(job: Any) -> SyncBundle | None:
+    """The sync settings of a live scheduler Job (its ConfigMap exists already), or None."""
+    pod = job["spec"]["template"]["spec"]
+    inits = [c for c in pod.get("initContainers", []) if c["name"] == "sync"]
+    if not inits:
+        return None
+    args = inits[0]["args"]
+    index = [args[i + 1] for i, a in enumerate(args[:-1]) if a == "--index-url"]
+    extra = [args[i + 1] for i, a in enumerate(args[:-1]) if a == "--extra-index-url"]
+    return SyncBundle(
+        (), (), (), index_url=index[0] if index else None, extra_index_urls=tuple(extra)
+    )

@@ -9,13 +9,14 @@ message naming the value and the fix.
 from __future__ import annotations
 
 import re
+import sys
 import uuid
 from decimal import Decimal, InvalidOperation
+from importlib.metadata import version
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from daskcloud._version import __version__
 from daskcloud.exceptions import ConfigError
 
 __all__ = [
@@ -31,7 +32,7 @@ __all__ = [
 
 SCHEDULER_PORT = 8786
 DASHBOARD_PORT = 8787
-DEFAULT_IMAGE_REPOSITORY = "ghcr.io/daskcloud/daskcloud"
+DEFAULT_IMAGE_REPOSITORY = "ghcr.io/dask/dask"
 #: longest cluster name: leaves room for the ``-scheduler``/``-workers`` suffixes and pod hashes
 MAX_NAME_LENGTH = 40
 #: no cluster may be asked to live longer than this
@@ -62,10 +63,16 @@ _MIN_MEMORY = 256 * 2**20
 
 
 def default_image() -> str:
-    """``daskcloud.cluster.image``, else our image at the installed version (never latest)."""
-    from daskcloud.config import get
+    """The team's image (dask config ``daskcloud.cluster.image``), else the official dask image
+    at the client's distributed and Python versions — it exists for every dask release, and the
+    sync init container adds the rest (never ``latest``)."""
+    from daskcloud import config
 
-    return get("cluster.image") or f"{DEFAULT_IMAGE_REPOSITORY}:{__version__}"
+    configured = config.get("cluster.image")
+    if configured:
+        return str(configured)
+    python = f"{sys.version_info[0]}.{sys.version_info[1]}"
+    return f"{DEFAULT_IMAGE_REPOSITORY}:{version('distributed')}-py{python}"
 
 
 def parse_duration(value: str | int, what: str = "duration") -> int:
