@@ -41,6 +41,7 @@ class ClusterStatus:
     address: str | None = None
     dashboard_url: str | None = None
     idle_s: float | None = None  # measured only when the scheduler could be asked
+    rollout: str = ""  # the workers' last change (cluster update) rolling out, or ""
 
     @property
     def time_left_s(self) -> float | None:
@@ -85,6 +86,8 @@ class ClusterStatus:
                 else "unknown (give --price-per-hour at cluster up)"
             ),
         ]
+        if self.rollout:
+            lines.append(f"  rollout      {self.rollout}")
         if self.address:
             lines.append(f"  scheduler    {self.address}")
         if self.dashboard_url:
