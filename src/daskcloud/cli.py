@@ -425,7 +425,9 @@ cluster_app = typer.Typer(
     no_args_is_help=True,
 )
 app.add_typer(cluster_app, name="cluster")
-_BACKEND = typer.Option(None, "--backend", help="local or kubernetes (default: guess by name).")
+_BACKEND = typer.Option(
+    None, "--backend", help="local, kubernetes or slurm (default: guess by name)."
+)
 _NAMESPACE = typer.Option(None, "--namespace", "-n", help="Kubernetes namespace.")
 _CONTEXT = typer.Option(None, "--context", help="kubeconfig context.")
 
@@ -433,7 +435,7 @@ _CONTEXT = typer.Option(None, "--context", help="kubeconfig context.")
 @cluster_app.command("up")
 def cluster_up(
     name: str = typer.Option("dask", "--name", help="Cluster name (a DNS label)."),
-    backend: str = typer.Option("local", "--backend", help="local or kubernetes."),
+    backend: str = typer.Option("local", "--backend", help="local, kubernetes or slurm."),
     namespace: str | None = _NAMESPACE,
     workers: int = typer.Option(2, "--workers", help="Number of workers."),
     cpu: str = typer.Option("1", "--cpu", help="CPU per worker (threads locally)."),
@@ -448,15 +450,31 @@ def cluster_up(
     timeout: float = typer.Option(300, "--timeout", help="Seconds to wait for readiness."),
     connect: bool = typer.Option(True, "--connect/--no-connect", help="Check a client connects."),
     context: str | None = _CONTEXT,
+    partition: str | None = typer.Option(None, "--partition", help="Slurm partition (-p)."),
+    account: str | None = typer.Option(None, "--account", help="Slurm account (-A)."),
+    qos: str | None = typer.Option(None, "--qos", help="Slurm quality of service."),
+    job_extra: list[str] = typer.Option([], "--job-extra", help="Extra #SBATCH option (Slurm)."),
+    scheduler_in_job: bool = typer.Option(
+        False, "--scheduler-in-job", help="Slurm: run the scheduler as a batch job too."
+    ),
+    price_cpu: float | None = typer.Option(
+        None, "--price-per-cpu-hour", help="Slurm: price of a CPU-hour, for cost reports."
+    ),
+    interface: str | None = typer.Option(None, "--interface", help="Slurm: network, e.g. ib0."),
 ) -> None:
     """Create a cluster and wait (bounded) until it is ready; explain why when it is not."""
     from daskcloud.cluster import backends as b
+    from daskcloud.cluster.slurm import SlurmOptions
 
     options = b.ClusterOptions(
         name=name, namespace=namespace, workers=workers, cpu=cpu, memory=memory, gpu=gpu,
         image=image, idle_timeout=idle_timeout, max_lifetime=max_lifetime, price_per_hour=price,
         node_selector=b.parse_node_selector(node_selector),
         tolerations=tuple(b.parse_toleration(t) for t in toleration), context=context,
+        slurm=SlurmOptions(
+            partition=partition, account=account, qos=qos, job_extra=tuple(job_extra),
+            scheduler_in_job=scheduler_in_job, price_per_cpu_hour=price_cpu, interface=interface,
+        ),
     )  # fmt: skip
     chosen = b.get_backend(backend, context=context)
     status = chosen.up(options, timeout=timeout, progress=lambda line: err_console.print(line))
@@ -543,7 +561,7 @@ def cluster_down(
 @cluster_app.command("list")
 def cluster_list(
     namespace: str | None = _NAMESPACE,
-    backend: str = typer.Option("kubernetes", "--backend", help="local or kubernetes."),
+    backend: str = typer.Option("kubernetes", "--backend", help="local, kubernetes or slurm."),
     context: str | None = _CONTEXT,
 ) -> None:
     """Every daskcloud cluster with age, state and cost so far (find forgotten ones)."""

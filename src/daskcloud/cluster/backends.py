@@ -5,7 +5,8 @@ context manager are written once, here, in :class:`ClusterConnection`::
 
     Backend                      up / status / scale / logs / down / list / endpoint
     ├── LocalBackend             detached dask processes on this machine   (_local_processes)
-    └── KubernetesBackend        a self-ending cluster via the Kubernetes API (kubernetes/)
+    ├── KubernetesBackend        a self-ending cluster via the Kubernetes API (kubernetes/)
+    └── SlurmBackend             workers as Slurm batch jobs                  (slurm/)
 
     connect_cluster(name) -> ClusterConnection   .client, .dashboard_url, close(), with-block
 
@@ -42,7 +43,7 @@ __all__ = [
     "tls_security",
 ]
 
-BACKENDS = ("local", "kubernetes")
+BACKENDS = ("local", "kubernetes", "slurm")
 
 
 @dataclass(frozen=True)
@@ -62,6 +63,7 @@ class ClusterOptions:
     node_selector: dict[str, str] = field(default_factory=dict)
     tolerations: tuple[dict[str, Any], ...] = ()
     context: str | None = None
+    slurm: Any = None  # SlurmOptions of --backend slurm (partition, account, qos, ...)
 
 
 @dataclass
@@ -194,7 +196,8 @@ class KubernetesBackend(Backend):
         from daskcloud.cluster.kubernetes._lifecycle import create_cluster
         from daskcloud.cluster.kubernetes._spec import ClusterSpec
 
-        fields = {k: v for k, v in vars(options).items() if k != "context" and v is not None}
+        skip = ("context", "slurm")
+        fields = {k: v for k, v in vars(options).items() if k not in skip and v is not None}
         fields["namespace"] = self._ns(options.namespace)
         spec = ClusterSpec(**fields)
         api = self._api(spec.namespace)
@@ -273,17 +276,22 @@ def get_backend(
 ) -> Backend:
     """Normalise ``"local" | "kubernetes" | Backend | None`` to a Backend.
 
-    ``None`` picks ``local`` when this machine has a local cluster called ``name``, else
-    ``kubernetes``.
+    ``None`` picks ``local`` or ``slurm`` when this machine has a record of a cluster called
+    ``name`` there, else ``kubernetes``.
     """
     if isinstance(backend, Backend):
         return backend
     if backend is None:
-        backend = "local" if name and load_record("local", name) else "kubernetes"
+        recorded = [k for k in ("local", "slurm") if name and load_record(k, name)]
+        backend = recorded[0] if recorded else "kubernetes"
     if backend == "local":
         return LocalBackend()
     if backend == "kubernetes":
         return KubernetesBackend(context=context)
+    if backend == "slurm":
+        from daskcloud.cluster.slurm._backend import SlurmBackend
+
+        return SlurmBackend()
     raise ConfigError(f"unknown backend {backend!r}; use one of: {', '.join(BACKENDS)}")
 
 
