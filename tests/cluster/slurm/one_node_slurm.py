@@ -122,10 +122,10 @@ class OneNodeSlurm:
     def _spawn(self, cmd: list[str], log: str) -> None:
         out = (self.root / "log" / log).open("ab")
         env = {**os.environ, **self.env}
-        self._procs.append(
-            subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=env,
-                             start_new_session=True)  # fmt: skip
+        proc = subprocess.Popen(
+            cmd, stdout=out, stderr=subprocess.STDOUT, env=env, start_new_session=True
         )
+        self._procs.append(proc)
         out.close()
 
     def start(self, timeout: float = 60.0) -> OneNodeSlurm:

@@ -21,6 +21,9 @@ _PENDING = {
     "AssocGrpBillingMinutes": "your account's CPU-time allocation is used up; ask your site",
     "PartitionTimeLimit": "--max-lifetime is longer than the partition's time limit; give a "
     "shorter --max-lifetime or another --partition (`sinfo -o '%P %l'` lists the limits)",
+    "PartitionConfig": "the job asks for more than the partition allows (CPUs or memory per "
+    "node, nodes or time); ask for fewer --cpu or less --memory, or another --partition "
+    "(`sinfo -N -l` lists the nodes)",
     "PartitionNodeLimit": "the job asks for more than a node of the partition has; ask for "
     "fewer --cpu or less --memory, or another --partition",
     "PartitionDown": "the partition is down; choose another --partition (`sinfo`)",
@@ -41,7 +44,7 @@ _PENDING = {
 #: reasons under which a job will not start without a change of the request
 NEVER_STARTS = frozenset(
     {
-        "PartitionTimeLimit", "PartitionNodeLimit", "InvalidAccount", "InvalidQOS",
+        "PartitionTimeLimit", "PartitionNodeLimit", "PartitionConfig", "InvalidAccount", "InvalidQOS",
         "BadConstraints", "QOSMaxWallDurationPerJobLimit", "AssocMaxWallDurationPerJobLimit",
     }
 )  # fmt: skip

@@ -77,8 +77,9 @@ def _role(name: str, cluster: str) -> tuple[str, int | None]:
 def worker_job_script(spec: SlurmSpec, address: str, index: int, *, walltime_s: float) -> str:
     """The batch script of worker ``index``: ``dask worker ADDRESS`` over the cluster's TLS.
 
-    ``walltime_s`` is what the cluster has left; the worker retires itself a minute before
-    Slurm would kill it, so its tasks move to other workers cleanly.
+    ``walltime_s`` is what the cluster has left. A worker with at least 10 minutes retires
+    itself 2 minutes before Slurm would kill it, so its tasks move to other workers cleanly;
+    shorter ones are left to Slurm.
     """
     from distributed.security import Security
 
@@ -88,11 +89,12 @@ def worker_job_script(spec: SlurmSpec, address: str, index: int, *, walltime_s: 
         tls_worker_key=spec.file("worker-key.pem"),
         require_encryption=True,
     )
-    lifetime = max(30, int(walltime_s) // 60 * 60 - 60)
+    args = ["--no-dashboard"]
+    if walltime_s >= 600:
+        args += ["--lifetime", f"{int(walltime_s) // 60 * 60 - 120}s"]
     job = _job(
         spec, f"{spec.name}-worker-{index}", cores=spec.cpu, memory=spec.memory,
-        walltime_s=walltime_s, scheduler=address, security=security,
-        worker_args=["--no-dashboard", "--lifetime", f"{lifetime}s"],
+        walltime_s=walltime_s, scheduler=address, security=security, worker_args=args,
     )  # fmt: skip
     return job.job_script()
 
