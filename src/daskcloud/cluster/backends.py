@@ -172,7 +172,9 @@ class LocalBackend(Backend):
 
 def _in_cluster() -> bool:
     """True inside a pod (and not told to port-forward anyway)."""
-    forced = os.environ.get("DASKCLOUD_PORT_FORWARD", "").lower() in ("1", "true", "yes")
+    from daskcloud.config import get
+
+    forced = bool(get("cluster.port-forward"))
     return bool(os.environ.get("KUBERNETES_SERVICE_HOST")) and not forced
 
 
@@ -190,7 +192,9 @@ class KubernetesBackend(Backend):
         return kube_api(context=self.context, namespace=namespace)
 
     def _ns(self, namespace: str | None) -> str:
-        return namespace or self._api().namespace or "default"
+        from daskcloud.config import get
+
+        return namespace or get("cluster.namespace") or self._api().namespace or "default"
 
     def up(self, options, *, timeout=300.0, progress=None):
         from daskcloud.cluster.kubernetes._lifecycle import create_cluster

@@ -72,9 +72,10 @@ def build_tls_secret(
 
 
 def state_home() -> Path:
-    """daskcloud's state directory: ``$DASKCLOUD_HOME``, else ``~/.daskcloud``."""
-    env = os.environ.get("DASKCLOUD_HOME")
-    return Path(env).expanduser() if env else Path.home() / ".daskcloud"
+    """The state directory: ``daskcloud.home`` (``$DASKCLOUD_HOME``), else ``~/.daskcloud``."""
+    from daskcloud.config import home_dir
+
+    return home_dir()
 
 
 def client_credentials(namespace: str, name: str, *, home: Path | None = None) -> ClientCredentials:
