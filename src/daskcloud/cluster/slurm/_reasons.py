@@ -44,8 +44,9 @@ _PENDING = {
 #: reasons under which a job will not start without a change of the request
 NEVER_STARTS = frozenset(
     {
-        "PartitionTimeLimit", "PartitionNodeLimit", "PartitionConfig", "InvalidAccount", "InvalidQOS",
-        "BadConstraints", "QOSMaxWallDurationPerJobLimit", "AssocMaxWallDurationPerJobLimit",
+        "PartitionTimeLimit", "PartitionNodeLimit", "PartitionConfig", "InvalidAccount",
+        "InvalidQOS", "BadConstraints", "QOSMaxWallDurationPerJobLimit",
+        "AssocMaxWallDurationPerJobLimit",
     }
 )  # fmt: skip
 
