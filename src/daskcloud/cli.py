@@ -266,8 +266,12 @@ app.add_typer(cloud_app, name="cloud")
 def cloud_plan(
     provider: str = typer.Argument(..., help="aws, gcp, azure or minikube."),
     nodes: int = typer.Option(2, "--nodes", help="Number of nodes in the pool."),
-    instance: str = typer.Option(..., "--instance", help="Node type, e.g. m5.xlarge."),
-    region: str = typer.Option(..., "--region", help="e.g. us-east-1 (local for minikube)."),
+    instance: str | None = typer.Option(
+        None, "--instance", help="Node type, e.g. m5.xlarge (default: a 4-CPU node)."
+    ),
+    region: str | None = typer.Option(
+        None, "--region", help="e.g. us-east-1 (default: the provider's reference region)."
+    ),
     spot: bool = typer.Option(False, "--spot", help="Spot/preemptible nodes."),
     name: str = typer.Option("daskcloud", "--name", help="Name of the Kubernetes cluster."),
     execute: bool = typer.Option(False, "--execute", help="Run the commands (tool on PATH)."),
@@ -376,6 +380,38 @@ def report(
 
     path = write_report(run_dir)
     console.print(f"report: {path}", highlight=False, soft_wrap=True)
+
+
+# --- config: daskcloud's settings in dask config -------------------------------------------
+
+
+@app.command("config")
+def config(
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON object on stdout."),
+    write: bool = typer.Option(
+        False, "--write", help="Copy the settings file, commented out, to ~/.config/dask/."
+    ),
+) -> None:
+    """Print the effective settings (dask config, DASK_DASKCLOUD__*) and where each came from."""
+    import json
+
+    from daskcloud import config as cfg
+
+    if write:
+        console.print(f"settings file: {cfg.write_template()}", highlight=False, soft_wrap=True)
+        return
+    rows = cfg.settings()
+    if as_json:
+        typer.echo(json.dumps({s.key: {"value": s.value, "source": s.source} for s in rows}))
+        return
+    from rich.table import Table
+
+    table = Table(title="daskcloud settings (dask config)")
+    for column in ("setting", "value", "source"):
+        table.add_column(column, overflow="fold")
+    for s in rows:
+        table.add_row(f"daskcloud.{s.key}", "null" if s.value is None else str(s.value), s.source)
+    console.print(table)
 
 
 # --- manifests and cluster: declared in _cli_cluster (one option set from ClusterSpec) -----------

@@ -9,7 +9,8 @@ import pytest
 from distributed import Client
 
 from daskcloud.cli import main
-from daskcloud.cluster._local_backend import LocalBackend, process_identity, same_process
+from daskcloud.cluster._detached import identity, same_process
+from daskcloud.cluster._local_backend import LocalBackend
 from daskcloud.cluster._spec import ClusterSpec
 from daskcloud.cluster._state import load_record
 from daskcloud.exceptions import ClusterError
@@ -37,7 +38,7 @@ def local_cluster():
 
 def _identities(name):
     record = load_record("local", name)
-    return [record.extra["scheduler"], *record.extra["workers"].values()]
+    return [*record.pids, *record.extra["workers"].values()]
 
 
 def test_up_status_scale_logs_down(local_cluster):
@@ -116,16 +117,23 @@ def test_a_recorded_pid_now_used_by_an_unrelated_process_is_left_alone(tmp_path)
         [sys.executable, "-c", "import time; time.sleep(120)"], start_new_session=True
     )
     try:
-        pid, started = process_identity(stranger.pid)
+        pid, started = identity(stranger.pid)
         assert same_process([pid, started]) is not None
         reused = [pid, started - 3600.0]  # the pid as recorded by a process an hour earlier
         directory = cluster_dir("local", "stale")
         directory.mkdir(parents=True)
-        record = {"name": "stale", "backend": "local", "pids": [pid],
-                  "address": "tcp://127.0.0.1:9",
-                  "extra": {"scheduler": reused, "workers": {"stale-worker-0": reused,
-                                                             "stale-worker-1": pid},
-                            "wanted": 1, "threads": 1, "memory": "1Gi"}}  # fmt: skip
+        record = {
+            "name": "stale",
+            "backend": "local",
+            "pids": [reused],
+            "address": "tcp://127.0.0.1:9",
+            "extra": {
+                "workers": {"stale-worker-0": reused, "stale-worker-1": pid},  # old: bare pid
+                "wanted": 1,
+                "threads": 1,
+                "memory": "1Gi",
+            },
+        }
         (directory / "cluster.json").write_text(json.dumps(record))
         status = B.status("stale")
         assert status.state == "finished" and not status.scheduler_ready

@@ -16,19 +16,13 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import json
-import os
-import signal
-import subprocess
-import sys
 import time
 from collections.abc import Mapping
 from dataclasses import replace
-from pathlib import Path
 from typing import Any, ClassVar
 
-import psutil
-
+from daskcloud.cluster import _detached
+from daskcloud.cluster._detached import WORKER, alive, pid_of, spawn, start_scheduler, stop
 from daskcloud.cluster._spec import ClusterSpec, parse_memory
 from daskcloud.cluster._state import (
     ClusterRecord,
@@ -42,82 +36,7 @@ from daskcloud.cluster._status import ClusterStatus, MemberInfo
 from daskcloud.cluster.backends import Backend, Endpoint
 from daskcloud.exceptions import ClusterError, ConfigError
 
-__all__ = ["LocalBackend", "process_identity", "same_process"]
-
-_SCHEDULER = [sys.executable, "-m", "distributed.cli.dask_scheduler"]
-_WORKER = [sys.executable, "-m", "distributed.cli.dask_worker"]
-#: seconds two readings of one process's start time may differ by (clock-tick resolution)
-_START_TOLERANCE = 0.1
-
-
-def process_identity(pid: int) -> list[float]:
-    """``[pid, start time]``: what a record keeps so the pid is never mistaken later."""
-    return [pid, psutil.Process(pid).create_time()]
-
-
-def same_process(identity: Any) -> psutil.Process | None:
-    """The live process ``identity`` recorded, or None when it exited or its pid was reused.
-
-    A bare pid (no start time) cannot be told from a reused one and is never acted on.
-    """
-    if not isinstance(identity, list | tuple) or len(identity) != 2:
-        return None
-    pid, started = identity
-    try:
-        process = psutil.Process(int(pid))
-        if abs(process.create_time() - float(started)) > _START_TOLERANCE:
-            return None
-        if process.status() == psutil.STATUS_ZOMBIE:  # exited, not yet reaped by its parent
-            return None
-    except (psutil.Error, ValueError, TypeError):
-        return None
-    return process
-
-
-def _stop(identities: list[Any], timeout: float = 15.0) -> None:
-    """SIGTERM, then SIGKILL, the process groups of the processes that are still ours."""
-    ours = [p for p in map(same_process, identities) if p is not None]
-    for process in ours:
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(process.pid, signal.SIGTERM)  # its group: it leads its own session
-    deadline = time.monotonic() + timeout
-    while any(_running(p) for p in ours) and time.monotonic() < deadline:
-        time.sleep(0.1)
-    for process in ours:
-        if _running(process):
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(process.pid, signal.SIGKILL)
-
-
-def _running(process: psutil.Process) -> bool:
-    try:
-        return process.is_running() and process.status() != psutil.STATUS_ZOMBIE
-    except psutil.Error:
-        return False
-
-
-def _spawn(cmd: list[str], log: Path) -> list[float]:
-    with log.open("ab") as out:
-        proc = subprocess.Popen(
-            cmd, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
-            start_new_session=True, cwd=log.parent,
-        )  # fmt: skip
-    return process_identity(proc.pid)
-
-
-def _read_json(path: Path) -> dict | None:
-    """The scheduler file once it is completely written (it appears before it is filled)."""
-    try:
-        return json.loads(path.read_text())
-    except (FileNotFoundError, ValueError):
-        return None
-
-
-def _tail(path: Path, lines: int) -> str:
-    try:
-        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
-    except FileNotFoundError:
-        return ""
+__all__ = ["LocalBackend"]
 
 
 def _client(address: str, timeout: float = 10.0):
@@ -156,32 +75,26 @@ class LocalBackend(Backend):
     def create(self, spec, *, timeout, progress):
         directory = cluster_dir("local", spec.name)
         directory.mkdir(parents=True, exist_ok=True, mode=0o700)
-        file = directory / "scheduler.json"
-        file.unlink(missing_ok=True)
-        cmd = [*_SCHEDULER, "--host", "127.0.0.1", "--port", "0", "--scheduler-file", str(file)]
-        cmd += ["--dashboard-address", "127.0.0.1:0"]
-        cmd += ["--idle-timeout", f"{spec.idle_timeout_seconds}s"]
-        scheduler = _spawn(cmd, directory / "scheduler.log")
-        record = ClusterRecord(
-            name=spec.name, backend="local", price_per_hour=spec.price_per_hour,
-            pids=(int(scheduler[0]),), idle_timeout_s=spec.idle_timeout_seconds,
-            max_lifetime_s=spec.max_lifetime_seconds,
-            extra={"scheduler": scheduler, "threads": spec.threads_per_worker,
-                   "memory": spec.memory, "workers": {}, "wanted": spec.workers},
-        )  # fmt: skip
-        save_record(record)
-        deadline = time.monotonic() + min(timeout, 120.0)
-        while (info := _read_json(file)) is None:
-            if same_process(scheduler) is None or time.monotonic() > deadline:
-                why = "exited" if same_process(scheduler) is None else "did not start in time"
-                raise ClusterError(
-                    f"the local scheduler {why}; its last log lines: "
-                    + _tail(directory / "scheduler.log", 5).replace("\n", " | ")
-                )
-            time.sleep(0.1)
-        dashboard = info.get("services", {}).get("dashboard")
+        args = ["--host", "127.0.0.1", "--port", "0", "--dashboard-address", "127.0.0.1:0"]
+        args += ["--idle-timeout", f"{spec.idle_timeout_seconds}s"]
+        scheduler, info = start_scheduler(args, directory, timeout=min(timeout, 120.0))
         save_record(
-            replace(record, address=info["address"], extra={**record.extra, "dashboard": dashboard})
+            ClusterRecord(
+                name=spec.name,
+                backend="local",
+                price_per_hour=spec.price_per_hour,
+                pids=(scheduler,),
+                address=info["address"],
+                idle_timeout_s=spec.idle_timeout_seconds,
+                max_lifetime_s=spec.max_lifetime_seconds,
+                extra={
+                    "threads": spec.threads_per_worker,
+                    "memory": spec.memory,
+                    "workers": {},
+                    "wanted": spec.workers,
+                    "dashboard": info.get("services", {}).get("dashboard"),
+                },
+            )
         )
         self._start_workers(spec.name, spec.workers)
 
@@ -201,7 +114,7 @@ class LocalBackend(Backend):
     def _workers(self, record: ClusterRecord) -> dict[str, Any]:
         """The worker processes of ``record`` that are still running, by name."""
         workers = record.extra.get("workers", {})
-        return {k: v for k, v in workers.items() if same_process(v) is not None}
+        return {k: v for k, v in workers.items() if alive(v)}
 
     def _start_workers(self, name: str, count: int) -> list[str]:
         """Start ``count`` more workers with the record's threads and memory; their names."""
@@ -212,13 +125,13 @@ class LocalBackend(Backend):
         started = []
         for index in range(start, start + count):
             key = f"{name}-worker-{index}"
-            cmd = [*_WORKER, record.address or "", "--name", key]
+            cmd = [*WORKER, record.address or "", "--name", key]
             cmd += ["--nthreads", str(record.extra["threads"]), "--memory-limit", str(memory)]
             cmd += ["--no-dashboard", "--death-timeout", "60", "--host", "127.0.0.1"]
             if record.max_lifetime_s:
                 cmd += ["--lifetime", f"{record.max_lifetime_s}s"]
             log = cluster_dir("local", name) / f"worker-{index}.log"
-            workers[key] = _spawn(cmd, log)
+            workers[key] = spawn(cmd, log)
             started.append(key)
         save_record(replace(record, extra={**record.extra, "workers": workers}))
         return started
@@ -231,7 +144,7 @@ class LocalBackend(Backend):
         workers = dict(record.extra["workers"])
         with _client(record.address or "", timeout) as client:
             client.retire_workers(names=keys, close_workers=True)
-        _stop([workers.pop(k) for k in keys if k in workers])
+        stop([workers.pop(k) for k in keys if k in workers])
         save_record(replace(record, extra={**record.extra, "workers": workers}))
 
     def _wait_workers(self, name: str, count: int, timeout: float) -> None:
@@ -289,23 +202,23 @@ class LocalBackend(Backend):
         record = load_record("local", name)
         if record is None:
             return None
-        scheduler = record.extra.get("scheduler")
-        alive = same_process(scheduler) is not None
+        up = bool(record.pids) and alive(record.pids[0])
         ready, idle = 0, None
-        if alive and record.address:
+        if up and record.address:
             with contextlib.suppress(OSError, TimeoutError), _client(record.address, 5) as client:
                 ready = len(client.scheduler_info(n_workers=-1)["workers"])
                 since = client.run_on_scheduler(_idle_since)
                 idle = max(0.0, time.time() - since) if since else 0.0
         wanted = int(record.extra.get("wanted", 0))
-        state = "finished" if not alive else ("running" if ready >= wanted else "starting")
-        pid = record.pids[0] if record.pids else "?"
-        members = [MemberInfo(f"pid {pid}", "scheduler", "Running" if alive else "Exited", alive)]
-        for key, identity in sorted(record.extra.get("workers", {}).items()):
-            up = same_process(identity) is not None
-            wpid = identity[0] if isinstance(identity, list | tuple) else identity
+        state = "finished" if not up else ("running" if ready >= wanted else "starting")
+        pid = pid_of(record.pids[0]) if record.pids else 0
+        members = [MemberInfo(f"pid {pid}", "scheduler", "Running" if up else "Exited", up)]
+        for key, ident in sorted(record.extra.get("workers", {}).items()):
+            on = alive(ident)
             members.append(
-                MemberInfo(f"{key} (pid {wpid})", "worker", "Running" if up else "Exited", up)
+                MemberInfo(
+                    f"{key} (pid {pid_of(ident)})", "worker", "Running" if on else "Exited", on
+                )
             )
         dashboard = record.extra.get("dashboard")
         return ClusterStatus(
@@ -313,9 +226,9 @@ class LocalBackend(Backend):
             created_at=dt.datetime.fromtimestamp(record.created_at, dt.UTC),
             age_s=time.time() - record.created_at,
             max_lifetime_s=record.max_lifetime_s, idle_timeout_s=record.idle_timeout_s,
-            workers_wanted=wanted, workers_ready=ready, scheduler_ready=alive,
+            workers_wanted=wanted, workers_ready=ready, scheduler_ready=up,
             price_per_hour=record.price_per_hour, members=tuple(members),
-            reason="" if alive else "the scheduler exited (idle timeout?); run cluster down",
+            reason="" if up else "the scheduler exited (idle timeout?); run cluster down",
             address=record.address,
             dashboard_url=f"http://127.0.0.1:{dashboard}/status" if dashboard else None,
             idle_s=idle,
@@ -333,13 +246,13 @@ class LocalBackend(Backend):
         )
         if not path.exists():
             raise ClusterError(f"local cluster {name!r} has no log {path.name}; check --worker")
-        return _tail(path, tail)
+        return _detached.tail(path, tail)
 
     def delete(self, name, namespace=None):
         record = load_record("local", name)
         if record is None:
             return False
-        _stop([*record.extra.get("workers", {}).values(), record.extra.get("scheduler")])
+        stop([*record.extra.get("workers", {}).values(), *record.pids])
         remove_record("local", name)
         return True
 

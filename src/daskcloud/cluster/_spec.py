@@ -74,8 +74,10 @@ _MIN_MEMORY = 256 * 2**20
 
 
 def default_image() -> str:
-    """The daskcloud image tagged with the installed daskcloud version (never ``latest``)."""
-    return f"{DEFAULT_IMAGE_REPOSITORY}:{__version__}"
+    """``daskcloud.cluster.image``, else our image at the installed version (never latest)."""
+    from daskcloud.config import get
+
+    return get("cluster.image") or f"{DEFAULT_IMAGE_REPOSITORY}:{__version__}"
 
 
 def parse_duration(value: str | int, what: str = "duration") -> int:
@@ -228,6 +230,29 @@ class ClusterSpec(BaseModel):
     price_per_hour: float | None = _option(
         None, "Price of the whole cluster per hour, for cost reports.", flag="--price-per-hour",
         metavar="PRICE", ge=0,
+    )  # fmt: skip
+    # --- Slurm (docs/slurm.md) ---
+    partition: str | None = _option(
+        None, "Slurm partition (sbatch -p).", flag="--partition", metavar="NAME"
+    )
+    account: str | None = _option(
+        None, "Slurm account (sbatch -A).", flag="--account", metavar="NAME"
+    )
+    qos: str | None = _option(None, "Slurm quality of service.", flag="--qos", metavar="NAME")
+    job_extra: tuple[str, ...] = _option(
+        (), "Extra #SBATCH option of the Slurm jobs (repeatable).", flag="--job-extra",
+        metavar="OPTION",
+    )  # fmt: skip
+    scheduler_in_job: bool = _option(
+        False, "Slurm: run the scheduler as a batch job too.", flag="--scheduler-in-job"
+    )
+    price_per_cpu_hour: float | None = _option(
+        None, "Slurm: price of a CPU-hour, for cost reports.", flag="--price-per-cpu-hour",
+        metavar="PRICE", ge=0,
+    )  # fmt: skip
+    interface: str | None = _option(
+        None, "Slurm: the workers' network interface, e.g. ib0.", flag="--interface",
+        metavar="NAME",
     )  # fmt: skip
     #: unique id put on every object as a label; generated when not given (not an option)
     cluster_id: str = Field(default_factory=lambda: uuid.uuid4().hex[:12])

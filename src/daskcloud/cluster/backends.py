@@ -7,7 +7,8 @@ implements a small interface (``create``, ``wait``, ``find``, ``delete``, ``list
 
     Backend                      up / status / update / down / connect, written once
     ├── LocalBackend             detached dask processes on this machine   (_local_backend)
-    └── KubernetesBackend        a self-ending cluster via the Kubernetes API (kubernetes/)
+    ├── KubernetesBackend        a self-ending cluster via the Kubernetes API (kubernetes/)
+    └── SlurmBackend             workers as Slurm batch jobs                  (slurm/)
 
     connect_cluster(name) -> ClusterConnection   .client, .dashboard_url, close(), with-block
     find_cluster(name) / list_clusters()         every registered backend, saying where it looked
@@ -54,6 +55,7 @@ __all__ = [
 BACKENDS: dict[str, str] = {
     "local": "daskcloud.cluster._local_backend:LocalBackend",
     "kubernetes": "daskcloud.cluster.kubernetes._lifecycle:KubernetesBackend",
+    "slurm": "daskcloud.cluster.slurm._backend:SlurmBackend",
 }
 
 Progress = Callable[[str], None] | None
@@ -85,6 +87,8 @@ class Backend(ABC):
     updatable: ClassVar[frozenset[str]] = frozenset({"workers"})
     #: why a field cannot change in place (default: "it is fixed when the cluster starts")
     fixed: ClassVar[Mapping[str, str]] = {}
+    #: what to do instead of an option this backend does not support
+    hints: ClassVar[Mapping[str, str]] = {}
 
     def __init__(self, *, context: str | None = None) -> None:
         self.context = context
@@ -149,9 +153,9 @@ class Backend(ABC):
         flags = {o.field: o.flag for o in spec_options()}
         for name in spec.set_options() if fields is None else fields:
             if name not in self.options:
+                hint = self.hints.get(name, "leave it out or choose another --backend")
                 raise ConfigError(
-                    f"{flags.get(name, name)} is not supported by the {self.kind} backend; "
-                    "leave it out or choose another --backend"
+                    f"{flags.get(name, name)} is not supported by the {self.kind} backend; {hint}"
                 )
 
     def up(

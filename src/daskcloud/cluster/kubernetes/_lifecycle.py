@@ -166,7 +166,9 @@ def wait_ready(
 
 def _in_cluster() -> bool:
     """True inside a pod (and not told to port-forward anyway)."""
-    forced = os.environ.get("DASKCLOUD_PORT_FORWARD", "").lower() in ("1", "true", "yes")
+    from daskcloud.config import get
+
+    forced = bool(get("cluster.port-forward"))
     return bool(os.environ.get("KUBERNETES_SERVICE_HOST")) and not forced
 
 
@@ -205,8 +207,11 @@ class KubernetesBackend(Backend):
         return self._apis[namespace]
 
     def ns(self, namespace: str | None) -> str:
-        """``namespace``, or the kube context's, or ``default``."""
-        return namespace or self.api().namespace or "default"
+        """``namespace``, or ``daskcloud.cluster.namespace``, or the kube context's, or
+        ``default``."""
+        from daskcloud.config import get
+
+        return namespace or get("cluster.namespace") or self.api().namespace or "default"
 
     def where(self, namespace=None):
         context = f", context {self.context!r}" if self.context else ""
