@@ -369,6 +369,8 @@ def _pod_spec(
     }
     # Node selector and tolerations place the workers (spot or GPU pools); the scheduler stays
     # on regular nodes, so reclaiming a spot node costs a worker, not the whole cluster.
+    if spec.image_pull_secret:
+        pod["imagePullSecrets"] = [{"name": spec.image_pull_secret}]
     if placement and spec.node_selector:
         pod["nodeSelector"] = dict(spec.node_selector)
     if placement and spec.tolerations:

@@ -25,14 +25,14 @@ from typing import Any
 from daskcloud.cluster.kubernetes._meta import Owner, metadata
 from daskcloud.cluster.kubernetes._spec import ClusterSpec
 from daskcloud.exceptions import ConfigError
-from daskcloud.sync import MAX_OBJECT_BYTES, SyncBundle, installer
+from daskcloud.sync import MAX_OBJECT_BYTES, SyncBundle, cluster_bundle, installer
 
 __all__ = [
     "OVERLAY_PATH",
     "SYNC_MOUNT_PATH",
     "add_overlay",
     "build_sync_config_map",
-    "spec_packages",
+    "cluster_bundle_of",
     "sync_config_map_name",
 ]
 
@@ -43,9 +43,15 @@ SYNC_CPU = "500m"
 SYNC_MEMORY = "512Mi"
 
 
-def spec_packages(spec: ClusterSpec) -> tuple[str, ...]:
-    """The extra packages a spec asks for (``--packages``), none if it has no such field."""
-    return tuple(getattr(spec, "packages", ()) or ())
+def cluster_bundle_of(spec: ClusterSpec) -> SyncBundle:
+    """The sync bundle for ``spec``'s pods, read from this environment (the one impure call).
+
+    ``spec.packages`` join daskcloud's own needs; ``spec.index_url`` and
+    ``spec.extra_index_urls`` tell pip where to install from.
+    """
+    return cluster_bundle(
+        spec.packages, index_url=spec.index_url, extra_index_urls=spec.extra_index_urls
+    )
 
 
 def sync_config_map_name(spec: ClusterSpec) -> str:

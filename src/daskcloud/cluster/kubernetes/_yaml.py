@@ -12,13 +12,13 @@ from daskcloud.cluster.kubernetes._manifests import TTL_AFTER_FINISHED_SECONDS, 
 from daskcloud.cluster.kubernetes._meta import CLUSTER_ID_LABEL
 from daskcloud.cluster.kubernetes._rbac import build_rbac
 from daskcloud.cluster.kubernetes._spec import ClusterSpec
-from daskcloud.cluster.kubernetes._sync import spec_packages
+from daskcloud.cluster.kubernetes._sync import cluster_bundle_of
 from daskcloud.cluster.kubernetes._tls import (
     ClientCredentials,
     generate_tls,
     write_client_credentials,
 )
-from daskcloud.sync import SyncBundle, cluster_bundle
+from daskcloud.sync import SyncBundle
 
 __all__ = ["delete_command", "manifests_for_apply", "render_yaml"]
 
@@ -54,7 +54,7 @@ def manifests_for_apply(
     (default: :func:`~daskcloud.sync.cluster_bundle` of this environment) is what the init
     containers install; the header names it and the sync ConfigMap lists every pin.
     """
-    bundle = bundle if bundle is not None else cluster_bundle(spec_packages(spec))
+    bundle = bundle if bundle is not None else cluster_bundle_of(spec)
     tls = generate_tls(spec)
     creds = write_client_credentials(spec, tls, home=home)
     objects = build_cluster(spec, tls=tls, bundle=bundle)
