@@ -85,6 +85,9 @@ class LocalPod:
                 assert "emptyDir" in volume, volume
         self.replacements = replacements
         env = {"PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}"}
+        # the image holds daskcloud at the client's version: here, the tests' own sources
+        if os.environ.get("PYTHONPATH"):
+            env["PYTHONPATH"] = os.environ["PYTHONPATH"]
         for var in container["env"]:
             if "valueFrom" in var:
                 # rewrite 3: the downward API's metadata.name
