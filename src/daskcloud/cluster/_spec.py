@@ -405,6 +405,8 @@ class ClusterSpec(BaseModel):
     @field_validator("index_url", "extra_index_urls", mode="before")
     @classmethod
     def _check_index_urls(cls, value: Any) -> Any:
+        if value is None:
+            return None
         if isinstance(value, str) and value.strip() and not value.startswith("--"):
             urls, one = [value], True
         else:
