@@ -383,8 +383,9 @@ class ClusterSpec(BaseModel):
             try:
                 Requirement(str(item))
             except InvalidRequirement as exc:
+                detail = str(exc).splitlines()[0].strip()
                 raise ValueError(
-                    f"package {item!r} is not a pip requirement ({exc}); write e.g. "
+                    f"package {item!r} is not a pip requirement ({detail}); write e.g. "
                     "'xgboost>=2' or 'lightgbm==4.5.0'"
                 ) from None
         return tuple(str(item).strip() for item in value)
