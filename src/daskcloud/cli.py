@@ -307,11 +307,11 @@ def _print_search(result: object, as_json: bool) -> None:
         return
     console.print(result.leaderboard())  # type: ignore[attr-defined]
     summary = result.summary  # type: ignore[attr-defined]
-    best = summary.get("best_score")
+    best = summary.get("best_metric")
     console.print(
         f"{summary['n_fits']} fits ({summary['n_fits_skipped']} from the journal) "
         f"in {summary.get('wall_s') or 0:.1f} s"
-        + ("" if best is None else f"; best {summary['metric']} {best:.5g}")
+        + ("" if best is None else f"; best {best['name']} {best['value']:.5g}")
     )
     if summary.get("stop_reason"):
         console.print(summary["stop_reason"], highlight=False, soft_wrap=True)

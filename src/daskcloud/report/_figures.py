@@ -18,6 +18,8 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from daskcloud.search._terms import ScoreTerms
+
 __all__ = [
     "fit_time_figure",
     "history_figure",
@@ -64,12 +66,21 @@ def _log_scale(values: pd.Series) -> bool:
     return bool(len(v)) and bool((v > 0).all()) and float(v.max() / v.min()) >= 100
 
 
-def leaderboard_frame(results: pd.DataFrame, metric: str = "score", top: int = 10) -> pd.DataFrame:
-    """The ``top`` candidates by rank: rank, mean and std score, fit time, varying parameters."""
+def leaderboard_frame(
+    results: pd.DataFrame, metric: str = "score", top: int = 10, terms: ScoreTerms | None = None
+) -> pd.DataFrame:
+    """The ``top`` candidates by rank: rank, mean and std score, fit time, varying parameters.
+
+    With ``terms`` the score column is the metric's own (``RMSPE``, positive for a loss).
+    """
+    terms = terms or ScoreTerms("score")
     score = _score_column(results, metric)
     rank = f"rank_test_{metric}" if f"rank_test_{metric}" in results else None
     order = results.sort_values(rank or score, ascending=rank is not None, kind="stable")
-    columns = {"rank": order[rank] if rank else np.arange(1, len(order) + 1), "score": order[score]}
+    columns = {
+        "rank": order[rank] if rank else np.arange(1, len(order) + 1),
+        terms.name: terms.value(order[score]),
+    }
     std = score.replace("mean_", "std_")
     if std in order:
         columns["± std"] = order[std]

@@ -20,6 +20,7 @@ from plotly.offline import get_plotlyjs
 
 from daskcloud.report import _figures as figures
 from daskcloud.report._load import RunData, load_run
+from daskcloud.search._terms import ScoreTerms
 
 __all__ = ["REPORT_FILE", "render_report", "write_report"]
 
@@ -57,8 +58,10 @@ def _fmt(value: Any) -> str:
 
 def _cards(summary: dict[str, Any], metric: str) -> str:
     wall, cpu = summary.get("wall_s"), summary.get("fit_cpu_s")
+    terms = ScoreTerms.from_json(summary.get("score_terms"), metric)
+    best = summary.get("best_score")
     items = [
-        (f"best {metric}", summary.get("best_score")),
+        (f"best {terms.label}", None if best is None else terms.value(best)),
         ("candidates", summary.get("n_candidates")),
         ("fits run", summary.get("n_fits")),
         ("fits from the journal", summary.get("n_fits_skipped")),
@@ -90,7 +93,8 @@ def _summary_section(run: RunData) -> str:
 
 
 def _leaderboard_section(run: RunData) -> str:
-    board = figures.leaderboard_frame(run.results, run.metric)
+    terms = ScoreTerms.from_json(run.summary.get("score_terms"), run.metric)
+    board = figures.leaderboard_frame(run.results, run.metric, terms=terms)
     table = board.to_html(index=False, border=0, float_format=lambda v: f"{v:.4g}", na_rep="")
     return f"<section><h2>Leaderboard (top {len(board)})</h2>{table}</section>"
 
