@@ -291,11 +291,11 @@ def _print_search(result: object, as_json: bool) -> None:
         return
     console.print(result.leaderboard())  # type: ignore[attr-defined]
     summary = result.summary  # type: ignore[attr-defined]
-    best = summary.get("best_score")
+    best = summary.get("best_metric")
     console.print(
         f"{summary['n_fits']} fits ({summary['n_fits_skipped']} from the journal) "
         f"in {summary.get('wall_s') or 0:.1f} s"
-        + ("" if best is None else f"; best {summary['metric']} {best:.5g}")
+        + ("" if best is None else f"; best {best['name']} {best['value']:.5g}")
     )
     if summary.get("stop_reason"):
         console.print(summary["stop_reason"], highlight=False, soft_wrap=True)
@@ -364,6 +364,34 @@ def report(
 
     path = write_report(run_dir)
     console.print(f"report: {path}", highlight=False, soft_wrap=True)
+
+
+# --- export: a run directory into the tools people already use --------------------------------
+
+export_app = typer.Typer(help="Export a run to other tools (Optuna).", no_args_is_help=True)
+app.add_typer(export_app, name="export")
+
+
+@export_app.command("optuna")
+def export_optuna(
+    run_dir: Path = typer.Argument(..., help="Run directory of `tune` or `rossmann` (--out)."),
+    storage: str = typer.Option(
+        ..., "--storage", help="Optuna storage: sqlite:///study.db, journal:///path/study.log, ..."
+    ),
+    study_name: str | None = typer.Option(
+        None, "--study-name", help="Name of the new study (default: the run's name)."
+    ),
+) -> None:
+    """Write a run (any strategy) as an Optuna study: one trial per candidate."""
+    from daskcloud.report import export_study
+
+    study = export_study(run_dir, storage, study_name)
+    console.print(
+        f"study {study.study_name!r}: {len(study.trials)} trials in {storage}; "
+        f"optuna-dashboard {storage}",
+        highlight=False,
+        soft_wrap=True,
+    )
 
 
 # --- config: daskcloud's settings in dask config -------------------------------------------
