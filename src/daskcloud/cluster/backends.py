@@ -117,7 +117,7 @@ class LocalBackend(Backend):
 
     def up(self, options, *, timeout=300.0, progress=None):
         from daskcloud.cluster._local_processes import local_up
-        from daskcloud.cluster.kubernetes._spec import parse_duration, parse_memory
+        from daskcloud.core.units import parse_duration, parse_memory
 
         if options.gpu:
             raise ConfigError("--gpu needs --backend kubernetes; the local backend has no GPUs")

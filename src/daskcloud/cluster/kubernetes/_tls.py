@@ -17,7 +17,6 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -29,6 +28,7 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from daskcloud.cluster.kubernetes._meta import Owner, metadata
 from daskcloud.cluster.kubernetes._spec import ClusterSpec
+from daskcloud.core.files import atomic_write
 from daskcloud.exceptions import ClusterError
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -202,15 +202,8 @@ def client_security(namespace: str, name: str, *, home: Path | None = None) -> S
 
 def _write_private(path: Path, text: str) -> None:
     """Write ``text`` to ``path`` readable by the owner only, via a temp file and rename."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        os.fchmod(fd, 0o600)
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_write(path, mode=0o600) as part:
+        part.write_text(text)
 
 
 def _name(common_name: str) -> x509.Name:
