@@ -46,5 +46,5 @@ def test_cpu(text, millicores, canonical):
 
 @pytest.mark.parametrize("bad", ["0", "-1", "two", "0.0005", "1.5m", True])
 def test_a_bad_cpu_says_how_to_write_one(bad):
-    with pytest.raises(ValueError, match="write cores such as '2' or '1.5'"):
+    with pytest.raises(ValueError, match=r"write cores such as '2' or '1\.5'"):
         parse_cpu(bad)
