@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import time
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +26,7 @@ __all__ = [
 JSON_KEYS = (
     "best_params",
     "best_score",
+    "best_metric",
     "n_candidates",
     "n_fits",
     "n_fits_skipped",
@@ -52,7 +53,11 @@ class TuneResult:
 
     def leaderboard(self, top: int = 10) -> Any:
         """The top candidates as a rich Table."""
-        return leaderboard(self.search.cv_results_, metric=primary_metric(self.search), top=top)
+        from daskcloud.search._terms import score_terms
+
+        metric = primary_metric(self.search)
+        terms = score_terms(self.search, metric)
+        return leaderboard(self.search.cv_results_, metric=metric, top=top, terms=terms)
 
 
 @dataclass(frozen=True)
@@ -121,6 +126,15 @@ def open_client(
         yield client
 
 
+def _priced(budget: Any, client: Any) -> Any:
+    """A ``max_cost`` budget without a price, at the price recorded for ``client``'s cluster."""
+    if client is None or budget is None or budget.max_cost is None or budget.price_per_hour:
+        return budget
+    from daskcloud.cluster import cluster_price
+
+    return budget.with_price(cluster_price(client))
+
+
 def _make_search(estimator: Any, space: Any, cv: Any, options: SearchOptions, **engine: Any) -> Any:
     from daskcloud.search import DaskSearchCV, resolve_strategy
 
@@ -166,6 +180,7 @@ def search(
 ) -> TuneResult:
     """Fit a DaskSearchCV journaled in ``run_dir``, then write the run directory."""
     started = time.perf_counter()
+    options = replace(options, budget=_priced(options.budget, client))
     engine = _make_search(
         estimator,
         space,

@@ -85,8 +85,7 @@ class LocalPod:
                 assert "emptyDir" in volume, volume
         self.replacements = replacements
         env = {"PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}"}
-        # the image holds daskcloud at the client's version: here, the tests' own sources
-        if os.environ.get("PYTHONPATH"):
+        if "PYTHONPATH" in os.environ:  # the image's daskcloud is the one under test
             env["PYTHONPATH"] = os.environ["PYTHONPATH"]
         for var in container["env"]:
             if "valueFrom" in var:
