@@ -210,7 +210,7 @@ class DaskSearchCV(BaseSearchCV):
             )  # fmt: skip
             with open_client(self.client) as client:
                 # ship what the workers lack (daskcloud, local modules) before checking versions
-                plan = prepare_cluster(client, self.estimator, self.space, X, y, scorers)
+                plan = prepare_cluster(client, self.estimator, X, y, scorers, space=self.space)
                 check_versions(client, ["python", "daskcloud", *plan.checked])
                 n_threads = sum(client.nthreads().values()) or 1
                 data = SearchData(

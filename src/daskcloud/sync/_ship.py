@@ -56,14 +56,25 @@ class ShippingPlan:
     checked: tuple[str, ...] = ()
 
 
-def search_needs(*objects: Any) -> Needs:
-    """The pinned needs of a search over ``objects`` (estimator, space, data, scorers).
+def grid_values(space: Any) -> list[Any]:
+    """The values of a search space that travel to the workers as parameters.
+
+    Lists are candidate values (estimators, callables); distributions (scipy, Optuna) stay
+    on the client, which samples them.
+    """
+    spaces = [space] if isinstance(space, Mapping) else list(space or ())
+    return [v for sub in spaces if isinstance(sub, Mapping) for v in sub.values()
+            if isinstance(v, list | tuple)]  # fmt: skip
+
+
+def search_needs(*objects: Any, space: Any = None) -> Needs:
+    """The pinned needs of a search over ``objects`` (estimator, data, scorers) and ``space``.
 
     daskcloud itself is taken without its requirements: its worker-side code needs only
     :data:`~._environment.WORKER_DISTRIBUTIONS` (the command line, reports and Kubernetes
     code never run on a worker).
     """
-    roots = {*WORKER_DISTRIBUTIONS, "daskcloud", *modules_of(*objects)}
+    roots = {*WORKER_DISTRIBUTIONS, "daskcloud", *modules_of(*objects, *grid_values(space))}
     return find_needs(sorted(roots), strict=False, leaves=("daskcloud",))
 
 
@@ -120,13 +131,14 @@ def plan_shipping(
 
 
 def prepare_cluster(
-    client: Any, *objects: Any, install_missing: bool | None = None
+    client: Any, *objects: Any, space: Any = None, install_missing: bool | None = None
 ) -> ShippingPlan:
     """Make the search's code importable on the scheduler and every worker; raise if it cannot.
 
     Args:
         client: a connected ``distributed.Client``.
-        objects: what the tasks carry: the estimator, the space, X, y, the scorers.
+        objects: what the tasks carry: the estimator, X, y, the scorers.
+        space: the search space; its candidate lists travel too (:func:`grid_values`).
         install_missing: pip-install missing compiled packages and other versions at the
             client's versions on the workers. ``None`` reads dask config
             ``daskcloud.packages.install-missing`` (default False).
@@ -141,7 +153,7 @@ def prepare_cluster(
 
     if install_missing is None:
         install_missing = bool(config.get("packages.install-missing"))
-    needs = search_needs(*objects)
+    needs = search_needs(*objects, space=space)
     cloudpickle.register_pickle_by_value(_remote)  # plain workers have no daskcloud to import
     names, modules = [p.name for p in needs.pins], sorted(needs.modules)
     reports = dict(client.run(_remote.probe, names, modules))
