@@ -168,6 +168,7 @@ def test_public_api_has_the_spec_and_builders() -> None:
         "build_service", "build_tls_secret", "build_worker_deployment", "client_credentials",
         "client_labels", "client_security", "default_image", "delete_command", "generate_tls",
         "manifests_for_apply", "render_yaml", "state_home", "write_client_credentials",
+        "OVERLAY_PATH", "add_overlay", "build_sync_config_map", "cluster_bundle_of",
     }  # fmt: skip
     for name in k8s.__all__:
         assert hasattr(k8s, name), name
