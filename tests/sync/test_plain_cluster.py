@@ -160,6 +160,15 @@ def test_tune_with_a_local_module_on_a_plain_cluster(
     assert result["best_params"] == {"alpha": 0.1}
     assert result["n_fits"] >= 9
 
+    def _where_is_my_models() -> dict[str, str]:  # local: pickled by value
+        import importlib
+        import importlib.metadata
+
+        return {
+            "my_models": importlib.import_module("my_models").__file__,
+            "daskcloud": importlib.metadata.version("daskcloud"),
+        }
+
     # a worker that joins after the search gets the shipped code from the scheduler
     procs: Processes = plain_cluster["procs"]
     procs.start(
@@ -176,16 +185,6 @@ def test_tune_with_a_local_module_on_a_plain_cluster(
         found = client.run(_where_is_my_models, workers=late)
     ((_, origin),) = found.items()
     assert "daskcloud-sync-" in origin["my_models"] and origin["daskcloud"] == "0.1.0"
-
-
-def _where_is_my_models() -> dict[str, str]:
-    import importlib
-    import importlib.metadata
-
-    return {
-        "my_models": importlib.import_module("my_models").__file__,
-        "daskcloud": importlib.metadata.version("daskcloud"),
-    }
 
 
 def test_python_api_ships_the_estimator_module(
