@@ -165,6 +165,6 @@ def test_keeper_stops_at_a_crash_loop_and_near_the_deadline(tmp_path):
     failed = _queue(*(_row(i, i, "FAILED", elapsed="0:03") for i in range(3)))
     plan = plan_workers(s, 2, KeeperState(next_index=3), failed, now=2000.0)
     assert plan.submit == () and "3 worker jobs failed within 60 s" in plan.state.error
-    late = plan_workers(s, 2, KeeperState(), [], now=s.deadline - 60)
+    late = plan_workers(s, 2, KeeperState(), [], now=s.deadline - 20)
     assert late.submit == () and not late.close_scheduler
     assert plan_workers(s, 2, KeeperState(), [], now=s.deadline).close_scheduler
