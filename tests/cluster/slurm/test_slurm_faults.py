@@ -101,3 +101,34 @@ def test_scheduler_in_a_batch_job(slurm, home, down):
     assert "Scheduler at:" in get_backend("slurm").logs("injob")
     assert get_backend("slurm").down("injob") is True
     assert [j for j in queue("injob", finished=False) if j.state != "COMPLETING"] == []
+
+
+def test_tune_detach_runs_the_driver_as_a_batch_job(slurm, home, tmp_path, down):
+    import json
+    import shutil
+
+    examples = Path(__file__).parents[3] / "examples"
+    shutil.copy(examples / "diabetes.csv", tmp_path)
+    spec = tmp_path / "ridge.toml"
+    spec.write_text(
+        (examples / "ridge.toml").read_text().replace("n_candidates = 20", "n_candidates = 4")
+    )
+    one_worker = [*UP[:5], "1", *UP[6:]]  # the driver job takes the node's other CPU
+    up = daskcloud(*one_worker, "--name", "det", "--max-lifetime", "30m")
+    down("det")
+    assert up.returncode == 0, up.stderr
+    run = tmp_path / "run"
+    detached = daskcloud("tune", str(spec), "--cluster", "det", "--detach", "--out", str(run))
+    assert detached.returncode == 0, detached.stderr
+    assert "--driver" in detached.stdout
+    assert wait_until(lambda: (run / "summary.json").exists(), 240), daskcloud(
+        "cluster", "logs", "det", "--driver"
+    ).stdout
+    summary = json.loads((run / "summary.json").read_text())
+    assert summary["n_fits"] == 4 * 5
+
+    def driver_states():
+        return [j.state for j in queue("det") if j.role == "driver"]
+
+    assert wait_until(lambda: driver_states() == ["COMPLETED"], 60), driver_states()
+    assert f"run directory: {run}" in get_backend("slurm").logs("det", driver=True)

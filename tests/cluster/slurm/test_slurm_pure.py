@@ -168,3 +168,14 @@ def test_keeper_stops_at_a_crash_loop_and_near_the_deadline(tmp_path):
     late = plan_workers(s, 2, KeeperState(), [], now=s.deadline - 20)
     assert late.submit == () and not late.close_scheduler
     assert plan_workers(s, 2, KeeperState(), [], now=s.deadline).close_scheduler
+
+
+def test_driver_script_runs_daskcloud_in_the_working_directory(tmp_path):
+    from daskcloud.cluster.slurm._scripts import driver_job_script
+
+    s = spec(tmp_path)
+    script = driver_job_script(s, ["tune", "/home/me/a b.toml"], cwd="/home/me", walltime_s=3600)
+    assert "#SBATCH -J daskcloud-hpo-driver" in script and "#SBATCH -t 01:00:00" in script
+    assert "#SBATCH --cpus-per-task=1" in script and "#SBATCH --mem=3G" in script
+    assert "cd /home/me\n" in script
+    assert script.rstrip().endswith("-m daskcloud.cli tune '/home/me/a b.toml'")

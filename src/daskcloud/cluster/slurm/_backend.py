@@ -50,9 +50,7 @@ class SlurmBackend(Backend):
     def logs(self, name, namespace=None, *, worker=None, driver=False, tail=200):
         from daskcloud.cluster.slurm._lifecycle import slurm_logs
 
-        if driver:
-            raise ConfigError("--driver needs --backend kubernetes (a detached search)")
-        return slurm_logs(name, worker=worker, tail_lines=tail)
+        return slurm_logs(name, worker=worker, driver=driver, tail_lines=tail)
 
     def down(self, name, namespace=None):
         from daskcloud.cluster.slurm._lifecycle import slurm_down
