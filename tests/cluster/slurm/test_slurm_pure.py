@@ -179,3 +179,16 @@ def test_driver_script_runs_daskcloud_in_the_working_directory(tmp_path):
     assert "#SBATCH --cpus-per-task=1" in script and "#SBATCH --mem=3G" in script
     assert "cd /home/me\n" in script
     assert script.rstrip().endswith("-m daskcloud.cli tune '/home/me/a b.toml'")
+
+
+def test_dask_config_gives_the_slurm_defaults_a_flag_overrides():
+    import dask
+
+    from daskcloud.cluster.slurm._backend import with_config_defaults
+
+    settings = {"daskcloud.slurm.partition": "short", "daskcloud.slurm.account": "proj",
+                "daskcloud.slurm.job-extra": ["--constraint=x"]}  # fmt: skip
+    with dask.config.set(settings):
+        got = with_config_defaults(SlurmOptions(account="mine"))
+    assert (got.partition, got.account, got.job_extra) == ("short", "mine", ("--constraint=x",))
+    assert got.qos is None and got.price_per_cpu_hour is None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 
 from daskcloud.cluster._state import cluster_dir
 from daskcloud.cluster.backends import Backend, ClusterOptions, Endpoint
@@ -10,6 +11,21 @@ from daskcloud.cluster.slurm._spec import SlurmOptions, SlurmSpec
 from daskcloud.exceptions import ClusterError, ConfigError
 
 __all__ = ["SlurmBackend"]
+
+
+def with_config_defaults(options: SlurmOptions) -> SlurmOptions:
+    """``options`` with what was not given taken from dask config ``daskcloud.slurm.*``."""
+    from daskcloud import config
+
+    given = {
+        "partition": options.partition,
+        "account": options.account,
+        "qos": options.qos,
+        "price_per_cpu_hour": options.price_per_cpu_hour,
+    }
+    found = {k: config.get(f"slurm.{k.replace('_', '-')}") for k, v in given.items() if v is None}
+    extra = options.job_extra or tuple(config.get("slurm.job-extra") or ())
+    return replace(options, **{k: v for k, v in found.items() if v is not None}, job_extra=extra)
 
 
 class SlurmBackend(Backend):
@@ -28,7 +44,7 @@ class SlurmBackend(Backend):
             options.name, cluster_dir("slurm", options.name), workers=options.workers,
             cpu=options.cpu, memory=options.memory, idle_timeout=options.idle_timeout,
             max_lifetime=options.max_lifetime, created_at=time.time(),
-            options=options.slurm or SlurmOptions(),
+            options=with_config_defaults(options.slurm or SlurmOptions()),
         )  # fmt: skip
         return slurm_up(spec, timeout=timeout, progress=progress)
 
