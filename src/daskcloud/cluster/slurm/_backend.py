@@ -79,5 +79,10 @@ class SlurmBackend(Backend):
         record = _record(name)
         if not record.address:
             raise ClusterError(f"Slurm cluster {name!r} has no scheduler address yet; is it up?")
-        security = client_credentials(_spec(record)).security()
-        return Endpoint(address=record.address, security=security)
+        spec = _spec(record)
+        dashboard = record.extra.get("dashboard")
+        url = None
+        if dashboard and not spec.options.scheduler_in_job:
+            url = f"http://{record.extra.get('host', 'localhost')}:{dashboard}/status"
+        security = client_credentials(spec).security()
+        return Endpoint(address=record.address, security=security, dashboard_url=url)
