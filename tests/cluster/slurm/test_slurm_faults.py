@@ -13,8 +13,8 @@ from _slow import SlowRidge
 from sklearn.datasets import make_regression
 from test_slurm_cluster import UP, daskcloud, wait_until
 
-from daskcloud.cluster.backends import ClusterOptions, connect_cluster, get_backend
-from daskcloud.cluster.slurm import SlurmOptions
+from daskcloud.cluster._spec import ClusterSpec
+from daskcloud.cluster.backends import connect_cluster, get_backend
 from daskcloud.cluster.slurm._commands import cancel, queue
 from daskcloud.exceptions import ClusterError
 from daskcloud.search import DaskSearchCV, Journal
@@ -70,8 +70,8 @@ def test_worker_job_cancelled_mid_search_loses_nothing(slurm, home, tmp_path, do
 
 
 def test_pending_until_the_timeout_is_explained_and_cleaned_up(slurm, home):
-    later = ClusterOptions(name="later", workers=1, cpu="1", memory="1Gi",
-                           slurm=SlurmOptions(job_extra=("--begin=now+1hour",)))  # fmt: skip
+    later = ClusterSpec(name="later", workers=1, cpu="1", memory="1Gi",
+                        job_extra=("--begin=now+1hour",))  # fmt: skip
     with pytest.raises(ClusterError, match=r"not ready after 8 s.*pending: .*\(BeginTime\)"):
         get_backend("slurm").up(later, timeout=8)
     assert [j for j in queue("later", finished=False) if j.state != "COMPLETING"] == []
@@ -89,8 +89,7 @@ def test_walltime_ends_the_workers(slurm, home, down):
 
 
 def test_scheduler_in_a_batch_job(slurm, home, down):
-    options = ClusterOptions(name="injob", workers=1, cpu="1", memory="1Gi",
-                             slurm=SlurmOptions(scheduler_in_job=True))  # fmt: skip
+    options = ClusterSpec(name="injob", workers=1, cpu="1", memory="1Gi", scheduler_in_job=True)
     down("injob")
     status = get_backend("slurm").up(options, timeout=120)
     assert status.workers_ready == 1
