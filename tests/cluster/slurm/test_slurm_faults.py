@@ -78,7 +78,8 @@ def test_pending_until_the_timeout_is_explained_and_cleaned_up(slurm, home):
 
 
 def test_walltime_ends_the_workers(slurm, home, down):
-    up = daskcloud(*UP, "--name", "brief", "--max-lifetime", "1m", "--timeout", "50")
+    up = daskcloud(*UP, "--name", "brief", "--max-lifetime", "1m", "--idle-timeout", "1m",
+                   "--timeout", "50")  # fmt: skip
     down("brief")
     assert up.returncode == 0, up.stderr
     assert wait_until(
