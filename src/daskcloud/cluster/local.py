@@ -1,7 +1,8 @@
 """An embedded LocalCluster: worker processes with one thread each, closed when done.
 
 ``LocalDaskCluster`` turns a few friendly options into a ``distributed.LocalCluster``
-(worker *processes*, one thread each, as many as cores), connects a ``Client``
+(worker *processes*, one thread each, as many as cores; the dashboard on Dask's default
+port 8787 when it is free, else on a free port), connects a ``Client``
 and tears both down in :meth:`~LocalDaskCluster.close`, which is safe to call
 twice. Use it as a context manager::
 
@@ -41,7 +42,7 @@ class LocalDaskCluster:
         *,
         threads_per_worker: int = 1,
         memory_limit: str | float | None = "auto",
-        dashboard_address: str | None = ":0",
+        dashboard_address: str | None = ":8787",
         silence_logs: int = logging.ERROR,
         **options: Any,
     ) -> None:

@@ -52,6 +52,7 @@ from daskcloud.rossmann.splits import TimeSeriesFolds, holdout_split
 from daskcloud.search._budget import resolve_budget
 from daskcloud.search.results import write_json
 from daskcloud.search.space import resolve_space
+from daskcloud.tracking import resolve_logger
 
 __all__ = [
     "MODELS",
@@ -266,6 +267,7 @@ def run_rossmann(
     security: Any = None,
     budget: Any = None,
     model: str = "mlp",
+    mlflow: Any = None,
 ) -> RossmannResult:
     """Tune the Rossmann MLP pipeline and score it on the holdout; see the module docstring.
 
@@ -335,6 +337,7 @@ def run_rossmann(
         seed=seed,
         budget=budget,
     )
+    tracker = resolve_logger(mlflow)  # daskcloud[mlflow]: fails here, before any fit
     with (
         open_client(
             scheduler, workers, cluster=cluster, namespace=namespace, security=security
@@ -357,6 +360,7 @@ def run_rossmann(
             resume=resume,
             progress=progress,
             name=name,
+            tracker=tracker,
         )
         predictions, timings["reference_cpu_s"] = reference.result()
     timings["search_s"] = float(result.summary.get("wall_s") or 0.0)
@@ -391,6 +395,8 @@ def run_rossmann(
         predictions["oracle"] = frames.oracle_holdout
     _write_holdout_predictions(frames, predictions, run_dir / "holdout_predictions.parquet")
     write_report(run_dir)
+    if tracker is not None:
+        tracker.finish(run_dir)
     return RossmannResult(
         run_dir=run_dir,
         summary=summary,
