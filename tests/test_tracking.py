@@ -65,6 +65,7 @@ def test_candidates_are_logged_once_when_all_their_folds_are_in(store, tmp_path)
     assert again.sync(run_dir / "journal.sqlite") == 1  # only alpha=0.1 is new
 
 
+@pytest.mark.slow  # two tune runs plus MLflow's store: about a minute on 2 cores
 def test_tune_mlflow_logs_a_parent_and_a_child_per_candidate(store, tmp_path, capsys):
     shutil.copy(EXAMPLES / "diabetes.csv", tmp_path / "diabetes.csv")
     spec = tmp_path / "tiny.toml"
