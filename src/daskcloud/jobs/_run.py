@@ -6,7 +6,7 @@ import contextlib
 import sys
 import time
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -146,6 +146,15 @@ def announce_dashboard(client: Any) -> None:
         print(f"dashboard: {link}", file=sys.stderr, flush=True)
 
 
+def _priced(budget: Any, client: Any) -> Any:
+    """A ``max_cost`` budget without a price, at the price recorded for ``client``'s cluster."""
+    if client is None or budget is None or budget.max_cost is None or budget.price_per_hour:
+        return budget
+    from daskcloud.cluster import cluster_price
+
+    return budget.with_price(cluster_price(client))
+
+
 def _make_search(estimator: Any, space: Any, cv: Any, options: SearchOptions, **engine: Any) -> Any:
     from daskcloud.search import DaskSearchCV, resolve_strategy
 
@@ -206,6 +215,7 @@ def search(
     the caller ends it with ``tracker.finish(run_dir)`` once the report is written.
     """
     started = time.perf_counter()
+    options = replace(options, budget=_priced(options.budget, client))
     engine = _make_search(
         estimator,
         space,

@@ -85,6 +85,8 @@ class LocalPod:
                 assert "emptyDir" in volume, volume
         self.replacements = replacements
         env = {"PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}"}
+        if "PYTHONPATH" in os.environ:  # the image's daskcloud is the one under test
+            env["PYTHONPATH"] = os.environ["PYTHONPATH"]
         for var in container["env"]:
             if "valueFrom" in var:
                 # rewrite 3: the downward API's metadata.name
