@@ -319,6 +319,13 @@ class ClusterConnection:
         self.endpoint = endpoint
         self.dashboard_url = endpoint.dashboard_url
         self._closed = False
+        self._dashboard_config: Any = None
+        if endpoint.dashboard_url:  # links Dask prints (client.dashboard_link) use the forward
+            import dask.config
+
+            self._dashboard_config = dask.config.set(
+                {"distributed.dashboard.link": endpoint.dashboard_url}
+            )
         try:
             self.client = Client(
                 endpoint.address, security=endpoint.security, timeout=timeout,
@@ -343,6 +350,8 @@ class ClusterConnection:
         for closer in reversed(self.endpoint.closers):
             with contextlib.suppress(Exception):
                 closer()
+        if self._dashboard_config is not None:
+            self._dashboard_config.__exit__(None, None, None)
 
     def __enter__(self) -> ClusterConnection:
         return self
