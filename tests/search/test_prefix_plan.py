@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from daskcloud.search._prefix import Unit, plan_prefixes, split_params_by_step
+from daskcloud.search._prefix import plan_prefixes, split_params_by_step
+from daskcloud.search._protocol import Unit
 
 STEPS = ["scale", "pca", "ridge"]
 

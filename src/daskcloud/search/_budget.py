@@ -23,6 +23,7 @@ True
 
 from __future__ import annotations
 
+import abc
 import math
 import time
 from collections.abc import Callable, Mapping
@@ -32,7 +33,15 @@ from typing import Any
 from daskcloud.core.units import parse_duration
 from daskcloud.exceptions import ConfigError
 
-__all__ = ["Budget", "BudgetStop", "StopReason", "Usage", "make_stop", "resolve_budget"]
+__all__ = [
+    "Budget",
+    "BudgetStop",
+    "StopCondition",
+    "StopReason",
+    "Usage",
+    "make_stop",
+    "resolve_budget",
+]
 
 _UNITS = {"max_trials": "trials", "max_time": "s", "max_cpu_hours": "CPU h", "max_cost": "money"}
 
@@ -204,8 +213,37 @@ def _durations(limits: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
-class BudgetStop:
-    """The runner's ``stop`` callback for a budget: ``(stats) -> reason text | None``.
+class StopCondition(abc.ABC):
+    """When the runner stops a search early; checked between results.
+
+    Subclasses implement :meth:`__call__`; the other two methods have working
+    defaults. The runner calls, in its loop:
+
+    1. ``stop(stats)`` -- before asking for or waiting on work: a reason (one line,
+       kept as ``stop_reason_``) stops the search, ``None`` goes on;
+    2. ``stop.seconds_left(stats)`` -- how long it may wait for the next result before
+       asking again (a deadline wakes the loop); ``None``: no deadline;
+    3. ``stop.describe(stats)`` -- shown on the progress bar and log lines.
+
+    ``stats`` is the runner's live :class:`~daskcloud.search._runner.RunStats`
+    (``n_trials_done``, ``elapsed``, ``fit_cpu_s``, ``n_fits`` ...).
+    """
+
+    @abc.abstractmethod
+    def __call__(self, stats: Any) -> str | None:
+        """Why the search stops now, or None to go on."""
+
+    def seconds_left(self, stats: Any) -> float | None:
+        """Seconds until this condition will stop the search by itself; None if unknown."""
+        return None
+
+    def describe(self, stats: Any) -> str:
+        """How much of the limit is used, for the progress display; '' for nothing."""
+        return ""
+
+
+class BudgetStop(StopCondition):
+    """The :class:`StopCondition` of a :class:`Budget`.
 
     Reads the runner's live counters (``n_trials_done``, ``elapsed``, ``fit_cpu_s``),
     keeps the :class:`StopReason` as :attr:`reason`, and describes the budget used for

@@ -12,20 +12,21 @@ import contextlib
 import copy
 import time
 import traceback
-from collections.abc import Hashable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
 from sklearn.base import clone
 
 from daskcloud.search import _sklearn
-from daskcloud.search._continue import Fitted, Resume, continue_fit
+from daskcloud.search._continue import Fitted, continue_fit
+from daskcloud.search._prefix import PrefixNode
+from daskcloud.search._protocol import BatchResult, PrefixFit, Unit, UnitResult
 
 __all__ = [
     "PrefixOutput",
     "SearchData",
-    "UnitSpec",
     "fit_prefix",
     "model_at",
     "run_units",
@@ -50,18 +51,6 @@ class SearchData:
     subsample_seed: int = 0
 
 
-@dataclass(frozen=True)
-class UnitSpec:
-    """One fit: candidate params (resource parameter merged in) on a fold, maybe subsampled."""
-
-    id: Hashable
-    fold: int
-    params: Mapping[str, Any]
-    n_samples: int | None = None
-    #: continue the fitted estimator given with the unit instead of fitting a new one
-    resume: Resume | None = None
-
-
 @dataclass
 class PrefixOutput:
     """A fitted pipeline prefix's transformed data on one fold, held on a worker."""
@@ -73,7 +62,7 @@ class PrefixOutput:
     Xt_test: Any
     y_test: Any
     fit_time: float
-    chain: list[dict[str, Any]]
+    chain: list[PrefixFit]
     error: str | None = None
     #: the training data through ``transform`` (not ``fit_transform``): what a fitted
     #: pipeline's predict sees, for train scores; None unless return_train_score
@@ -125,26 +114,17 @@ def _fit(est: Any, X: Any, y: Any, params: Mapping[str, Any]) -> Any:
     return est.fit(X, **params) if y is None else est.fit(X, y, **params)
 
 
-def fit_prefix(
-    data: SearchData,
-    parent: PrefixOutput | None,
-    start: int,
-    stop: int,
-    fold: int,
-    params: Mapping[str, Any],
-    n_samples: int | None,
-    key: str,
-) -> PrefixOutput:
-    """Fit pipeline steps ``[start, stop)`` on a fold; return the transformed train/test data."""
+def fit_prefix(data: SearchData, parent: PrefixOutput | None, node: PrefixNode) -> PrefixOutput:
+    """Fit pipeline steps ``[node.start, node.stop)`` on a fold; keep the transformed data."""
     if parent is not None and parent.error is not None:
-        return PrefixOutput(stop, parent.train, None, None, None, None, parent.fit_time,
+        return PrefixOutput(node.stop, parent.train, None, None, None, None, parent.fit_time,
                             parent.chain, parent.error)  # fmt: skip
     with _worker_threads() as address:
         t0, cpu0 = time.time(), time.thread_time()
-        est = _with_params(data, params)
+        est = _with_params(data, node.params)
         if parent is None:
-            train = train_indices(data, fold, n_samples)
-            test = data.splits[fold][1]
+            train = train_indices(data, node.fold, node.n_samples)
+            test = data.splits[node.fold][1]
             X_train, y_train = _sklearn.safe_split(est, data.X, data.y, train)
             X_test, y_test = _sklearn.safe_split(est, data.X, data.y, test, train)
             X_eval = X_train
@@ -154,7 +134,7 @@ def fit_prefix(
                 parent.Xt_train, parent.y_train, parent.Xt_test, parent.y_test
             )  # fmt: skip
             X_eval = parent.Xt_train_eval
-        part = est[start:stop]
+        part = est[node.start : node.stop]
         fit_params = _sklearn.split_params(data.X, data.fit_params, train)
         error = None
         Xt_train = Xt_test = Xt_eval = None
@@ -173,28 +153,28 @@ def fit_prefix(
                 raise
             error = traceback.format_exc()
         t1 = time.time()
-        stats = {"key": key, "start": t0, "end": t1, "worker": address,
-                 "cpu_s": time.thread_time() - cpu0}  # fmt: skip
-    chain = [*(parent.chain if parent else []), stats]
+        link = PrefixFit(node.key, t0, t1, address, time.thread_time() - cpu0)
+    chain = [*(parent.chain if parent else []), link]
     fit_time = (parent.fit_time if parent else 0.0) + (t1 - t0)
     steps = [*(parent.steps if parent else []), *part.steps]
     return PrefixOutput(
-        stop, train, Xt_train, y_train, Xt_test, y_test, fit_time, chain, error, Xt_eval, steps
-    )
+        node.stop, train, Xt_train, y_train, Xt_test, y_test, fit_time, chain, error, Xt_eval,
+        steps,
+    )  # fmt: skip
 
 
 def run_units(
     data: SearchData,
     parent: PrefixOutput | None,
-    units: Sequence[UnitSpec],
+    units: Sequence[Unit],
     previous: Sequence[Fitted | None] | None = None,
     keep: bool = False,
-) -> dict[str, Any]:
+) -> BatchResult:
     """Fit and score a batch of fits, continuing from ``parent`` (a fitted prefix) when given.
 
     ``previous[i]`` is unit ``i``'s estimator fitted at a lower resource, continued when
-    the unit says ``resume``; with ``keep`` the fitted estimators come back under
-    ``"models"`` (the runner takes them apart with :func:`model_at` and :func:`without_models`).
+    the unit says ``resume``; with ``keep`` the fitted estimators come back in ``models``
+    (the runner takes them apart with :func:`model_at` and :func:`without_models`).
     """
     results, models = [], []
     t_batch = time.time()
@@ -203,27 +183,22 @@ def run_units(
             prev = previous[i] if previous is not None else None
             result, model = _run_one(data, parent, unit, address, prev)
             results.append(result)
-            models.append(model if keep else None)
-    out = {
-        "units": results,
-        "start": t_batch,
-        "end": time.time(),
-        "worker": address,
-        "prefix_chain": parent.chain if parent is not None else [],
-    }
-    if keep:
-        out["models"] = models
-    return out
+            models.append(model)
+    return BatchResult(
+        units=results, start=t_batch, end=time.time(), worker=address,
+        prefix_chain=parent.chain if parent is not None else [],
+        models=models if keep else None,
+    )  # fmt: skip
 
 
-def model_at(out: Mapping[str, Any], i: int) -> Fitted | None:
-    """The ``i``-th fitted estimator of a :func:`run_units` output (kept on its worker)."""
-    return out["models"][i]
+def model_at(out: BatchResult, i: int) -> Fitted | None:
+    """The ``i``-th fitted estimator of a :func:`run_units` result (kept on its worker)."""
+    return None if out.models is None else out.models[i]
 
 
-def without_models(out: Mapping[str, Any]) -> dict[str, Any]:
-    """A :func:`run_units` output without its fitted estimators: what the driver receives."""
-    return {k: v for k, v in out.items() if k != "models"}
+def without_models(out: BatchResult) -> BatchResult:
+    """A :func:`run_units` result without its fitted estimators: what the driver receives."""
+    return replace(out, models=None)
 
 
 def _error_scores(data: SearchData) -> Any:
@@ -235,10 +210,10 @@ def _error_scores(data: SearchData) -> Any:
 def _run_one(
     data: SearchData,
     parent: PrefixOutput | None,
-    unit: UnitSpec,
+    unit: Unit,
     address: str | None,
     previous: Fitted | None = None,
-) -> tuple[dict[str, Any], Fitted | None]:
+) -> tuple[UnitResult, Fitted | None]:
     start, cpu0 = time.time(), time.thread_time()
     est = _with_params(data, unit.params)
     if parent is None:
@@ -246,21 +221,15 @@ def _run_one(
         test = data.splits[unit.fold][1]
         X_train, y_train = _sklearn.safe_split(est, data.X, data.y, train)
         X_test, y_test = _sklearn.safe_split(est, data.X, data.y, test, train)
-        prior_fit_time = 0.0
+        X_eval, prior_fit_time, depth = X_train, 0.0, 0
     else:
         train, test = parent.train, data.splits[unit.fold][1]
         est = est[parent.depth :]  # the tail of the pipeline, fitted on transformed data
         X_train, y_train, X_test, y_test = (
-            parent.Xt_train,
-            parent.y_train,
-            parent.Xt_test,
-            parent.y_test,
-        )
-        prior_fit_time = parent.fit_time
-    X_eval = X_train if parent is None else parent.Xt_train_eval
+            parent.Xt_train, parent.y_train, parent.Xt_test, parent.y_test
+        )  # fmt: skip
+        X_eval, prior_fit_time, depth = parent.Xt_train_eval, parent.fit_time, parent.depth
     fit_params = _step_fit_params(est, _sklearn.split_params(data.X, data.fit_params, train))
-    result: dict[str, Any] = {"id": unit.id, "worker": address, "n_test_samples": len(test)}
-    depth = 0 if parent is None else parent.depth
     resume = unit.resume
     # continue only what was fitted from the same depth or above it (never with fit
     # params, which would need routing to the final step): else refit, as without one
@@ -270,7 +239,6 @@ def _run_one(
         est = copy.deepcopy(previous.estimator)  # the held copy stays as it was
         if depth > previous.depth:
             est = est[depth - previous.depth :]
-    result["continued"] = resume is not None
     fit_error = parent.error if parent is not None else None
     if fit_error is None:
         try:
@@ -283,26 +251,30 @@ def _run_one(
                 raise
             fit_error = traceback.format_exc()
     fit_time = time.time() - start
+    score_time = 0.0
     if fit_error is not None:
-        scores = _error_scores(data)
-        result.update(status="error", error=fit_error, test_scores=scores, score_time=0.0,
-                      train_scores=scores if data.return_train_score else None)  # fmt: skip
+        test_scores = _error_scores(data)
+        train_scores = test_scores if data.return_train_score else None
     else:
-        score_params = data.score_params
-        result["test_scores"] = _sklearn.score(
+        test_scores = _sklearn.score(
             est, X_test, y_test, data.scorer,
-            _sklearn.split_params(data.X, score_params, test), data.error_score,
+            _sklearn.split_params(data.X, data.score_params, test), data.error_score,
         )  # fmt: skip
-        result["score_time"] = time.time() - start - fit_time
-        result["train_scores"] = None
+        score_time = time.time() - start - fit_time  # as scikit-learn: without train scores
+        train_scores = None
         if data.return_train_score:
-            result["train_scores"] = _sklearn.score(
+            train_scores = _sklearn.score(
                 est, X_eval, y_train, data.scorer,
-                _sklearn.split_params(data.X, score_params, train), data.error_score,
+                _sklearn.split_params(data.X, data.score_params, train), data.error_score,
             )  # fmt: skip
-        result.update(status="ok", error=None)
-    result.update(fit_time=prior_fit_time + fit_time, start=start, end=time.time(),
-                  fit_cpu_s=time.thread_time() - cpu0)  # fmt: skip
+    end = time.time()
+    result = UnitResult(
+        id=unit.id, status="ok" if fit_error is None else "error", test_scores=test_scores,
+        train_scores=train_scores, error=fit_error, fit_time=prior_fit_time + fit_time,
+        score_time=score_time,
+        fit_cpu_s=time.thread_time() - cpu0, start=start, end=end, worker=address,
+        n_test_samples=len(test), continued=resume is not None,
+    )  # fmt: skip
     if fit_error is not None:
         return result, None
     if parent is not None:  # the whole pipeline, so a later rung can continue from any depth

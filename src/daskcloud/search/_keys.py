@@ -4,11 +4,17 @@ A fit's key hashes everything that determines its result -- the search
 (estimator class and parameters, data fingerprint, CV split indices, scoring)
 plus the candidate, the fold and the resource -- so a rerun of the same search
 finds its own fits and a changed search finds none.
+
+A candidate has one key (:func:`candidate_key`), the same for the runner, the
+strategies and the journal, and the same before and after a journal round trip
+(:func:`encode` is also how the journal writes non-JSON values).
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -16,10 +22,13 @@ import joblib
 import numpy as np
 
 __all__ = [
+    "candidate_key",
     "data_fingerprint",
+    "encode",
     "params_token",
     "search_key",
     "splits_fingerprint",
+    "to_json",
     "token",
     "unit_key",
 ]
@@ -39,6 +48,39 @@ def params_token(params: Mapping[str, Any]) -> str:
     if all(type(v) in _PLAIN for _, v in items):  # fast path: repr is exact for these
         return hashlib.md5(repr(items).encode(), usedforsecurity=False).hexdigest()
     return token(items)
+
+
+def encode(value: Any) -> Any:
+    """``json.dumps(default=encode)``: NumPy values as numbers and lists, others by repr and hash.
+
+    The form is stable through the journal: a value encoded, stored as JSON and read
+    back encodes to the same JSON text, so :func:`candidate_key` is the same before
+    and after a resume.
+    """
+    if isinstance(value, np.generic | np.ndarray):
+        with contextlib.suppress(TypeError, ValueError):
+            return value.tolist()  # a scalar for a NumPy scalar
+    try:
+        digest = token(value)
+    except Exception:  # unpicklable (a lambda): its repr is the best we have
+        digest = None
+    return {"__repr__": repr(value), "__token__": digest}
+
+
+def to_json(value: Any) -> str:
+    """Canonical JSON text of ``value`` (sorted keys; non-JSON values by :func:`encode`)."""
+    return json.dumps(value, default=encode, sort_keys=True)
+
+
+def candidate_key(params: Mapping[str, Any]) -> str:
+    """The key of a candidate: equal for equal parameters, before and after the journal.
+
+    Tuples equal lists and NumPy scalars equal Python numbers (as after a JSON round
+    trip); estimators and other non-JSON values count by class, repr and content hash,
+    so a grid of estimators resumes with nothing refitted. The runner, the strategies
+    and the journal's fit keys all use it.
+    """
+    return hashlib.md5(to_json(dict(params)).encode(), usedforsecurity=False).hexdigest()
 
 
 def data_fingerprint(X: Any, y: Any, fit_params: Mapping[str, Any] | None = None) -> str:
@@ -69,8 +111,8 @@ def search_key(estimator: Any, data: str, scoring: Any, return_train_score: bool
 
 
 def unit_key(search: str, params: Mapping[str, Any], fold_token: str, resource: int | None) -> str:
-    """The journal key of one fit: search, candidate params, fold (its indices), resource."""
-    raw = f"{search}|{params_token(params)}|{fold_token}|{resource}"
+    """The journal key of one fit: search, candidate (:func:`candidate_key`), fold, resource."""
+    raw = f"{search}|{candidate_key(params)}|{fold_token}|{resource}"
     return hashlib.sha256(raw.encode()).hexdigest()
 
 

@@ -12,28 +12,23 @@ materialising: a key used by at least two fits, at the deepest depth that still
 serves the same fits (steps without parameters of their own are fused into the
 node below them), plus any node still held from an earlier plan. Each fit is
 attached to its deepest node; each node names the node it continues from.
+
+:class:`PrefixCache` keeps, for the runner, the nodes of the fits queued or
+running: their futures (submitted when a task first needs them) and how many
+fits still need each, so a worker's copy is freed as soon as none does.
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Hashable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from daskcloud.search._keys import params_token, token
+from daskcloud.search._protocol import PrefixFit, Unit
 
-__all__ = ["Plan", "PrefixNode", "Unit", "plan_prefixes", "split_params_by_step"]
-
-
-@dataclass(frozen=True)
-class Unit:
-    """One fit to plan: an id, its fold, its full parameter dict and its subsample size."""
-
-    id: Hashable
-    fold: int
-    params: Mapping[str, Any]
-    n_samples: int | None = None
+__all__ = ["Plan", "PrefixCache", "PrefixNode", "plan_prefixes", "split_params_by_step"]
 
 
 @dataclass(frozen=True)
@@ -133,3 +128,75 @@ def plan_prefixes(
             parent, parent_depth = key, d
         attach[unit.id] = parent
     return Plan(nodes=list(nodes.values()), attach=attach, depth=depth)
+
+
+class PrefixCache:
+    """The shared prefixes of the fits queued or running: their plan, futures and users.
+
+    :meth:`plan` attaches new units to prefix nodes (reusing nodes still alive) and
+    counts one reference per unit on every node of its chain; :meth:`future` submits
+    a node (and its parents) the first time a task needs it, through ``submit(node,
+    parent_future)``; :meth:`release` drops a finished unit's references and forgets
+    a node -- its future, hence the worker's copy -- when no queued or running unit
+    needs it. The cache never looks inside the futures.
+    """
+
+    def __init__(self, step_names: Sequence[str] | None, submit: Callable[[PrefixNode, Any], Any]):
+        self.step_names = list(step_names or [])
+        self._submit = submit
+        self._nodes: dict[str, PrefixNode] = {}
+        self._futures: dict[str, Any] = {}
+        self._refs: dict[str, int] = {}
+        self._journaled: set[str] = set()
+        #: prefix fits submitted so far
+        self.n_submitted = 0
+
+    def plan(self, units: Sequence[Unit]) -> dict[Hashable, list[str]]:
+        """Each unit's chain of prefix keys, deepest first (empty: fit from raw data)."""
+        plan = plan_prefixes(
+            units, self.step_names, live={k: n.stop for k, n in self._nodes.items()}
+        )
+        self._nodes.update((node.key, node) for node in plan.nodes)
+        chains = {}
+        for unit in units:
+            chain, key = [], plan.attach[unit.id]
+            while key is not None:
+                chain.append(key)
+                self._refs[key] = self._refs.get(key, 0) + 1
+                key = self._nodes[key].parent
+            chains[unit.id] = chain
+        return chains
+
+    def future(self, key: str) -> Any:
+        """The future of node ``key``'s fitted prefix, submitted (with its parents) if new."""
+        if key not in self._futures:
+            node = self._nodes[key]
+            parent = None if node.parent is None else self.future(node.parent)
+            self._futures[key] = self._submit(node, parent)
+            self.n_submitted += 1
+        return self._futures[key]
+
+    def release(self, chain: Sequence[str]) -> None:
+        """A unit attached to ``chain`` is done: forget nodes no other unit needs."""
+        for key in chain:
+            self._refs[key] -= 1
+            if self._refs[key] <= 0:
+                del self._refs[key], self._nodes[key]
+                self._futures.pop(key, None)  # dropping the future frees the worker's copy
+
+    def first_seen(self, links: Sequence[PrefixFit]) -> list[PrefixFit]:
+        """The prefix fits among ``links`` not reported before (each is journaled once)."""
+        new = [link for link in links if link.key not in self._journaled]
+        self._journaled.update(link.key for link in new)
+        return new
+
+    def drop_futures(self) -> None:
+        """Forget every submitted prefix (the data they came from is gone); refit on demand."""
+        self._futures.clear()
+
+    def futures(self) -> list[Any]:
+        """Futures of the prefixes submitted and still needed."""
+        return list(self._futures.values())
+
+    def __len__(self) -> int:
+        return len(self._nodes)

@@ -242,7 +242,7 @@ class DaskSearchCV(BaseSearchCV):
                 )
                 stop = self._stop_condition(budget)
                 if progress is not None and stop is not None:
-                    progress.note = getattr(stop, "describe", None)  # budget used, on the bar
+                    progress.note = stop.describe  # budget used, on the bar
                 runner = Runner(
                     client, data_future, journal, strategy, config, context=context,
                     progress=progress, stop=stop,

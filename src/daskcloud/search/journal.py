@@ -47,6 +47,7 @@ from pathlib import Path
 from typing import Any
 
 from daskcloud.exceptions import JournalError
+from daskcloud.search._keys import to_json
 
 __all__ = ["FitRecord", "Journal", "TaskRecord", "open_journal"]
 
@@ -144,20 +145,8 @@ class TaskRecord:
     extra: Mapping[str, Any] = field(default_factory=dict)
 
 
-def _json_default(value: Any) -> Any:
-    item = getattr(value, "item", None)  # numpy scalars
-    if callable(item):
-        try:
-            return item()
-        except (TypeError, ValueError):
-            pass
-    return {"__repr__": repr(value)}
-
-
 def _dumps(value: Any) -> str | None:
-    if value is None:
-        return None
-    return json.dumps(value, default=_json_default, sort_keys=True)
+    return None if value is None else to_json(value)
 
 
 def _loads(text: str | None) -> Any:

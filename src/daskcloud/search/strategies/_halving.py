@@ -11,7 +11,6 @@ with the Optuna strategy when it has a resource.
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -19,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from daskcloud.exceptions import ConfigError
+from daskcloud.search._keys import candidate_key
 from daskcloud.search.strategies._asha import (
     AshaPromotions,
     check_int,
@@ -28,12 +28,7 @@ from daskcloud.search.strategies._asha import (
 )
 from daskcloud.search.strategies._base import SearchContext, Strategy, Trial, TrialResult
 
-__all__ = ["Halving", "params_key", "seed_of"]
-
-
-def params_key(params: Mapping[str, Any]) -> str:
-    """A stable text key of a parameter dict (tuples equal lists, as after a journal)."""
-    return json.dumps({k: params[k] for k in sorted(params)}, default=repr)
+__all__ = ["Halving", "seed_of"]
 
 
 def seed_of(random_state: Any) -> int | None:
@@ -147,7 +142,7 @@ class Halving(Strategy):
         # the first corner of the grid.
         rng = np.random.default_rng(0 if self._seed is None else self._seed)
         self._order = [int(i) for i in rng.permutation(len(self.candidates))]
-        self._by_key = {params_key(c): i for i, c in enumerate(self.candidates)}
+        self._by_key = {candidate_key(c): i for i, c in enumerate(self.candidates)}
 
     def _draw_candidate(self) -> int | None:
         """Index of the next candidate to start on rung 0, or None when there is none."""
@@ -290,7 +285,7 @@ class Halving(Strategy):
         self._reemit.extend(order)
 
     def _replay_candidate(self, params: Mapping[str, Any]) -> int | None:
-        return self._by_key.get(params_key(params))
+        return self._by_key.get(candidate_key(params))
 
     def _rung_of(self, trial: Trial) -> int:
         if "iter" in trial.extra:

@@ -29,9 +29,10 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from daskcloud.exceptions import ConfigError
+from daskcloud.search._keys import candidate_key
 from daskcloud.search.space import from_optuna_params, to_optuna_distributions
 from daskcloud.search.strategies._base import TrialResult
-from daskcloud.search.strategies._halving import Halving, params_key
+from daskcloud.search.strategies._halving import Halving
 
 __all__ = ["SAMPLERS", "OptunaStrategy", "make_sampler", "open_storage"]
 
@@ -212,13 +213,13 @@ class OptunaStrategy(Halving):
                 trial_id = storage.get_trial_id_from_study_id_trial_number(study_id, trial.number)
                 storage.set_trial_state_values(trial_id, TrialState.FAIL)
             elif trial.state.is_finished() and set(trial.params) == set(self.distributions):
-                stored.add(params_key(from_optuna_params(self.space, trial.params)))
+                stored.add(candidate_key(from_optuna_params(self.space, trial.params)))
         return stored
 
     def _add_candidate(self, params: Mapping[str, Any]) -> int:
         index = len(self.candidates)
         self.candidates.append(dict(params))
-        self._by_key[params_key(params)] = index
+        self._by_key[candidate_key(params)] = index
         return index
 
     def _candidates_left(self) -> bool:
@@ -232,7 +233,7 @@ class OptunaStrategy(Halving):
                 return None
             trial = self.study.ask(self.distributions)
             params = from_optuna_params(self.space, trial.params)
-            known = self._by_key.get(params_key(params))
+            known = self._by_key.get(candidate_key(params))
             if known is None:
                 index = self._add_candidate(params)
                 self._open[index] = trial
@@ -316,7 +317,7 @@ class OptunaStrategy(Halving):
         return out
 
     def _replay_candidate(self, params: Mapping[str, Any]) -> int | None:
-        key = params_key(params)
+        key = candidate_key(params)
         if key in self._by_key:
             return self._by_key[key]
         if set(params) != set(self.distributions):
@@ -329,7 +330,7 @@ class OptunaStrategy(Halving):
         try:
             super().replay(results)
             for candidate in sorted(self._replayed):
-                if params_key(self.candidates[candidate]) not in self._stored:
+                if candidate_key(self.candidates[candidate]) not in self._stored:
                     self._add_frozen(candidate, self._replayed[candidate])
             if self._replayed and self._seed is not None and isinstance(self.sampler, str):
                 # A fresh sampler with the old seed would re-propose the journaled points

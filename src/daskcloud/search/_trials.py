@@ -1,0 +1,139 @@
+"""The trials of one run: their journal keys, the fold records gathered, their summary.
+
+:class:`TrialBook` is the runner's ledger. :meth:`~TrialBook.open` turns a trial the
+strategy asked into its journal keys, takes every fold already in the journal and
+returns the folds left to fit; :meth:`~TrialBook.record` files a finished fold;
+:meth:`~TrialBook.result` sums a complete trial up as the :class:`TrialResult` the
+strategy is told. :func:`replay` rebuilds the results of a resumed search from the
+journal. Nothing here touches Dask.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from daskcloud.exceptions import SearchError
+from daskcloud.search import _keys
+from daskcloud.search.journal import FitRecord, Journal
+from daskcloud.search.strategies import Trial, TrialResult
+
+__all__ = ["TrialBook", "TrialState", "replay", "summarize"]
+
+
+@dataclass
+class TrialState:
+    """One trial asked by the strategy and the records of its folds so far."""
+
+    trial: Trial
+    keys: list[str]  # the journal key of each fold
+    records: dict[int, FitRecord] = field(default_factory=dict)
+    cpu_s: float = 0.0
+    from_journal: bool = True  # every fold was found in the journal
+    models: dict[int, Any] = field(default_factory=dict)  # fold -> fitted-estimator future
+
+    def folds(self) -> list[FitRecord]:
+        return [self.records[f] for f in range(len(self.keys))]
+
+
+class TrialBook:
+    """Every trial of a run by id (see the module docstring)."""
+
+    def __init__(
+        self, journal: Journal, search: str, fold_tokens: Sequence[str], *,
+        error_score: Any, primary_metric: str | None,
+    ) -> None:  # fmt: skip
+        self.journal, self.search, self.fold_tokens = journal, search, list(fold_tokens)
+        self.error_score, self.primary_metric = error_score, primary_metric
+        self.trials: dict[int, TrialState] = {}
+
+    def open(self, trial: Trial) -> tuple[TrialState, list[int]]:
+        """Register ``trial``; fill in its journaled folds; return it and the folds to fit."""
+        if trial.id in self.trials:
+            raise SearchError(f"the strategy asked trial id {trial.id} twice; ids must be unique")
+        keys = [_keys.unit_key(self.search, trial.params, token, trial.resource)
+                for token in self.fold_tokens]  # fmt: skip
+        state = self.trials[trial.id] = TrialState(trial, keys)
+        found = self.journal.lookup(keys)
+        missing = []
+        for fold, key in enumerate(keys):
+            record = found.get(key)
+            if record is None:
+                missing.append(fold)
+                continue
+            if record.status == "error" and self.error_score == "raise":
+                raise SearchError(
+                    f"the journal holds a failed fit of candidate {dict(trial.params)} on fold "
+                    f"{fold}: {record.error}(error_score='raise'; resume with "
+                    "error_score=np.nan to score it NaN, or use a fresh journal)"
+                )
+            state.records[fold] = record
+        state.from_journal = not missing
+        return state, missing
+
+    def record(self, record: FitRecord) -> TrialState:
+        """File a finished fold; return its trial."""
+        state = self.trials[record.trial]
+        state.records[record.fold] = record
+        state.cpu_s += record.fit_cpu_s
+        return state
+
+    def result(self, state: TrialState) -> TrialResult:
+        """The complete trial summed up for the strategy."""
+        return summarize(state.trial, state.folds(), self.primary_metric, self.error_score,
+                         cpu_s=state.cpu_s, from_journal=state.from_journal)  # fmt: skip
+
+    def finished(self) -> list[tuple[Trial, list[FitRecord]]]:
+        """Complete trials none of whose folds was cancelled, in trial-id order."""
+        n = len(self.fold_tokens)
+        return [
+            (s.trial, s.folds())
+            for _, s in sorted(self.trials.items())
+            if len(s.records) == n and all(r.status != "cancelled" for r in s.records.values())
+        ]
+
+
+def summarize(
+    trial: Trial, folds: Sequence[FitRecord], primary_metric: str | None, error_score: Any,
+    *, cpu_s: float = 0.0, from_journal: bool = False,
+) -> TrialResult:  # fmt: skip
+    """Mean test score of each metric over the folds; the primary one is the trial's score."""
+    error = math.nan if error_score == "raise" else float(error_score)
+    per_metric: dict[str, list[float]] = defaultdict(list)
+    status = "ok"
+    for r in folds:
+        if r.status != "ok":
+            status = r.status
+        scores = r.test_scores
+        if not isinstance(scores, Mapping):
+            scores = {"score": error if scores is None else scores}
+        for name, value in scores.items():
+            per_metric[name].append(error if value is None else float(value))
+    means = {name: float(sum(v) / len(v)) for name, v in per_metric.items()}
+    if status == "error" and not means:
+        score = error
+    else:
+        score = means.get(primary_metric or "score", next(iter(means.values()), error))
+    return TrialResult(trial=trial, score=score, status=status, scores=means,
+                       fit_cpu_s=cpu_s, from_journal=from_journal)  # fmt: skip
+
+
+def replay(
+    journal: Journal, search: str, n_splits: int, primary_metric: str | None, error_score: Any
+) -> list[TrialResult]:
+    """Every trial complete in the journal for ``search``, in journal order (resume)."""
+    by_trial: dict[tuple[str, int | None], dict[int, FitRecord]] = defaultdict(dict)
+    for r in journal.read(search):  # same search key: same folds
+        if 0 <= r.fold < n_splits:
+            by_trial[(_keys.candidate_key(r.params), r.resource)][r.fold] = r
+    results = []
+    for folds in by_trial.values():
+        if len(folds) == n_splits:
+            first = next(iter(folds.values()))
+            trial = Trial(id=-1, params=first.params, resource=first.resource)
+            results.append(summarize(trial, list(folds.values()), primary_metric, error_score,
+                                     from_journal=True))  # fmt: skip
+    return results
