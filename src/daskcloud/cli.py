@@ -380,6 +380,13 @@ def report(
 
 # --- manifests: a hardened Kubernetes cluster as YAML -----------------------------------------
 
+_JUPYTER = typer.Option(
+    False, "--jupyter", help="Add JupyterLab next to the scheduler (docs/notebook.md)."
+)
+_NOTEBOOK_STORAGE = typer.Option(
+    None, "--notebook-storage", help="With --jupyter: a PersistentVolumeClaim home, e.g. 10Gi."
+)
+
 
 @app.command("manifests")
 def manifests(
@@ -395,6 +402,8 @@ def manifests(
     node_selector: list[str] = typer.Option([], "--node-selector", help="KEY=VALUE (workers)."),
     toleration: list[str] = typer.Option([], "--toleration", help="KEY[=VALUE][:EFFECT]."),
     rbac: bool = typer.Option(False, "--rbac", help="Add the launcher's Role and RoleBinding."),
+    jupyter: bool = _JUPYTER,
+    notebook_storage: str | None = _NOTEBOOK_STORAGE,
 ) -> None:
     """Print a hardened, self-ending Dask cluster as YAML for `kubectl apply -f -`."""
     from daskcloud.cluster.kubernetes import ClusterSpec, manifests_for_apply
@@ -411,6 +420,8 @@ def manifests(
         max_lifetime=max_lifetime,
         node_selector=node_selector,
         tolerations=toleration,
+        jupyter=jupyter,
+        notebook_storage=notebook_storage,
         **options,
     )
     text, creds = manifests_for_apply(spec, rbac=rbac)

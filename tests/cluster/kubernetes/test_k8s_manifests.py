@@ -10,7 +10,7 @@ import os
 from pathlib import Path
 
 import pytest
-from k8s_objects import OWNER, only, rendered
+from k8s_objects import NOTEBOOK, OWNER, only, rendered
 
 from daskcloud._version import __version__
 from daskcloud.cluster.kubernetes import (
@@ -43,8 +43,12 @@ def test_objects_in_creation_order(variant) -> None:
     groups = rendered(spec, tls)
     n, s, w = spec.secret_name, spec.scheduler_name, spec.workers_name
     owned = [f"Secret/{n}", f"Service/{s}", f"NetworkPolicy/{s}", f"NetworkPolicy/{w}"]
-    assert _kinds(groups["apply"]) == [*owned, f"Job/{s}", f"Deployment/{w}"]
-    assert _kinds(groups["owned"]) == [*owned, f"Deployment/{w}"]
+    j = spec.jupyter_name
+    notebook = [f"Secret/{j}", f"ConfigMap/{spec.name}-examples", f"Service/{j}"]
+    notebook = [*notebook, f"NetworkPolicy/{j}", f"Deployment/{j}"] if spec.jupyter else []
+    pvc = [f"PersistentVolumeClaim/{spec.name}-notebook"] if spec.notebook_storage else []
+    assert _kinds(groups["apply"]) == [*owned, f"Job/{s}", f"Deployment/{w}", *pvc, *notebook]
+    assert _kinds(groups["owned"]) == [*owned, f"Deployment/{w}", *notebook]
 
 
 def test_scheduler_job_is_the_same_object_either_way(variant) -> None:
@@ -121,7 +125,9 @@ def test_worker_count_and_name(variant) -> None:
 def test_builders_are_pure(variant) -> None:
     spec, tls = variant
     before = spec.model_dump()
-    assert build_cluster(spec, tls=tls, owner=OWNER) == build_cluster(spec, tls=tls, owner=OWNER)
+    nb = NOTEBOOK if spec.jupyter else None
+    first = build_cluster(spec, tls=tls, owner=OWNER, notebook=nb)
+    assert first == build_cluster(spec, tls=tls, owner=OWNER, notebook=nb)
     assert spec.model_dump() == before
 
 

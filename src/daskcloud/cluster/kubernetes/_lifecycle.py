@@ -193,7 +193,9 @@ def list_clusters(
         ]
         deployments = {
             d.raw["metadata"].get("labels", {}).get(CLUSTER_ID_LABEL): d.raw
-            for d in Deployment.list(api=api, namespace=namespace, label_selector=_MANAGED)
+            for d in Deployment.list(
+                api=api, namespace=namespace, label_selector=f"{_MANAGED},{COMPONENT_LABEL}=worker"
+            )
         }
         pods = _pods(api, namespace, _MANAGED)
     out = []
@@ -245,10 +247,14 @@ def wait_ready(
             problems.append(f"the scheduler Job failed ({status.reason})")
         if problems:
             raise KubernetesError(f"cluster {spec.name!r} cannot start: " + "; ".join(problems))
-        if status.scheduler_ready and status.workers_ready >= wanted:
+        notebook = not spec.jupyter or any(
+            m.ready and m.name.startswith(f"{spec.jupyter_name}-") for m in status.members
+        )
+        if status.scheduler_ready and status.workers_ready >= wanted and notebook:
             return status
         ready = "ready" if status.scheduler_ready else "starting"
         line = f"scheduler {ready}, {status.workers_ready}/{wanted} workers ready"
+        line += "" if notebook else ", notebook starting"
         if progress and line != last:
             progress(line)
             last = line
@@ -283,7 +289,9 @@ def create_cluster(
     On any failure — an API error, a pod that cannot start, the timeout, Ctrl-C — every object
     created so far and the local TLS files are deleted before the error propagates.
     """
+    from daskcloud.cluster._notebook import write_notebook_token
     from daskcloud.cluster.kubernetes._manifests import build_cluster, build_scheduler_job
+    from daskcloud.cluster.kubernetes._notebook import build_notebook_pvc
     from daskcloud.cluster.kubernetes._tls import generate_tls, write_client_credentials
 
     api = api or kube_api(context=context, namespace=spec.namespace)
@@ -298,17 +306,22 @@ def create_cluster(
         annotations = job_manifest["metadata"].setdefault("annotations", {})
         annotations[PRICE_ANNOTATION] = f"{spec.price_per_hour:g}"
     tls = generate_tls(spec)
+    notebook = _notebook_files(spec)
     job: Job | None = None
     try:
         with _k8s(f"create the scheduler Job of cluster {spec.name!r}"):
             job = Job(job_manifest, api=api)
             job.create()
         owner = Owner(name=job.name, uid=job.metadata["uid"])
-        for manifest in build_cluster(spec, tls=tls, owner=owner):
+        if spec.notebook_storage:
+            _create_missing(api, build_notebook_pvc(spec))
+        for manifest in build_cluster(spec, tls=tls, owner=owner, notebook=notebook):
             kind = manifest["kind"]
             with _k8s(f"create {kind} {manifest['metadata']['name']}"):
                 object_from_spec(manifest, api=api).create()
         creds = write_client_credentials(spec, tls)
+        if notebook is not None:
+            write_notebook_token(spec.namespace, spec.name, notebook.token)
         save_record(
             ClusterRecord(
                 name=spec.name,
@@ -328,6 +341,24 @@ def create_cluster(
             _delete(api, spec.name, spec.namespace)
         remove_record("kubernetes", spec.name, spec.namespace)
         raise
+
+
+def _notebook_files(spec: ClusterSpec) -> Any:
+    """The notebook's new token and the examples, with ``spec.jupyter``; else None."""
+    if not spec.jupyter:
+        return None
+    from daskcloud.cluster._notebook import example_files, new_token
+    from daskcloud.cluster.kubernetes._notebook import NotebookFiles
+
+    return NotebookFiles(token=new_token(), examples=example_files())
+
+
+def _create_missing(api: kr8s.Api, manifest: dict[str, Any]) -> None:
+    """Create an object that outlives clusters (a PersistentVolumeClaim) unless it exists."""
+    with _k8s(f"create {manifest['kind']} {manifest['metadata']['name']}"):
+        obj = object_from_spec(manifest, api=api)
+        if not obj.exists():
+            obj.create()
 
 
 def _delete(api: kr8s.Api, name: str, namespace: str) -> bool:
@@ -431,11 +462,7 @@ def submit_driver(
         )
     spec = spec_from_job(job)
     owner = Owner(name=job["metadata"]["name"], uid=job["metadata"]["uid"])
-    pvc = build_journal_pvc(spec, size=pvc_size, storage_class=storage_class)
-    with _k8s(f"create the journal volume of cluster {namespace}/{name}"):
-        claim = object_from_spec(pvc, api=api)
-        if not claim.exists():
-            claim.create()
+    _create_missing(api, build_journal_pvc(spec, size=pvc_size, storage_class=storage_class))
     driver_name = ""
     for manifest in build_detached_driver(spec, owner=owner, args=args, spec_file=spec_file):
         with _k8s(f"create {manifest['kind']} {manifest['metadata']['name']}"):

@@ -174,6 +174,9 @@ class ClusterSpec(BaseModel):
         tolerations: taints the pods tolerate (spot or GPU pools).
         price_per_hour: optional cost of the whole cluster per hour, for cost reports.
         cluster_id: unique id put on every object as a label; generated when not given.
+        jupyter: add a JupyterLab next to the scheduler (``--jupyter``, docs/notebook.md).
+        notebook_storage: size of a PersistentVolumeClaim for the notebook's home
+            (``"10Gi"``); ``None``: an emptyDir that ends with the cluster.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -191,6 +194,8 @@ class ClusterSpec(BaseModel):
     tolerations: tuple[Toleration, ...] = ()
     price_per_hour: float | None = Field(default=None, ge=0)
     cluster_id: str = Field(default_factory=lambda: uuid.uuid4().hex[:12])
+    jupyter: bool = False
+    notebook_storage: str | None = None
 
     def __init__(self, **data: Any) -> None:
         try:
@@ -325,6 +330,19 @@ class ClusterSpec(BaseModel):
             )
         return value
 
+    @field_validator("notebook_storage", mode="before")
+    @classmethod
+    def _check_storage(cls, value: Any) -> str | None:
+        if value is None:
+            return None
+        text = str(value).strip()
+        if not _MEMORY.match(text) or parse_memory(text) <= 0:
+            raise ValueError(
+                f"notebook storage {value!r} is not a Kubernetes quantity; "
+                f"{_memory_hint(text)}, e.g. '10Gi'"
+            )
+        return text
+
     @model_validator(mode="after")
     def _check_lifetimes(self) -> ClusterSpec:
         if self.max_lifetime_seconds > MAX_LIFETIME_SECONDS:
@@ -336,6 +354,11 @@ class ClusterSpec(BaseModel):
             raise ValueError(
                 f"idle timeout {self.idle_timeout!r} is longer than the max lifetime "
                 f"{self.max_lifetime!r}; shorten the idle timeout or lengthen the lifetime"
+            )
+        if self.notebook_storage is not None and not self.jupyter:
+            raise ValueError(
+                f"notebook storage {self.notebook_storage!r} is the notebook's home; "
+                "add --jupyter, or drop --notebook-storage"
             )
         return self
 
@@ -382,6 +405,11 @@ class ClusterSpec(BaseModel):
     def secret_name(self) -> str:
         """Name of the Secret holding the cluster's CA and the scheduler/worker certificates."""
         return f"{self.name}-tls"
+
+    @property
+    def jupyter_name(self) -> str:
+        """Name of the notebook's Deployment, Service, NetworkPolicy and token Secret."""
+        return f"{self.name}-jupyter"
 
     @property
     def scheduler_host(self) -> str:
