@@ -333,7 +333,7 @@ class ClusterConnection:
 
 
 def connect_cluster(
-    name: str,
+    name: str | None = None,
     namespace: str | None = None,
     *,
     backend: str | Backend | None = None,
@@ -346,11 +346,33 @@ def connect_cluster(
     cluster's network policy, otherwise through a managed port-forward that repairs itself; the
     client uses the cluster's TLS certificate from this machine's state directory.
 
+    Without a name it connects to the cluster the environment names — in the notebook of
+    ``cluster up --jupyter``, ``DASK_SCHEDULER_ADDRESS`` and dask's TLS settings — as
+    ``Client()`` would.
+
     Raises:
         ClusterError: no such cluster, not ready, no client certificate, or unreachable.
+        ConfigError: no name, and no ``DASK_SCHEDULER_ADDRESS`` either.
     """
+    if name is None:
+        return ClusterConnection(_environment_endpoint(), timeout=timeout)
     chosen = get_backend(backend, name=name, context=context)
     return ClusterConnection(chosen.endpoint(name, namespace), timeout=timeout)
+
+
+def _environment_endpoint() -> Endpoint:
+    """The scheduler of dask's configuration (``DASK_SCHEDULER_ADDRESS``, ``DASK_...TLS...``)."""
+    import dask.config
+    from distributed.security import Security
+
+    address = dask.config.get("scheduler-address", None)
+    if not address:
+        raise ConfigError(
+            "connect_cluster() without a name needs DASK_SCHEDULER_ADDRESS (set in the notebook "
+            "of `daskcloud cluster up --jupyter`); give the cluster's name, e.g. "
+            'connect_cluster("hpo")'
+        )
+    return Endpoint(address=address, security=Security())
 
 
 def parse_node_selector(items: list[str]) -> dict[str, str]:

@@ -1,158 +1,29 @@
 """Pods as processes: run the rendered scheduler and worker containers as local processes.
 
-There is no Kubernetes API server or container runtime here, so each container's ``command``,
-``args`` and ``env`` — exactly as rendered — run as subprocesses of this test, with three
-rewrites a kubelet would not need, each because this machine is not a pod:
-
-1. Mount paths (``/etc/daskcloud/tls``, ``/tmp``, ``/home/dask``, ``/scratch``) are moved
-   under ``tmp_path``: we cannot write to ``/etc``, and each "pod" needs its own filesystem.
-   The TLS Secret's data is written to the files its volumeMount names, with its defaultMode.
-2. The scheduler Service's DNS name becomes ``127.0.0.1`` (no cluster DNS), and the scheduler
-   port 8786 a free port (8786 may be taken on a shared machine); the loopback dashboard
-   address gets a free port too.
-3. ``$(VAR)`` references in args are expanded the way the kubelet expands them, and the
-   downward-API pod name is a made-up one.
-
-Everything else — the TLS flags, ``require-encryption``, ``--nthreads``, ``--memory-limit``,
-``--idle-timeout`` — is the manifest's own.
+The containers' ``command``, ``args`` and ``env`` run exactly as rendered, with the rewrites
+:mod:`local_pods` lists (mount paths under ``tmp_path``, the Service's DNS name and fixed ports
+on 127.0.0.1, the kubelet's ``$(VAR)`` expansion). Everything else — the TLS flags,
+``require-encryption``, ``--nthreads``, ``--memory-limit``, ``--idle-timeout`` — is the
+manifest's own.
 """
 
 from __future__ import annotations
 
-import base64
-import os
-import re
-import signal
 import socket
 import ssl
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from local_pods import LocalPod, pod_of, start_scheduler
 
 from daskcloud.cluster.kubernetes import (
     ClientCredentials,
     ClusterSpec,
-    build_cluster,
-    generate_tls,
     write_client_credentials,
 )
-
-BIN = Path(sys.executable).parent
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _pod(objects: list[dict[str, Any]], kind: str) -> dict[str, Any]:
-    (obj,) = [o for o in objects if o["kind"] == kind]
-    return obj["spec"]["template"]["spec"]
-
-
-class LocalPod:
-    """One rendered pod run as a local process under ``root`` (see the module docstring)."""
-
-    def __init__(
-        self,
-        pod: dict[str, Any],
-        secret: dict[str, Any],
-        root: Path,
-        replacements: dict[str, str],
-        log: Path,
-    ) -> None:
-        (container,) = pod["containers"]
-        volumes = {v["name"]: v for v in pod["volumes"]}
-        # rewrite 1: every mount path lives under root; secrets materialised, emptyDirs made
-        self.paths: dict[str, str] = {}
-        for mount in container["volumeMounts"]:
-            local = root / mount["mountPath"].lstrip("/")
-            local.mkdir(parents=True, exist_ok=True)
-            self.paths[mount["mountPath"]] = str(local)
-            volume = volumes[mount["name"]]
-            if "secret" in volume:
-                assert volume["secret"]["secretName"] == secret["metadata"]["name"]
-                for key, data in secret["data"].items():
-                    (local / key).write_bytes(base64.b64decode(data))
-                    (local / key).chmod(volume["secret"]["defaultMode"])
-            else:
-                assert "emptyDir" in volume, volume
-        self.replacements = replacements
-        env = {"PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}"}
-        for var in container["env"]:
-            if "valueFrom" in var:
-                # rewrite 3: the downward API's metadata.name
-                assert var["valueFrom"] == {"fieldRef": {"fieldPath": "metadata.name"}}
-                env[var["name"]] = "proc-workers-5d8f7c9b4-x2x7q"
-            else:
-                env[var["name"]] = self._local(var["value"])
-        self.env = env
-        args = [self._local(a) for a in container["args"]]
-        # rewrite 3: the kubelet's $(VAR) expansion
-        args = [re.sub(r"\$\((\w+)\)", lambda m: env[m.group(1)], a) for a in args]
-        command = [str(BIN / container["command"][0]), *container["command"][1:]]
-        self.argv = command + args
-        self._log = log.open("wb")
-        self.proc = subprocess.Popen(
-            self.argv, env=env, stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True
-        )
-
-    def _local(self, value: str) -> str:
-        for old, new in self.replacements.items():  # rewrite 2
-            value = value.replace(old, new)
-        for mount, local in self.paths.items():
-            if value == mount or value.startswith(mount + "/"):
-                return local + value[len(mount) :]
-        return value
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGTERM)  # the group this test started
-            try:
-                self.proc.wait(15)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait(5)
-        self._log.close()
-
-
-def _start_scheduler(spec: ClusterSpec, root: Path) -> tuple[LocalPod, int, dict[str, Any]]:
-    tls = generate_tls(spec)
-    objects = build_cluster(spec, tls=tls)
-    (secret,) = [o for o in objects if o["kind"] == "Secret"]
-    port, dashboard = _free_port(), _free_port()
-    root.mkdir(parents=True, exist_ok=True)
-    (root / "dashboard-port").write_text(str(dashboard))
-    replacements = {
-        spec.scheduler_address: f"tls://127.0.0.1:{port}",
-        "127.0.0.1:8787": f"127.0.0.1:{dashboard}",
-    }
-    job_pod = _pod(objects, "Job")
-    args = job_pod["containers"][0]["args"]
-    args[args.index("--port") + 1] = str(port)
-    scheduler = LocalPod(job_pod, secret, root / "scheduler", replacements, root / "scheduler.log")
-    _wait_for_port(port, scheduler, root / "scheduler.log")
-    ctx = {"tls": tls, "objects": objects, "secret": secret, "replacements": replacements}
-    return scheduler, port, ctx
-
-
-def _wait_for_port(port: int, pod: LocalPod, log: Path, timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if pod.proc.poll() is not None:
-            pytest.fail(f"scheduler exited early:\n{log.read_text()}")
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-            return
-        except OSError:
-            time.sleep(0.2)
-    pytest.fail(f"scheduler did not listen within {timeout}s:\n{log.read_text()}")
 
 
 @pytest.fixture(scope="module")
@@ -162,13 +33,13 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]
     spec = ClusterSpec(
         name="proc", namespace="test", workers=1, cpu="2", memory="1Gi", idle_timeout="10m"
     )
-    scheduler, port, ctx = _start_scheduler(spec, root)
+    scheduler, port, ctx = start_scheduler(spec, root)
     worker = None
     try:
         creds = write_client_credentials(spec, ctx["tls"], home=root / "daskcloud-home")
         worker = LocalPod(
-            _pod(ctx["objects"], "Deployment"),
-            ctx["secret"],
+            pod_of(ctx["objects"], "Deployment"),
+            ctx["sources"],
             root / "worker",
             ctx["replacements"],
             root / "worker.log",
@@ -309,7 +180,7 @@ def test_client_key_files_are_private(cluster: dict[str, Any]) -> None:
 
 def test_scheduler_exits_on_its_own_when_idle(tmp_path: Path) -> None:
     spec = ClusterSpec(name="idle", namespace="test", workers=0, idle_timeout="5s")
-    scheduler, _, _ = _start_scheduler(spec, tmp_path)
+    scheduler, _, _ = start_scheduler(spec, tmp_path)
     try:
         started = time.monotonic()
         returncode = scheduler.proc.wait(30)
