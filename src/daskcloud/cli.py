@@ -266,8 +266,12 @@ app.add_typer(cloud_app, name="cloud")
 def cloud_plan(
     provider: str = typer.Argument(..., help="aws, gcp, azure or minikube."),
     nodes: int = typer.Option(2, "--nodes", help="Number of nodes in the pool."),
-    instance: str = typer.Option(..., "--instance", help="Node type, e.g. m5.xlarge."),
-    region: str = typer.Option(..., "--region", help="e.g. us-east-1 (local for minikube)."),
+    instance: str | None = typer.Option(
+        None, "--instance", help="Node type, e.g. m5.xlarge (default: a 4-CPU node)."
+    ),
+    region: str | None = typer.Option(
+        None, "--region", help="e.g. us-east-1 (default: the provider's reference region)."
+    ),
     spot: bool = typer.Option(False, "--spot", help="Spot/preemptible nodes."),
     name: str = typer.Option("daskcloud", "--name", help="Name of the Kubernetes cluster."),
     execute: bool = typer.Option(False, "--execute", help="Run the commands (tool on PATH)."),
@@ -378,6 +382,38 @@ def report(
     console.print(f"report: {path}", highlight=False, soft_wrap=True)
 
 
+# --- config: daskcloud's settings in dask config -------------------------------------------
+
+
+@app.command("config")
+def config(
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON object on stdout."),
+    write: bool = typer.Option(
+        False, "--write", help="Copy the settings file, commented out, to ~/.config/dask/."
+    ),
+) -> None:
+    """Print the effective settings (dask config, DASK_DASKCLOUD__*) and where each came from."""
+    import json
+
+    from daskcloud import config as cfg
+
+    if write:
+        console.print(f"settings file: {cfg.write_template()}", highlight=False, soft_wrap=True)
+        return
+    rows = cfg.settings()
+    if as_json:
+        typer.echo(json.dumps({s.key: {"value": s.value, "source": s.source} for s in rows}))
+        return
+    from rich.table import Table
+
+    table = Table(title="daskcloud settings (dask config)")
+    for column in ("setting", "value", "source"):
+        table.add_column(column, overflow="fold")
+    for s in rows:
+        table.add_row(f"daskcloud.{s.key}", "null" if s.value is None else str(s.value), s.source)
+    console.print(table)
+
+
 # --- manifests: a hardened Kubernetes cluster as YAML -----------------------------------------
 
 _JUPYTER = typer.Option(
@@ -436,7 +472,9 @@ cluster_app = typer.Typer(
     no_args_is_help=True,
 )
 app.add_typer(cluster_app, name="cluster")
-_BACKEND = typer.Option(None, "--backend", help="local or kubernetes (default: guess by name).")
+_BACKEND = typer.Option(
+    None, "--backend", help="local, kubernetes or slurm (default: guess by name)."
+)
 _NAMESPACE = typer.Option(None, "--namespace", "-n", help="Kubernetes namespace.")
 _CONTEXT = typer.Option(None, "--context", help="kubeconfig context.")
 
@@ -444,7 +482,7 @@ _CONTEXT = typer.Option(None, "--context", help="kubeconfig context.")
 @cluster_app.command("up")
 def cluster_up(
     name: str = typer.Option("dask", "--name", help="Cluster name (a DNS label)."),
-    backend: str = typer.Option("local", "--backend", help="local or kubernetes."),
+    backend: str = typer.Option("local", "--backend", help="local, kubernetes or slurm."),
     namespace: str | None = _NAMESPACE,
     workers: int = typer.Option(2, "--workers", help="Number of workers."),
     cpu: str = typer.Option("1", "--cpu", help="CPU per worker (threads locally)."),
@@ -459,15 +497,31 @@ def cluster_up(
     timeout: float = typer.Option(300, "--timeout", help="Seconds to wait for readiness."),
     connect: bool = typer.Option(True, "--connect/--no-connect", help="Check a client connects."),
     context: str | None = _CONTEXT,
+    partition: str | None = typer.Option(None, "--partition", help="Slurm partition (-p)."),
+    account: str | None = typer.Option(None, "--account", help="Slurm account (-A)."),
+    qos: str | None = typer.Option(None, "--qos", help="Slurm quality of service."),
+    job_extra: list[str] = typer.Option([], "--job-extra", help="Extra #SBATCH option (Slurm)."),
+    scheduler_in_job: bool = typer.Option(
+        False, "--scheduler-in-job", help="Slurm: run the scheduler as a batch job too."
+    ),
+    price_cpu: float | None = typer.Option(
+        None, "--price-per-cpu-hour", help="Slurm: price of a CPU-hour, for cost reports."
+    ),
+    interface: str | None = typer.Option(None, "--interface", help="Slurm: network, e.g. ib0."),
 ) -> None:
     """Create a cluster and wait (bounded) until it is ready; explain why when it is not."""
     from daskcloud.cluster import backends as b
+    from daskcloud.cluster.slurm import SlurmOptions
 
     options = b.ClusterOptions(
         name=name, namespace=namespace, workers=workers, cpu=cpu, memory=memory, gpu=gpu,
         image=image, idle_timeout=idle_timeout, max_lifetime=max_lifetime, price_per_hour=price,
         node_selector=b.parse_node_selector(node_selector),
         tolerations=tuple(b.parse_toleration(t) for t in toleration), context=context,
+        slurm=SlurmOptions(
+            partition=partition, account=account, qos=qos, job_extra=tuple(job_extra),
+            scheduler_in_job=scheduler_in_job, price_per_cpu_hour=price_cpu, interface=interface,
+        ),
     )  # fmt: skip
     chosen = b.get_backend(backend, context=context)
     status = chosen.up(options, timeout=timeout, progress=lambda line: err_console.print(line))
@@ -554,7 +608,7 @@ def cluster_down(
 @cluster_app.command("list")
 def cluster_list(
     namespace: str | None = _NAMESPACE,
-    backend: str = typer.Option("kubernetes", "--backend", help="local or kubernetes."),
+    backend: str = typer.Option("kubernetes", "--backend", help="local, kubernetes or slurm."),
     context: str | None = _CONTEXT,
 ) -> None:
     """Every daskcloud cluster with age, state and cost so far (find forgotten ones)."""

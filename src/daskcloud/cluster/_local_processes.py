@@ -11,15 +11,15 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import json
-import os
-import signal
-import subprocess
-import sys
 import time
 from dataclasses import replace
-from pathlib import Path
 
+from daskcloud.cluster._detached import WORKER as _WORKER
+from daskcloud.cluster._detached import alive as _alive
+from daskcloud.cluster._detached import spawn as _spawn
+from daskcloud.cluster._detached import start_scheduler
+from daskcloud.cluster._detached import stop as _stop
+from daskcloud.cluster._detached import tail as _tail
 from daskcloud.cluster._state import (
     ClusterRecord,
     cluster_dir,
@@ -32,60 +32,6 @@ from daskcloud.cluster._status import ClusterStatus, MemberInfo
 from daskcloud.exceptions import ClusterError, ConfigError
 
 __all__ = ["local_down", "local_list", "local_logs", "local_scale", "local_status", "local_up"]
-
-_SCHEDULER = [sys.executable, "-m", "distributed.cli.dask_scheduler"]
-_WORKER = [sys.executable, "-m", "distributed.cli.dask_worker"]
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # pragma: no cover - someone else's pid: treat as alive
-        return True
-    # a zombie child (our own test processes) is dead for our purposes
-    with contextlib.suppress(OSError, ValueError):
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return fields[0] != "Z"
-    return True
-
-
-def _spawn(cmd: list[str], log: Path) -> int:
-    with log.open("ab") as out:
-        proc = subprocess.Popen(
-            cmd, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
-            start_new_session=True, cwd=log.parent,
-        )  # fmt: skip
-    return proc.pid
-
-
-def _read_json(path: Path) -> dict | None:
-    """The scheduler file once it is completely written (it appears before it is filled)."""
-    try:
-        return json.loads(path.read_text())
-    except (FileNotFoundError, ValueError):
-        return None
-
-
-def _tail(path: Path, lines: int) -> str:
-    try:
-        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
-    except FileNotFoundError:
-        return ""
-
-
-def _stop(pids: list[int], timeout: float = 15.0) -> None:
-    for pid in pids:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(pid, signal.SIGTERM)
-    deadline = time.monotonic() + timeout
-    while any(_alive(p) for p in pids) and time.monotonic() < deadline:
-        time.sleep(0.1)
-    for pid in pids:
-        if _alive(pid):
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(pid, signal.SIGKILL)
 
 
 def _worker_cmd(record: ClusterRecord, index: int) -> list[str]:
@@ -120,11 +66,14 @@ def local_up(
         )
     directory = cluster_dir("local", name)
     directory.mkdir(parents=True, exist_ok=True, mode=0o700)
-    file = directory / "scheduler.json"
-    file.unlink(missing_ok=True)
-    cmd = [*_SCHEDULER, "--host", "127.0.0.1", "--port", "0", "--scheduler-file", str(file)]
-    cmd += ["--dashboard-address", "127.0.0.1:0", "--idle-timeout", f"{idle_timeout_s}s"]
-    pid = _spawn(cmd, directory / "scheduler.log")
+    args = ["--host", "127.0.0.1", "--port", "0", "--dashboard-address", "127.0.0.1:0"]
+    args += ["--idle-timeout", f"{idle_timeout_s}s"]
+    deadline = time.monotonic() + timeout
+    try:
+        pid, info = start_scheduler(args, directory, timeout=timeout)
+    except BaseException:
+        remove_record("local", name)
+        raise
     record = ClusterRecord(
         name=name, backend="local", price_per_hour=price_per_hour, pids=(pid,),
         idle_timeout_s=idle_timeout_s, max_lifetime_s=max_lifetime_s,
@@ -132,15 +81,6 @@ def local_up(
     )  # fmt: skip
     save_record(record)
     try:
-        deadline = time.monotonic() + timeout
-        while (info := _read_json(file)) is None:
-            if not _alive(pid) or time.monotonic() > deadline:
-                why = "exited" if not _alive(pid) else f"did not start within {timeout:.0f} s"
-                raise ClusterError(
-                    f"the local scheduler {why}; its last log lines: "
-                    + _tail(directory / "scheduler.log", 5).replace("\n", " | ")
-                )
-            time.sleep(0.1)
         dashboard = info.get("services", {}).get("dashboard")
         record = replace(
             record,

@@ -5,7 +5,8 @@ context manager are written once, here, in :class:`ClusterConnection`::
 
     Backend                      up / status / scale / logs / down / list / endpoint
     ├── LocalBackend             detached dask processes on this machine   (_local_processes)
-    └── KubernetesBackend        a self-ending cluster via the Kubernetes API (kubernetes/)
+    ├── KubernetesBackend        a self-ending cluster via the Kubernetes API (kubernetes/)
+    └── SlurmBackend             workers as Slurm batch jobs                  (slurm/)
 
     connect_cluster(name) -> ClusterConnection   .client, .dashboard_url, close(), with-block
 
@@ -42,7 +43,7 @@ __all__ = [
     "tls_security",
 ]
 
-BACKENDS = ("local", "kubernetes")
+BACKENDS = ("local", "kubernetes", "slurm")
 
 
 @dataclass(frozen=True)
@@ -62,6 +63,7 @@ class ClusterOptions:
     node_selector: dict[str, str] = field(default_factory=dict)
     tolerations: tuple[dict[str, Any], ...] = ()
     context: str | None = None
+    slurm: Any = None  # SlurmOptions of --backend slurm (partition, account, qos, ...)
 
 
 @dataclass
@@ -170,7 +172,9 @@ class LocalBackend(Backend):
 
 def _in_cluster() -> bool:
     """True inside a pod (and not told to port-forward anyway)."""
-    forced = os.environ.get("DASKCLOUD_PORT_FORWARD", "").lower() in ("1", "true", "yes")
+    from daskcloud.config import get
+
+    forced = bool(get("cluster.port-forward"))
     return bool(os.environ.get("KUBERNETES_SERVICE_HOST")) and not forced
 
 
@@ -188,13 +192,16 @@ class KubernetesBackend(Backend):
         return kube_api(context=self.context, namespace=namespace)
 
     def _ns(self, namespace: str | None) -> str:
-        return namespace or self._api().namespace or "default"
+        from daskcloud.config import get
+
+        return namespace or get("cluster.namespace") or self._api().namespace or "default"
 
     def up(self, options, *, timeout=300.0, progress=None):
         from daskcloud.cluster.kubernetes._lifecycle import create_cluster
         from daskcloud.cluster.kubernetes._spec import ClusterSpec
 
-        fields = {k: v for k, v in vars(options).items() if k != "context" and v is not None}
+        skip = ("context", "slurm")
+        fields = {k: v for k, v in vars(options).items() if k not in skip and v is not None}
         fields["namespace"] = self._ns(options.namespace)
         spec = ClusterSpec(**fields)
         api = self._api(spec.namespace)
@@ -273,17 +280,22 @@ def get_backend(
 ) -> Backend:
     """Normalise ``"local" | "kubernetes" | Backend | None`` to a Backend.
 
-    ``None`` picks ``local`` when this machine has a local cluster called ``name``, else
-    ``kubernetes``.
+    ``None`` picks ``local`` or ``slurm`` when this machine has a record of a cluster called
+    ``name`` there, else ``kubernetes``.
     """
     if isinstance(backend, Backend):
         return backend
     if backend is None:
-        backend = "local" if name and load_record("local", name) else "kubernetes"
+        recorded = [k for k in ("local", "slurm") if name and load_record(k, name)]
+        backend = recorded[0] if recorded else "kubernetes"
     if backend == "local":
         return LocalBackend()
     if backend == "kubernetes":
         return KubernetesBackend(context=context)
+    if backend == "slurm":
+        from daskcloud.cluster.slurm._backend import SlurmBackend
+
+        return SlurmBackend()
     raise ConfigError(f"unknown backend {backend!r}; use one of: {', '.join(BACKENDS)}")
 
 

@@ -29,11 +29,10 @@ __all__ = ["baseline_report", "default_cache_dir", "oracle_predictions", "preset
 
 
 def default_cache_dir() -> Path:
-    """``$DASKCLOUD_CACHE``, else ``$XDG_CACHE_HOME/daskcloud``, else ``~/.cache/daskcloud``."""
-    if os.environ.get("DASKCLOUD_CACHE"):
-        return Path(os.environ["DASKCLOUD_CACHE"]).expanduser()
-    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(base).expanduser() / "daskcloud"
+    """``daskcloud.cache`` (``$DASKCLOUD_CACHE``), else ``$XDG_CACHE_HOME`` or ``~/.cache``."""
+    from daskcloud.config import cache_dir
+
+    return cache_dir()
 
 
 _GENERATOR_STAMP = ".generator-version"

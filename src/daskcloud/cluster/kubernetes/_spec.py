@@ -62,8 +62,10 @@ _MIN_MEMORY = 256 * 2**20
 
 
 def default_image() -> str:
-    """The daskcloud image tagged with the installed daskcloud version (never ``latest``)."""
-    return f"{DEFAULT_IMAGE_REPOSITORY}:{__version__}"
+    """``daskcloud.cluster.image``, else our image at the installed version (never latest)."""
+    from daskcloud.config import get
+
+    return get("cluster.image") or f"{DEFAULT_IMAGE_REPOSITORY}:{__version__}"
 
 
 def parse_duration(value: str | int, what: str = "duration") -> int:
