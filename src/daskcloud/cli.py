@@ -508,6 +508,8 @@ def cluster_up(
         None, "--price-per-cpu-hour", help="Slurm: price of a CPU-hour, for cost reports."
     ),
     interface: str | None = typer.Option(None, "--interface", help="Slurm: network, e.g. ib0."),
+    jupyter: bool = _JUPYTER,
+    notebook_storage: str | None = _NOTEBOOK_STORAGE,
 ) -> None:
     """Create a cluster and wait (bounded) until it is ready; explain why when it is not."""
     from daskcloud.cluster import backends as b
@@ -518,6 +520,7 @@ def cluster_up(
         image=image, idle_timeout=idle_timeout, max_lifetime=max_lifetime, price_per_hour=price,
         node_selector=b.parse_node_selector(node_selector),
         tolerations=tuple(b.parse_toleration(t) for t in toleration), context=context,
+        jupyter=jupyter, notebook_storage=notebook_storage,
         slurm=SlurmOptions(
             partition=partition, account=account, qos=qos, job_extra=tuple(job_extra),
             scheduler_in_job=scheduler_in_job, price_per_cpu_hour=price_cpu, interface=interface,
@@ -533,6 +536,8 @@ def cluster_up(
     ns = f" --namespace {status.namespace}" if status.namespace else ""
     typer.echo(f"use it:    daskcloud tune SPEC --cluster {name}   (Python: connect_cluster)")
     typer.echo(f"dashboard: daskcloud cluster dashboard {name}{ns}")
+    if jupyter:
+        typer.echo(f"notebook:  daskcloud cluster jupyter {name}{ns} [--open]")
     typer.echo(f"stop it:   daskcloud cluster down {name}{ns}")
 
 
@@ -637,6 +642,32 @@ def cluster_dashboard(
     with b.connect_cluster(name, namespace, backend=backend, context=context) as conn:
         typer.echo(f"dashboard: {conn.dashboard_url or 'not reachable'}  (Ctrl-C to stop)")
         time.sleep(hours * 3600)
+
+
+@cluster_app.command("jupyter")
+def cluster_jupyter(
+    name: str = typer.Argument(..., help="Cluster name (made with --jupyter)."),
+    namespace: str | None = _NAMESPACE,
+    backend: str | None = _BACKEND,
+    context: str | None = _CONTEXT,
+    open_browser: bool = typer.Option(False, "--open", help="Open the URL in a browser."),
+    hours: float = typer.Option(8, "--hours", help="Keep the port-forward open this long."),
+) -> None:
+    """Print the notebook's URL with its token; on Kubernetes, keep its port-forward open."""
+    import time
+    import webbrowser
+
+    from daskcloud.cluster import backends as b
+
+    endpoint = b.get_backend(backend, name=name, context=context).notebook(name, namespace)
+    try:
+        typer.echo(f"notebook: {endpoint.url}" + ("  (Ctrl-C to stop)" if endpoint.closers else ""))
+        if open_browser:
+            webbrowser.open(endpoint.url)
+        if endpoint.closers:  # a port-forward: it lives as long as this command
+            time.sleep(hours * 3600)
+    finally:
+        endpoint.close()
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -31,7 +31,15 @@ from daskcloud.cluster._state import (
 from daskcloud.cluster._status import ClusterStatus, MemberInfo
 from daskcloud.exceptions import ClusterError, ConfigError
 
-__all__ = ["local_down", "local_list", "local_logs", "local_scale", "local_status", "local_up"]
+__all__ = [
+    "local_down",
+    "local_jupyter_url",
+    "local_list",
+    "local_logs",
+    "local_scale",
+    "local_status",
+    "local_up",
+]
 
 
 def _worker_cmd(record: ClusterRecord, index: int) -> list[str]:
@@ -53,9 +61,13 @@ def local_up(
     idle_timeout_s: int = 1200,
     max_lifetime_s: int = 8 * 3600,
     price_per_hour: float | None = None,
+    jupyter: bool = False,
     timeout: float = 60.0,
 ) -> ClusterStatus:
-    """Start a scheduler and ``workers`` worker processes in the background; wait until ready."""
+    """Start a scheduler and ``workers`` worker processes in the background; wait until ready.
+
+    With ``jupyter``, a JupyterLab next to them (:mod:`._local_jupyter`).
+    """
     if workers < 0 or threads < 1:
         raise ConfigError(f"workers must be >= 0 and threads >= 1, got {workers} and {threads}")
     existing = load_record("local", name)
@@ -89,6 +101,15 @@ def local_up(
         )
         save_record(record)
         local_scale(name, workers, timeout=max(1.0, deadline - time.monotonic()))
+        if jupyter:
+            from daskcloud.cluster._local_jupyter import start_jupyter
+
+            server = start_jupyter(
+                directory, info["address"], idle_timeout_s=idle_timeout_s,
+                deadline=record.created_at + max_lifetime_s,
+                timeout=max(30.0, deadline - time.monotonic()),
+            )  # fmt: skip
+            save_record(replace(_record(name), extra={**_record(name).extra, "jupyter": server}))
     except BaseException:
         local_down(name)
         raise
@@ -166,6 +187,12 @@ def local_status(name: str) -> ClusterStatus:
         members.append(
             MemberInfo(f"{key} (pid {pid})", "worker", "Running" if alive else "Exited", alive)
         )
+    if "jupyter" in record.extra:
+        pid = record.extra["jupyter"]["pid"]
+        alive = _alive(pid)
+        members.append(
+            MemberInfo(f"jupyter (pid {pid})", "jupyter", "Running" if alive else "Exited", alive)
+        )
     created = dt.datetime.fromtimestamp(record.created_at, dt.UTC)
     dashboard = record.extra.get("dashboard")
     return ClusterStatus(
@@ -200,6 +227,27 @@ def local_down(name: str) -> bool:
     record = load_record("local", name)
     if record is None:
         return False
-    _stop([*record.extra.get("workers", {}).values(), *record.pids])
+    jupyter = [record.extra["jupyter"]["pid"]] if "jupyter" in record.extra else []
+    _stop([*jupyter, *record.extra.get("workers", {}).values(), *record.pids])
     remove_record("local", name)
     return True
+
+
+def local_jupyter_url(name: str) -> str:
+    """The URL (token included) of the cluster's JupyterLab; ClusterError when it has none."""
+    from daskcloud.cluster._notebook import TOKEN_FILE, notebook_url
+
+    record = _record(name)
+    server = record.extra.get("jupyter")
+    if server is None:
+        raise ClusterError(
+            f"local cluster {name!r} has no notebook; start one with "
+            f"`daskcloud cluster up --backend local --name {name} --jupyter` (after cluster down)"
+        )
+    if not _alive(server["pid"]):
+        raise ClusterError(
+            f"the notebook of local cluster {name!r} has stopped (its maximum lifetime?); see "
+            f"{cluster_dir('local', name) / 'jupyter.log'}"
+        )
+    token = (cluster_dir("local", name) / TOKEN_FILE).read_text().strip()
+    return notebook_url(server["port"], token)

@@ -12,7 +12,8 @@ import importlib.resources
 import secrets
 from pathlib import Path
 
-from daskcloud.cluster.kubernetes._tls import _write_private, client_credentials
+from daskcloud.cluster._certs import write_private
+from daskcloud.cluster.kubernetes._tls import client_credentials
 from daskcloud.exceptions import ClusterError
 
 __all__ = [
@@ -67,7 +68,7 @@ def write_notebook_token(
     directory = client_credentials(namespace, name, home=home).directory
     directory.mkdir(parents=True, exist_ok=True, mode=0o700)
     path = directory / TOKEN_FILE
-    _write_private(path, token)
+    write_private(path, token)
     return path
 
 

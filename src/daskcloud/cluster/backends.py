@@ -38,6 +38,7 @@ __all__ = [
     "Endpoint",
     "KubernetesBackend",
     "LocalBackend",
+    "NotebookEndpoint",
     "connect_cluster",
     "get_backend",
     "tls_security",
@@ -64,6 +65,8 @@ class ClusterOptions:
     tolerations: tuple[dict[str, Any], ...] = ()
     context: str | None = None
     slurm: Any = None  # SlurmOptions of --backend slurm (partition, account, qos, ...)
+    jupyter: bool = False  # JupyterLab next to the scheduler (docs/notebook.md)
+    notebook_storage: str | None = None  # Kubernetes: a PersistentVolumeClaim home
 
 
 @dataclass
@@ -74,6 +77,21 @@ class Endpoint:
     security: Any = None
     closers: list[Callable[[], None]] = field(default_factory=list)
     dashboard_url: str | None = None
+
+
+@dataclass
+class NotebookEndpoint:
+    """The URL of a cluster's JupyterLab (token included), and what to close afterwards."""
+
+    url: str
+    closers: list[Callable[[], None]] = field(default_factory=list)
+
+    def close(self) -> None:
+        """Close the port-forward, if any (idempotent)."""
+        closers, self.closers = self.closers, []
+        for closer in reversed(closers):
+            with contextlib.suppress(Exception):
+                closer()
 
 
 class Backend(ABC):
@@ -111,6 +129,12 @@ class Backend(ABC):
     def endpoint(self, name: str, namespace: str | None = None) -> Endpoint:
         """Where a client connects (opening a port-forward when one is needed)."""
 
+    def notebook(self, name: str, namespace: str | None = None) -> NotebookEndpoint:
+        """The JupyterLab of a cluster made with ``jupyter=True`` (port-forwarded if need be)."""
+        raise ConfigError(
+            f"the {self.kind} backend has no notebook; use --backend local or kubernetes"
+        )
+
 
 class LocalBackend(Backend):
     """Scheduler and workers as detached processes on this machine (127.0.0.1 only)."""
@@ -130,10 +154,15 @@ class LocalBackend(Backend):
             memory = parse_memory(options.memory)
         except ValueError as exc:
             raise ConfigError(str(exc)) from None
+        if options.notebook_storage:
+            raise ConfigError(
+                "--notebook-storage needs --backend kubernetes; the local notebook keeps its "
+                "files in the cluster's directory until cluster down"
+            )
         return local_up(
             options.name, workers=options.workers, threads=max(1, int(cpu)), memory=str(memory),
             idle_timeout_s=idle, max_lifetime_s=life, price_per_hour=options.price_per_hour,
-            timeout=min(timeout, 120.0),
+            jupyter=options.jupyter, timeout=min(timeout, 120.0),
         )  # fmt: skip
 
     def status(self, name, namespace=None):
@@ -162,6 +191,11 @@ class LocalBackend(Backend):
         from daskcloud.cluster._local_processes import local_down
 
         return local_down(name)
+
+    def notebook(self, name, namespace=None):
+        from daskcloud.cluster._local_processes import local_jupyter_url
+
+        return NotebookEndpoint(local_jupyter_url(name))
 
     def endpoint(self, name, namespace=None):
         status = self.status(name)
@@ -273,6 +307,21 @@ class KubernetesBackend(Backend):
         except ClusterError:  # the dashboard is a convenience; the scheduler is what matters
             pass
         return Endpoint(f"tls://{comm.address}", security, closers, dashboard)
+
+    def notebook(self, name, namespace=None):
+        from kr8s.objects import Service
+
+        from daskcloud.cluster._notebook import notebook_url, read_notebook_token
+        from daskcloud.cluster.kubernetes._notebook import JUPYTER_PORT
+        from daskcloud.cluster.kubernetes._portforward import KubePortForward, ManagedPortForward
+
+        ns = self._ns(namespace)
+        token = read_notebook_token(ns, name)
+        service = Service(f"{name}-jupyter", namespace=ns, api=self._api(ns))
+        forward = ManagedPortForward(KubePortForward(service, JUPYTER_PORT), name="jupyter-forward")
+        forward.start()
+        port = int(forward.address.rsplit(":", 1)[1])
+        return NotebookEndpoint(notebook_url(port, token), [forward.close])
 
 
 def get_backend(

@@ -25,10 +25,12 @@ from __future__ import annotations
 
 import os
 import shutil
+import time
 from pathlib import Path
 from typing import Any
 
 __all__ = [
+    "DEADLINE_ENV",
     "EXAMPLES_ENV",
     "INTERVAL_ENV",
     "busy_kernels",
@@ -38,6 +40,8 @@ __all__ = [
 
 EXAMPLES_ENV = "DASKCLOUD_NOTEBOOK_EXAMPLES"
 INTERVAL_ENV = "DASKCLOUD_KEEPALIVE_INTERVAL"
+#: the cluster's end (epoch seconds; local backend): no keep-alive after it; the server stops
+DEADLINE_ENV = "DASKCLOUD_NOTEBOOK_DEADLINE"
 _DEFAULT_INTERVAL = 30.0
 
 
@@ -94,15 +98,16 @@ def reset_idle_clock(address: str, security: Any, *, timeout: float = 10.0) -> A
 class _KeepAlive:
     """The periodic check: busy kernel -> reset the scheduler's idle clock."""
 
-    def __init__(self, serverapp: Any, address: str, security: Any) -> None:
+    def __init__(self, serverapp: Any, address: str, security: Any, deadline: float | None) -> None:
         self.serverapp = serverapp
         self.address = address
         self.security = security
+        self.deadline = deadline
         self.failing = False
 
     async def __call__(self) -> None:
         busy = busy_kernels(self.serverapp.kernel_manager)
-        if not busy:
+        if not busy or (self.deadline is not None and time.time() > self.deadline):
             return
         try:
             await reset_idle_clock(self.address, self.security)
@@ -122,8 +127,12 @@ class _KeepAlive:
 def _load_jupyter_server_extension(serverapp: Any) -> None:
     import dask.config
     from distributed.security import Security
-    from tornado.ioloop import PeriodicCallback
+    from tornado.ioloop import IOLoop, PeriodicCallback
 
+    deadline = float(os.environ[DEADLINE_ENV]) if os.environ.get(DEADLINE_ENV) else None
+    if deadline is not None:
+        # the maximum lifetime holds for the notebook too
+        IOLoop.current().call_later(max(0.0, deadline - time.time()), serverapp.stop)
     examples = os.environ.get(EXAMPLES_ENV)
     if examples and Path(examples).is_dir():
         copied = copy_examples(Path(examples), Path(serverapp.root_dir))
@@ -133,7 +142,7 @@ def _load_jupyter_server_extension(serverapp: Any) -> None:
         serverapp.log.info("daskcloud: no DASK_SCHEDULER_ADDRESS; busy kernels are not reported")
         return
     interval = float(os.environ.get(INTERVAL_ENV) or _DEFAULT_INTERVAL)
-    keepalive = _KeepAlive(serverapp, address, Security())
+    keepalive = _KeepAlive(serverapp, address, Security(), deadline)
     # kept on the app: a PeriodicCallback nobody references would be garbage collected
     serverapp.daskcloud_keepalive = PeriodicCallback(keepalive, interval * 1000)
     serverapp.daskcloud_keepalive.start()
