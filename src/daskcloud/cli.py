@@ -307,11 +307,11 @@ def _print_search(result: object, as_json: bool) -> None:
         return
     console.print(result.leaderboard())  # type: ignore[attr-defined]
     summary = result.summary  # type: ignore[attr-defined]
-    best = summary.get("best_score")
+    best = summary.get("best_metric")
     console.print(
         f"{summary['n_fits']} fits ({summary['n_fits_skipped']} from the journal) "
         f"in {summary.get('wall_s') or 0:.1f} s"
-        + ("" if best is None else f"; best {summary['metric']} {best:.5g}")
+        + ("" if best is None else f"; best {best['name']} {best['value']:.5g}")
     )
     if summary.get("stop_reason"):
         console.print(summary["stop_reason"], highlight=False, soft_wrap=True)
@@ -382,6 +382,34 @@ def report(
     console.print(f"report: {path}", highlight=False, soft_wrap=True)
 
 
+# --- export: a run directory into the tools people already use --------------------------------
+
+export_app = typer.Typer(help="Export a run to other tools (Optuna).", no_args_is_help=True)
+app.add_typer(export_app, name="export")
+
+
+@export_app.command("optuna")
+def export_optuna(
+    run_dir: Path = typer.Argument(..., help="Run directory of `tune` or `rossmann` (--out)."),
+    storage: str = typer.Option(
+        ..., "--storage", help="Optuna storage: sqlite:///study.db, journal:///path/study.log, ..."
+    ),
+    study_name: str | None = typer.Option(
+        None, "--study-name", help="Name of the new study (default: the run's name)."
+    ),
+) -> None:
+    """Write a run (any strategy) as an Optuna study: one trial per candidate."""
+    from daskcloud.report import export_study
+
+    study = export_study(run_dir, storage, study_name)
+    console.print(
+        f"study {study.study_name!r}: {len(study.trials)} trials in {storage}; "
+        f"optuna-dashboard {storage}",
+        highlight=False,
+        soft_wrap=True,
+    )
+
+
 # --- config: daskcloud's settings in dask config -------------------------------------------
 
 
@@ -414,260 +442,12 @@ def config(
     console.print(table)
 
 
-# --- manifests: a hardened Kubernetes cluster as YAML -----------------------------------------
+# --- manifests and cluster: declared in _cli_cluster (one option set from ClusterSpec) -----------
 
-_JUPYTER = typer.Option(
-    False, "--jupyter", help="Add JupyterLab next to the scheduler (docs/notebook.md)."
-)
-_NOTEBOOK_STORAGE = typer.Option(
-    None, "--notebook-storage", help="With --jupyter: a PersistentVolumeClaim home, e.g. 10Gi."
-)
+from daskcloud._cli_cluster import cluster_app, manifests  # noqa: E402  (after the app exists)
 
-
-@app.command("manifests")
-def manifests(
-    name: str = typer.Option(..., "--name", help="Cluster name (a DNS label)."),
-    namespace: str = typer.Option("default", "--namespace", "-n", help="Kubernetes namespace."),
-    workers: int = typer.Option(2, "--workers", help="Worker pods."),
-    cpu: str = typer.Option("1", "--cpu", help="CPU per worker, e.g. 2 or 500m."),
-    memory: str = typer.Option("4Gi", "--memory", help="Memory per worker, e.g. 8Gi."),
-    gpu: int = typer.Option(0, "--gpu", help="nvidia.com/gpu per worker."),
-    idle_timeout: str = typer.Option("20m", "--idle-timeout", help="End after this idle time."),
-    max_lifetime: str = typer.Option("8h", "--max-lifetime", help="End after this at most."),
-    image: str | None = typer.Option(None, "--image", help="Pinned image (default: ours)."),
-    node_selector: list[str] = typer.Option([], "--node-selector", help="KEY=VALUE (workers)."),
-    toleration: list[str] = typer.Option([], "--toleration", help="KEY[=VALUE][:EFFECT]."),
-    rbac: bool = typer.Option(False, "--rbac", help="Add the launcher's Role and RoleBinding."),
-    jupyter: bool = _JUPYTER,
-    notebook_storage: str | None = _NOTEBOOK_STORAGE,
-) -> None:
-    """Print a hardened, self-ending Dask cluster as YAML for `kubectl apply -f -`."""
-    from daskcloud.cluster.kubernetes import ClusterSpec, manifests_for_apply
-
-    options = {"image": image} if image else {}
-    spec = ClusterSpec(
-        name=name,
-        namespace=namespace,
-        workers=workers,
-        cpu=cpu,
-        memory=memory,
-        gpu=gpu,
-        idle_timeout=idle_timeout,
-        max_lifetime=max_lifetime,
-        node_selector=node_selector,
-        tolerations=toleration,
-        jupyter=jupyter,
-        notebook_storage=notebook_storage,
-        **options,
-    )
-    text, creds = manifests_for_apply(spec, rbac=rbac)
-    typer.echo(text, nl=False)
-    err_console.print(f"client certificate written to {creds.directory}", highlight=False)
-
-
-# --- cluster: up, status, scale, logs, down, list (local or Kubernetes) ------------------------
-
-cluster_app = typer.Typer(
-    help="Start, inspect and stop Dask clusters (local processes or Kubernetes).",
-    no_args_is_help=True,
-)
+app.command("manifests")(manifests)
 app.add_typer(cluster_app, name="cluster")
-_BACKEND = typer.Option(
-    None, "--backend", help="local, kubernetes or slurm (default: guess by name)."
-)
-_NAMESPACE = typer.Option(None, "--namespace", "-n", help="Kubernetes namespace.")
-_CONTEXT = typer.Option(None, "--context", help="kubeconfig context.")
-
-
-@cluster_app.command("up")
-def cluster_up(
-    name: str = typer.Option("dask", "--name", help="Cluster name (a DNS label)."),
-    backend: str = typer.Option("local", "--backend", help="local, kubernetes or slurm."),
-    namespace: str | None = _NAMESPACE,
-    workers: int = typer.Option(2, "--workers", help="Number of workers."),
-    cpu: str = typer.Option("1", "--cpu", help="CPU per worker (threads locally)."),
-    memory: str = typer.Option("4Gi", "--memory", help="Memory per worker, e.g. 4Gi."),
-    gpu: int = typer.Option(0, "--gpu", help="GPUs per worker (Kubernetes)."),
-    idle_timeout: str = typer.Option("20m", "--idle-timeout", help="End after this long idle."),
-    max_lifetime: str = typer.Option("8h", "--max-lifetime", help="End after this long, always."),
-    image: str | None = typer.Option(None, "--image", help="Pinned image (Kubernetes)."),
-    price: float | None = typer.Option(None, "--price-per-hour", help="For cost reports."),
-    node_selector: list[str] = typer.Option([], "--node-selector", help="KEY=VALUE, repeatable."),
-    toleration: list[str] = typer.Option([], "--toleration", help="KEY=VALUE:EFFECT, repeatable."),
-    timeout: float = typer.Option(300, "--timeout", help="Seconds to wait for readiness."),
-    connect: bool = typer.Option(True, "--connect/--no-connect", help="Check a client connects."),
-    context: str | None = _CONTEXT,
-    partition: str | None = typer.Option(None, "--partition", help="Slurm partition (-p)."),
-    account: str | None = typer.Option(None, "--account", help="Slurm account (-A)."),
-    qos: str | None = typer.Option(None, "--qos", help="Slurm quality of service."),
-    job_extra: list[str] = typer.Option([], "--job-extra", help="Extra #SBATCH option (Slurm)."),
-    scheduler_in_job: bool = typer.Option(
-        False, "--scheduler-in-job", help="Slurm: run the scheduler as a batch job too."
-    ),
-    price_cpu: float | None = typer.Option(
-        None, "--price-per-cpu-hour", help="Slurm: price of a CPU-hour, for cost reports."
-    ),
-    interface: str | None = typer.Option(None, "--interface", help="Slurm: network, e.g. ib0."),
-    jupyter: bool = _JUPYTER,
-    notebook_storage: str | None = _NOTEBOOK_STORAGE,
-) -> None:
-    """Create a cluster and wait (bounded) until it is ready; explain why when it is not."""
-    from daskcloud.cluster import backends as b
-    from daskcloud.cluster.slurm import SlurmOptions
-
-    options = b.ClusterOptions(
-        name=name, namespace=namespace, workers=workers, cpu=cpu, memory=memory, gpu=gpu,
-        image=image, idle_timeout=idle_timeout, max_lifetime=max_lifetime, price_per_hour=price,
-        node_selector=b.parse_node_selector(node_selector),
-        tolerations=tuple(b.parse_toleration(t) for t in toleration), context=context,
-        jupyter=jupyter, notebook_storage=notebook_storage,
-        slurm=SlurmOptions(
-            partition=partition, account=account, qos=qos, job_extra=tuple(job_extra),
-            scheduler_in_job=scheduler_in_job, price_per_cpu_hour=price_cpu, interface=interface,
-        ),
-    )  # fmt: skip
-    chosen = b.get_backend(backend, context=context)
-    status = chosen.up(options, timeout=timeout, progress=lambda line: err_console.print(line))
-    typer.echo(status.render())
-    if connect:
-        with b.ClusterConnection(chosen.endpoint(name, status.namespace)) as conn:
-            n = len(conn.client.scheduler_info(n_workers=-1)["workers"])
-            typer.echo(f"connected: a client reached the scheduler and sees {n} workers")
-    ns = f" --namespace {status.namespace}" if status.namespace else ""
-    typer.echo(f"use it:    daskcloud tune SPEC --cluster {name}   (Python: connect_cluster)")
-    typer.echo(f"dashboard: daskcloud cluster dashboard {name}{ns}")
-    if jupyter:
-        typer.echo(f"notebook:  daskcloud cluster jupyter {name}{ns} [--open]")
-    typer.echo(f"stop it:   daskcloud cluster down {name}{ns}")
-
-
-@cluster_app.command("status")
-def cluster_status(
-    name: str | None = typer.Argument(None, help="Cluster name (default: all known here)."),
-    namespace: str | None = _NAMESPACE,
-    backend: str | None = _BACKEND,
-    context: str | None = _CONTEXT,
-) -> None:
-    """Pods, ready workers, age, time left, idle time and cost so far."""
-    from daskcloud.cluster import backends as b
-    from daskcloud.cluster._state import list_records
-
-    if name:
-        chosen = b.get_backend(backend, name=name, context=context)
-        typer.echo(chosen.status(name, namespace).render())
-        return
-    records = list_records()
-    if not records:
-        typer.echo("no clusters recorded on this machine; `daskcloud cluster list` asks the API")
-    for r in records:
-        chosen = b.get_backend(r.backend, context=context or r.context)
-        typer.echo(chosen.status(r.name, r.namespace).render())
-
-
-@cluster_app.command("scale")
-def cluster_scale(
-    name: str = typer.Argument(..., help="Cluster name."),
-    workers: int = typer.Argument(..., help="Number of workers."),
-    namespace: str | None = _NAMESPACE,
-    backend: str | None = _BACKEND,
-    context: str | None = _CONTEXT,
-) -> None:
-    """Set the number of workers."""
-    from daskcloud.cluster import backends as b
-
-    b.get_backend(backend, name=name, context=context).scale(name, workers, namespace)
-    typer.echo(f"cluster {name}: scaled to {workers} workers")
-
-
-@cluster_app.command("logs")
-def cluster_logs(
-    name: str = typer.Argument(..., help="Cluster name."),
-    worker: int | None = typer.Option(None, "--worker", help="Worker number (default: scheduler)."),
-    driver: bool = typer.Option(False, "--driver", help="The detached search driver's log."),
-    tail: int = typer.Option(200, "--tail", help="Number of lines."),
-    namespace: str | None = _NAMESPACE,
-    backend: str | None = _BACKEND,
-    context: str | None = _CONTEXT,
-) -> None:
-    """The last log lines of the scheduler, a worker or the detached driver."""
-    from daskcloud.cluster import backends as b
-
-    chosen = b.get_backend(backend, name=name, context=context)
-    typer.echo(chosen.logs(name, namespace, worker=worker, driver=driver, tail=tail))
-
-
-@cluster_app.command("down")
-def cluster_down(
-    name: str = typer.Argument(..., help="Cluster name."),
-    namespace: str | None = _NAMESPACE,
-    backend: str | None = _BACKEND,
-    context: str | None = _CONTEXT,
-) -> None:
-    """Delete the cluster (idempotent: a cluster that is already gone is not an error)."""
-    from daskcloud.cluster import backends as b
-
-    found = b.get_backend(backend, name=name, context=context).down(name, namespace)
-    typer.echo(f"cluster {name}: {'deleted' if found else 'already gone'}")
-
-
-@cluster_app.command("list")
-def cluster_list(
-    namespace: str | None = _NAMESPACE,
-    backend: str = typer.Option("kubernetes", "--backend", help="local, kubernetes or slurm."),
-    context: str | None = _CONTEXT,
-) -> None:
-    """Every daskcloud cluster with age, state and cost so far (find forgotten ones)."""
-    from daskcloud.cluster import backends as b
-
-    rows = [s.row() for s in b.get_backend(backend, context=context).list(namespace)]
-    header = ("NAME", "BACKEND", "STATE", "WORKERS", "AGE", "LEFT", "COST")
-    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
-    for row in [header, *rows]:
-        typer.echo("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
-
-
-@cluster_app.command("dashboard")
-def cluster_dashboard(
-    name: str = typer.Argument(..., help="Cluster name."),
-    namespace: str | None = _NAMESPACE,
-    backend: str | None = _BACKEND,
-    context: str | None = _CONTEXT,
-    hours: float = typer.Option(8, "--hours", help="Keep the port-forward open this long."),
-) -> None:
-    """Print the dashboard URL and keep its port-forward open until Ctrl-C (or --hours)."""
-    import time
-
-    from daskcloud.cluster import backends as b
-
-    with b.connect_cluster(name, namespace, backend=backend, context=context) as conn:
-        typer.echo(f"dashboard: {conn.dashboard_url or 'not reachable'}  (Ctrl-C to stop)")
-        time.sleep(hours * 3600)
-
-
-@cluster_app.command("jupyter")
-def cluster_jupyter(
-    name: str = typer.Argument(..., help="Cluster name (made with --jupyter)."),
-    namespace: str | None = _NAMESPACE,
-    backend: str | None = _BACKEND,
-    context: str | None = _CONTEXT,
-    open_browser: bool = typer.Option(False, "--open", help="Open the URL in a browser."),
-    hours: float = typer.Option(8, "--hours", help="Keep the port-forward open this long."),
-) -> None:
-    """Print the notebook's URL with its token; on Kubernetes, keep its port-forward open."""
-    import time
-    import webbrowser
-
-    from daskcloud.cluster import backends as b
-
-    endpoint = b.get_backend(backend, name=name, context=context).notebook(name, namespace)
-    try:
-        typer.echo(f"notebook: {endpoint.url}" + ("  (Ctrl-C to stop)" if endpoint.closers else ""))
-        if open_browser:
-            webbrowser.open(endpoint.url)
-        if endpoint.closers:  # a port-forward: it lives as long as this command
-            time.sleep(hours * 3600)
-    finally:
-        endpoint.close()
 
 
 def main(argv: list[str] | None = None) -> int:

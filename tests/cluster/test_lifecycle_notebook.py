@@ -15,14 +15,8 @@ from fake_kube_api import PodBehaviour, fake_kube_api  # noqa: F401  (the fixtur
 
 from daskcloud.cli import main
 from daskcloud.cluster._notebook import read_notebook_token
-from daskcloud.cluster.kubernetes._lifecycle import (
-    create_cluster,
-    delete_cluster,
-    get_status,
-    kube_api,
-    list_clusters,
-)
-from daskcloud.cluster.kubernetes._spec import ClusterSpec
+from daskcloud.cluster._spec import ClusterSpec
+from daskcloud.cluster.kubernetes._lifecycle import KubernetesBackend
 from daskcloud.cluster.kubernetes._tls import client_credentials
 from daskcloud.exceptions import KubernetesError
 
@@ -36,7 +30,7 @@ def _state_home(tmp_path, monkeypatch):
 
 def _up(timeout: float = 10, **kw):
     spec = ClusterSpec(name="hpo", namespace=NS, workers=2, jupyter=True, **kw)
-    return create_cluster(spec, api=kube_api(), timeout=timeout, poll=0.05)
+    return KubernetesBackend(poll=0.05).up(spec, timeout=timeout)
 
 
 def _names(fake, plural: str) -> set[str]:
@@ -68,14 +62,14 @@ def test_up_jupyter_creates_the_notebook_owned_by_the_job(fake_kube_api):
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     # the notebook pod is a member of the cluster; the workers are still counted right
     assert any(m.name.startswith("hpo-jupyter-") and m.ready for m in status.members)
-    (listed,) = list_clusters(NS, api=kube_api())
+    (listed,) = KubernetesBackend().list(NS)
     assert listed.workers_wanted == 2
-    assert get_status("hpo", NS, api=kube_api()).workers_wanted == 2
+    assert KubernetesBackend().status("hpo", NS).workers_wanted == 2
 
 
 def test_down_takes_the_notebook_and_keeps_its_home(fake_kube_api):
     _up(notebook_storage="10Gi")
-    assert delete_cluster("hpo", NS, api=kube_api()) is True
+    assert KubernetesBackend().down("hpo", NS) is True
     for plural in ("deployments", "services", "configmaps", "secrets", "pods"):
         assert fake_kube_api.live(plural, NS) == [], plural
     assert _names(fake_kube_api, "persistentvolumeclaims") == {"hpo-notebook"}

@@ -15,9 +15,10 @@ import os
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 from daskcloud.cluster._certs import write_private
-from daskcloud.cluster._detached import alive, read_json, spawn, stop, tail
+from daskcloud.cluster._detached import alive, pid_of, read_json, spawn, stop, tail
 from daskcloud.cluster._notebook import TOKEN_FILE, examples_dir, new_token
 from daskcloud.cluster.jupyter_extension import DEADLINE_ENV, EXAMPLES_ENV, INTERVAL_ENV
 from daskcloud.exceptions import ClusterError, ConfigError
@@ -45,8 +46,8 @@ def start_jupyter(
     idle_timeout_s: int,
     deadline: float,
     timeout: float = 60.0,
-) -> dict[str, int]:
-    """Start JupyterLab for the cluster at ``address``; return its ``pid`` and ``port``.
+) -> dict[str, Any]:
+    """Start JupyterLab for the cluster at ``address``; its ``process`` identity and ``port``.
 
     Its files live in ``directory``: ``notebooks/`` (the root it serves), ``jupyter-token``,
     ``jupyter.log`` and the server's runtime files.
@@ -70,16 +71,16 @@ def start_jupyter(
     if examples is not None:
         env[EXAMPLES_ENV] = str(examples)
     log = directory / "jupyter.log"
-    pid = spawn(jupyter_command(root), log, env)
-    info_file = runtime / f"jpserver-{pid}.json"
+    process = spawn(jupyter_command(root), log, env)
+    info_file = runtime / f"jpserver-{pid_of(process)}.json"
     end = time.monotonic() + timeout
     # the server writes this file once it listens
     while (info := read_json(info_file)) is None:
-        if not alive(pid) or time.monotonic() > end:
-            why = "exited" if not alive(pid) else f"did not start within {timeout:.0f} s"
-            stop([pid])
+        if not alive(process) or time.monotonic() > end:
+            why = "exited" if not alive(process) else f"did not start within {timeout:.0f} s"
+            stop([process])
             raise ClusterError(
                 f"JupyterLab {why}; its last log lines: " + tail(log, 5).replace("\n", " | ")
             )
         time.sleep(0.2)
-    return {"pid": pid, "port": int(info["port"])}
+    return {"process": process, "port": int(info["port"])}

@@ -41,6 +41,7 @@ class ClusterStatus:
     address: str | None = None
     dashboard_url: str | None = None
     idle_s: float | None = None  # measured only when the scheduler could be asked
+    rollout: str = ""  # the workers' last change (cluster update) rolling out, or ""
     cpu_hours: float | None = None  # Slurm: CPU-hours its jobs have held
     price_per_cpu_hour: float | None = None  # Slurm: cost = cpu_hours x this
 
@@ -84,6 +85,8 @@ class ClusterStatus:
             ),
             "  cost so far  " + self._cost_text(),
         ]
+        if self.rollout:
+            lines.append(f"  rollout      {self.rollout}")
         if self.address:
             lines.append(f"  scheduler    {self.address}")
         if self.dashboard_url:

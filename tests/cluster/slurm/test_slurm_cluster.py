@@ -99,11 +99,11 @@ def test_up_search_status_scale_logs_down(slurm, home, tmp_path, capsys):
 
 
 def test_a_job_that_can_never_run_fails_up_with_slurms_reason(slurm, home):
-    from daskcloud.cluster.backends import ClusterOptions
+    from daskcloud.cluster._spec import ClusterSpec
     from daskcloud.exceptions import ClusterError
 
     backend = get_backend("slurm")
-    too_big = ClusterOptions(name="big", workers=1, cpu=str(slurm.cpus + 1), memory="1Gi")
+    too_big = ClusterSpec(name="big", workers=1, cpu=str(slurm.cpus + 1), memory="1Gi")
     start = time.monotonic()
     with pytest.raises(
         ClusterError, match=r"cannot start: job \d+ \(worker 0\) is pending: .*\(PartitionConfig\)"

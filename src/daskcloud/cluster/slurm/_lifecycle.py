@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from daskcloud.cluster._certs import ClientCredentials, issue_tls, write_private
-from daskcloud.cluster._detached import alive, start_scheduler, stop, tail
+from daskcloud.cluster._detached import alive, pid_of, start_scheduler, stop, tail
 from daskcloud.cluster._state import (
     ClusterRecord,
     cluster_dir,
@@ -242,10 +242,11 @@ def _scheduler_member(record: ClusterRecord, jobs: list[JobInfo]) -> tuple[Membe
         up = job is not None and job.running
         state = job.state if job else "gone"
         return MemberInfo(f"job {job_id}", "scheduler", state, up), up
-    pid = record.pids[0] if record.pids else 0
+    ident = record.pids[0] if record.pids else None
+    pid = pid_of(ident)
     host = record.extra.get("host", "")
     if host == socket.gethostname():
-        up = bool(pid) and alive(pid)
+        up = alive(ident)
         return MemberInfo(
             f"pid {pid} on {host}", "scheduler", "Running" if up else "Exited", up
         ), up
