@@ -75,7 +75,7 @@ format: $(STAMP_TEST)
 	$(BIN)/ruff check --fix src tests benchmarks
 	$(BIN)/ruff format src tests benchmarks
 
-# Benchmarks report, they never assert; results go to benchmarks/results/, tables to docs/benchmarks.md.
+# Benchmarks report, they never assert; results go to benchmarks/results/, tables into docs/benchmarks.md.
 STAMP_BENCH := $(VENV)/.stamp-bench
 BENCH_ARGS ?= --quick
 
@@ -84,7 +84,7 @@ $(STAMP_BENCH): pyproject.toml | $(BIN)/python
 	@touch $@
 
 bench: $(STAMP_BENCH)
-	$(BIN)/python -m benchmarks all $(BENCH_ARGS)
+	$(BIN)/python -m benchmarks all $(BENCH_ARGS) --write-docs
 
 clean:
 	rm -rf $(VENV) build dist .pytest_cache .ruff_cache

@@ -143,10 +143,10 @@ def _rossmann(
         "mlp", "--model", help="mlp (scikit-learn) or embedding (PyTorch; the torch extra)."
     ),
     strategy: str = typer.Option(
-        "grid",
+        "halving",
         "--strategy",
-        help="grid (24 candidates), halving (that grid, successive halving over rows), "
-        "random or tpe (Optuna).",
+        help="halving (72 candidates, successive halving over training rows), grid (all of "
+        "them on all rows), random or tpe (Optuna).",
     ),
     n_candidates: int | None = typer.Option(
         None, "--n-candidates", min=1, help="random/tpe: number of candidates (24)."
@@ -174,15 +174,12 @@ def _rossmann(
     """The main job: tune the MLP pipeline on (synthetic) Rossmann data; score it on a holdout."""
     if ctx.invoked_subcommand is not None:
         return
-    from daskcloud.exceptions import ConfigError
     from daskcloud.jobs import run_rossmann
 
-    if data is not None and preset is not None:
-        raise ConfigError("pass either --data DIR or --preset NAME, not both")
     with _stdout_to_stderr(as_json):
         result = run_rossmann(
             data_dir=data,
-            preset=preset or "small",
+            preset=preset,
             strategy=strategy,
             n_candidates=n_candidates,
             workers=workers,
@@ -197,9 +194,11 @@ def _rossmann(
             **_where(cluster, namespace, (tls_ca_file, tls_cert, tls_key)),
         )
     _print_search(result, as_json)
-    (err_console if as_json else console).print(result.holdout_table())
-    if not as_json and result.submission is not None:
-        console.print(f"submission: {result.submission}", highlight=False, soft_wrap=True)
+    printer = err_console if as_json else console
+    printer.print(result.holdout_table())
+    if result.submission is not None:
+        printer.print(f"submission: {result.submission}", highlight=False, soft_wrap=True)
+    printer.print(f"report: {result.report}", highlight=False, soft_wrap=True)
 
 
 @rossmann_app.command("baseline")
@@ -216,10 +215,9 @@ def rossmann_baseline(
     """Holdout RMSPE (last 6 weeks) of the median baseline, the default MLP and the oracle."""
     import json
 
-    from rich.table import Table
-
     from daskcloud.exceptions import ConfigError
     from daskcloud.rossmann import load_rossmann
+    from daskcloud.rossmann.holdout import holdout_table
     from daskcloud.rossmann.job import baseline_report, preset_data_dir
 
     if data is not None and preset is not None:
@@ -229,22 +227,8 @@ def rossmann_baseline(
     if as_json:
         typer.echo(json.dumps(report))
         return
-    table = Table(title=f"Holdout RMSPE, {report['holdout_start']}..{report['holdout_end']}")
-    table.add_column("model")
-    table.add_column("RMSPE", justify="right")
-    table.add_column("x oracle", justify="right")
-    oracle = report["rmspe"]["oracle"]
-    for name, label in (
-        ("median_baseline", "median (Store, DayOfWeek, Promo)"),
-        ("mlp", "MLP (default pipeline)"),
-        ("oracle", "oracle (truth.csv)"),
-    ):
-        value = report["rmspe"][name]
-        if value is None:
-            continue
-        ratio = f"{value / oracle:.2f}" if oracle else "-"
-        table.add_row(label, f"{value:.4f}", ratio)
-    console.print(table)
+    title = f"Holdout RMSPE, {report['holdout_start']}..{report['holdout_end']}"
+    console.print(holdout_table(report["rmspe"], title))
     console.print(
         f"data: {report['data_dir']}; MLP fit {report['mlp_fit_seconds']:.1f} s "
         f"({report['mlp_iterations']} epochs)",

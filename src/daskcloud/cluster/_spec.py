@@ -17,7 +17,6 @@ import re
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
 from typing import Any, Literal
 
 from packaging.requirements import InvalidRequirement, Requirement
@@ -25,6 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from daskcloud._version import __version__
 from daskcloud.cluster._placement import Toleration, parse_node_selector, parse_tolerations
+from daskcloud.core.units import format_cpu, parse_cpu, parse_duration, parse_memory
 from daskcloud.exceptions import ConfigError
 
 __all__ = [
@@ -52,24 +52,6 @@ MAX_LIFETIME_SECONDS = 30 * 24 * 3600
 _DNS_LABEL = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
 _NAMESPACE = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 _LABEL_VALUE = re.compile(r"^([A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?)?$")
-_DURATION = re.compile(r"^(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$")
-_CPU = re.compile(r"^(\d+(?:\.\d+)?|\.\d+)(m?)$")
-_MEMORY = re.compile(r"^(\d+(?:\.\d+)?)(Ki|Mi|Gi|Ti|Pi|Ei|k|M|G|T|P|E)?$")
-_MEMORY_UNITS = {
-    None: 1,
-    "k": 10**3,
-    "M": 10**6,
-    "G": 10**9,
-    "T": 10**12,
-    "P": 10**15,
-    "E": 10**18,
-    "Ki": 2**10,
-    "Mi": 2**20,
-    "Gi": 2**30,
-    "Ti": 2**40,
-    "Pi": 2**50,
-    "Ei": 2**60,
-}
 _MIN_MEMORY = 256 * 2**20
 
 
@@ -78,50 +60,6 @@ def default_image() -> str:
     from daskcloud.config import get
 
     return get("cluster.image") or f"{DEFAULT_IMAGE_REPOSITORY}:{__version__}"
-
-
-def parse_duration(value: str | int, what: str = "duration") -> int:
-    """Seconds in ``value``: ``"90s"``, ``"20m"``, ``"8h"``, ``"1h30m"``, ``"2d"`` or an int."""
-    if isinstance(value, bool):
-        raise ValueError(f"{what} {value!r} is not a duration; write e.g. '20m', '8h' or '1h30m'")
-    if isinstance(value, int):
-        seconds = value
-    else:
-        match = _DURATION.match(str(value).strip())
-        if not match or not any(match.groups()):
-            raise ValueError(
-                f"{what} {value!r} is not a duration; write a number with a unit s, m, h or d, "
-                "e.g. '20m', '8h' or '1h30m'"
-            )
-        d, h, m, s = (int(g or 0) for g in match.groups())
-        seconds = ((d * 24 + h) * 60 + m) * 60 + s
-    if seconds <= 0:
-        raise ValueError(f"{what} {value!r} must be longer than zero, e.g. '20m'")
-    return seconds
-
-
-def parse_memory(value: str | int) -> int:
-    """Bytes in a Kubernetes memory quantity such as ``"4Gi"`` or ``"512Mi"``."""
-    text = str(value).strip()
-    match = _MEMORY.match(text)
-    if not match:
-        raise ValueError(
-            f"memory {value!r} is not a Kubernetes quantity; {_memory_hint(text)} "
-            "(units Ki, Mi, Gi, Ti are powers of 1024; k, M, G, T powers of 1000; no space)"
-        )
-    number, unit = match.groups()
-    return int(Decimal(number) * _MEMORY_UNITS[unit])
-
-
-def _memory_hint(text: str) -> str:
-    """Suggest the quantity the user probably meant: '12 GB' -> '12Gi'."""
-    match = re.match(r"^\s*(\d+(?:\.\d+)?)\s*([kKmMgGtTpP])?\s*(i?[bB]?)?\s*$", text)
-    if match and match.group(2):
-        number, prefix = match.group(1), match.group(2).upper()
-        prefix = "k" if prefix == "K" else prefix
-        binary = "Ki" if prefix == "k" else f"{prefix}i"
-        return f"write '{number}{binary}' or '{number}{prefix}'"
-    return "write e.g. '4Gi' or '512Mi'"
 
 
 @dataclass(frozen=True)
@@ -343,15 +281,7 @@ class ClusterSpec(BaseModel):
     def _check_cpu(cls, value: Any) -> str:
         if isinstance(value, bool) or not isinstance(value, str | int | float):
             raise ValueError(f"cpu {value!r} is not a number of cores; write e.g. '2' or '500m'")
-        text = str(value).strip()
-        match = _CPU.match(text)
-        millicores = _millicores(match) if match else None
-        if millicores is None or millicores <= 0:
-            raise ValueError(
-                f"cpu {value!r} is not a positive Kubernetes cpu quantity; write cores such as "
-                "'2' or '1.5', or millicores such as '500m'"
-            )
-        return f"{millicores // 1000}" if millicores % 1000 == 0 else f"{millicores}m"
+        return format_cpu(parse_cpu(value))
 
     @field_validator("memory", mode="before")
     @classmethod
@@ -393,8 +323,9 @@ class ClusterSpec(BaseModel):
             try:
                 Requirement(str(item))
             except InvalidRequirement as exc:
+                detail = str(exc).splitlines()[0].strip()
                 raise ValueError(
-                    f"package {item!r} is not a pip requirement ({exc}); write e.g. "
+                    f"package {item!r} is not a pip requirement ({detail}); write e.g. "
                     "'xgboost>=2' or 'lightgbm==4.5.0'"
                 ) from None
         return tuple(str(item).strip() for item in value)
@@ -463,11 +394,7 @@ class ClusterSpec(BaseModel):
     @property
     def cpu_millicores(self) -> int:
         """CPU per worker in millicores."""
-        match = _CPU.match(self.cpu)
-        assert match is not None
-        millicores = _millicores(match)
-        assert millicores is not None
-        return millicores
+        return parse_cpu(self.cpu)
 
     @property
     def threads_per_worker(self) -> int:
@@ -556,18 +483,6 @@ def _compared(spec: ClusterSpec, field: str) -> Any:
     if field == "memory":
         return parse_memory(spec.memory)
     return getattr(spec, field)
-
-
-def _millicores(match: re.Match[str]) -> int | None:
-    number, milli = match.groups()
-    try:
-        amount = Decimal(number)
-    except InvalidOperation:  # pragma: no cover - the regex admits only decimals
-        return None
-    scaled = amount if milli else amount * 1000
-    if scaled != scaled.to_integral_value():
-        return None
-    return int(scaled)
 
 
 def _suggest_label(value: str) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import time
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -126,6 +126,15 @@ def open_client(
         yield client
 
 
+def _priced(budget: Any, client: Any) -> Any:
+    """A ``max_cost`` budget without a price, at the price recorded for ``client``'s cluster."""
+    if client is None or budget is None or budget.max_cost is None or budget.price_per_hour:
+        return budget
+    from daskcloud.cluster import cluster_price
+
+    return budget.with_price(cluster_price(client))
+
+
 def _make_search(estimator: Any, space: Any, cv: Any, options: SearchOptions, **engine: Any) -> Any:
     from daskcloud.search import DaskSearchCV, resolve_strategy
 
@@ -171,6 +180,7 @@ def search(
 ) -> TuneResult:
     """Fit a DaskSearchCV journaled in ``run_dir``, then write the run directory."""
     started = time.perf_counter()
+    options = replace(options, budget=_priced(options.budget, client))
     engine = _make_search(
         estimator,
         space,

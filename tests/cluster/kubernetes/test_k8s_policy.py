@@ -16,7 +16,7 @@ from cryptography.hazmat.primitives import serialization
 from k8s_objects import OWNER, is_notebook, only, pod_specs, rendered
 
 from daskcloud.cluster.kubernetes import CLUSTER_ID_LABEL, ClusterSpec, build_rbac
-from daskcloud.cluster.kubernetes._spec import parse_memory
+from daskcloud.core.units import parse_memory
 
 #: Pod Security Standard "restricted": the volume types it allows
 RESTRICTED_VOLUMES = {

@@ -6,7 +6,7 @@ import os
 
 import pytest
 
-from daskcloud.cluster import LocalDaskCluster, connect, default_n_workers, open_client
+from daskcloud.core.client import LocalDaskCluster, connect, default_n_workers, open_client
 from daskcloud.exceptions import ClusterError, ConfigError
 
 
