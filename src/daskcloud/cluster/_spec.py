@@ -353,11 +353,12 @@ class ClusterSpec(BaseModel):
         if value is None:
             return None
         text = str(value).strip()
-        if not _MEMORY.match(text) or parse_memory(text) <= 0:
-            raise ValueError(
-                f"notebook storage {value!r} is not a Kubernetes quantity; "
-                f"{_memory_hint(text)}, e.g. '10Gi'"
-            )
+        try:
+            size = parse_memory(text)
+        except ValueError as exc:  # its message names the quantity meant: '10 GB' -> '10Gi'
+            raise ValueError(str(exc).replace("memory", "notebook storage", 1)) from None
+        if size <= 0:
+            raise ValueError(f"notebook storage {value!r} is empty; give e.g. '10Gi'")
         return text
 
     @field_validator("cluster_id")
