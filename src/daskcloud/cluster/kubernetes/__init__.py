@@ -37,6 +37,12 @@ from daskcloud.cluster.kubernetes._spec import (
     Toleration,
     default_image,
 )
+from daskcloud.cluster.kubernetes._sync import (
+    OVERLAY_PATH,
+    add_overlay,
+    build_sync_config_map,
+    cluster_bundle_of,
+)
 from daskcloud.cluster.kubernetes._tls import (
     ClientCredentials,
     ClusterTLS,
@@ -56,6 +62,7 @@ __all__ = [
     "DASHBOARD_PORT",
     "JUPYTER_PORT",
     "LAUNCHER_RULES",
+    "OVERLAY_PATH",
     "SCHEDULER_PORT",
     "ClientCredentials",
     "ClusterSpec",
@@ -63,6 +70,7 @@ __all__ = [
     "NotebookFiles",
     "Owner",
     "Toleration",
+    "add_overlay",
     "build_cluster",
     "build_network_policies",
     "build_notebook",
@@ -70,11 +78,13 @@ __all__ = [
     "build_rbac",
     "build_scheduler_job",
     "build_service",
+    "build_sync_config_map",
     "build_tls_secret",
     "build_worker_deployment",
     "client_credentials",
     "client_labels",
     "client_security",
+    "cluster_bundle_of",
     "default_image",
     "delete_command",
     "generate_tls",

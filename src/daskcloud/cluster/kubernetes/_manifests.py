@@ -5,6 +5,7 @@ The objects of one cluster::
     Job <name>-scheduler            dask scheduler --idle-timeout; one pod, never restarted,
     │                               activeDeadlineSeconds = max lifetime, ttlSecondsAfterFinished
     ├── Secret <name>-tls           CA + scheduler/worker key pairs (owned by the Job)
+    ├── ConfigMap <name>-sync       pinned requirements + wheels for the init containers
     ├── Service <name>-scheduler    ClusterIP, 8786 comm (TLS) and 8787 dashboard
     ├── NetworkPolicy <name>-scheduler   8786 only from this cluster's workers and clients
     ├── NetworkPolicy <name>-workers     workers only from this cluster's pods
@@ -25,7 +26,9 @@ from typing import TYPE_CHECKING, Any
 
 from daskcloud.cluster.kubernetes._meta import CLIENT_LABEL, Owner, labels, metadata, selector
 from daskcloud.cluster.kubernetes._spec import DASHBOARD_PORT, SCHEDULER_PORT, ClusterSpec
+from daskcloud.cluster.kubernetes._sync import add_overlay, build_sync_config_map
 from daskcloud.cluster.kubernetes._tls import TLS_MOUNT_PATH, ClusterTLS, build_tls_secret
+from daskcloud.sync import SyncBundle
 
 if TYPE_CHECKING:  # pragma: no cover
     from daskcloud.cluster.kubernetes._notebook import NotebookFiles
@@ -62,6 +65,7 @@ def build_cluster(
     *,
     tls: ClusterTLS,
     owner: Owner | None = None,
+    bundle: SyncBundle | None = None,
     notebook: NotebookFiles | None = None,
 ) -> list[dict[str, Any]]:
     """The cluster's objects in the order to create them.
@@ -72,6 +76,9 @@ def build_cluster(
         owner: the scheduler Job once it exists. Given, the result is the objects the Job owns
             (with ``ownerReferences``), to create after it. ``None``: every object including
             the Job, without ``ownerReferences`` — for ``kubectl apply``, where no uid exists.
+        bundle: what the init containers install (:func:`daskcloud.sync.cluster_bundle`);
+            adds the sync ConfigMap and each pod's overlay. ``None``: the image holds
+            everything (an image built by ``daskcloud image build``).
         notebook: the notebook's token and examples; required when ``spec.jupyter``. The
             notebook's PersistentVolumeClaim (``spec.notebook_storage``) is among the objects
             for ``kubectl apply`` only: it is not owned, and the lifecycle creates it when
@@ -79,25 +86,27 @@ def build_cluster(
     """
     from daskcloud.cluster.kubernetes._notebook import build_notebook, build_notebook_pvc
 
+    sync = [] if bundle is None else [build_sync_config_map(spec, bundle, owner=owner)]
     owned = [
         build_tls_secret(spec, tls, owner=owner),
+        *sync,
         build_service(spec, owner=owner),
         *build_network_policies(spec, owner=owner),
-        build_worker_deployment(spec, owner=owner),
+        build_worker_deployment(spec, owner=owner, bundle=bundle),
     ]
     extra: list[dict[str, Any]] = []
     if spec.jupyter:
         if notebook is None:
             raise ValueError("spec.jupyter needs notebook=NotebookFiles(token, examples)")
-        extra = build_notebook(spec, notebook, owner=owner)
+        extra = build_notebook(spec, notebook, owner=owner, bundle=bundle)
         if owner is None and spec.notebook_storage:
             extra.insert(0, build_notebook_pvc(spec))
     if owner is not None:
         return owned + extra
-    return [*owned[:-1], build_scheduler_job(spec), owned[-1], *extra]
+    return [*owned[:-1], build_scheduler_job(spec, bundle=bundle), owned[-1], *extra]
 
 
-def build_scheduler_job(spec: ClusterSpec) -> dict[str, Any]:
+def build_scheduler_job(spec: ClusterSpec, *, bundle: SyncBundle | None = None) -> dict[str, Any]:
     """The scheduler Job: one pod that ends after the idle timeout or the maximum lifetime."""
     args = [
         "--protocol",
@@ -127,6 +136,8 @@ def build_scheduler_job(spec: ClusterSpec) -> dict[str, Any]:
     )
     pod = _pod_spec(spec, container, scratch=False, placement=False)
     pod["restartPolicy"] = "Never"
+    if bundle is not None:
+        add_overlay(spec, pod, bundle)
     return {
         "apiVersion": "batch/v1",
         "kind": "Job",
@@ -160,7 +171,9 @@ def build_service(spec: ClusterSpec, *, owner: Owner | None = None) -> dict[str,
     }
 
 
-def build_worker_deployment(spec: ClusterSpec, *, owner: Owner | None = None) -> dict[str, Any]:
+def build_worker_deployment(
+    spec: ClusterSpec, *, owner: Owner | None = None, bundle: SyncBundle | None = None
+) -> dict[str, Any]:
     """The workers: requests == limits, and the same numbers handed to ``dask worker``."""
     args = [
         spec.scheduler_address,
@@ -191,6 +204,9 @@ def build_worker_deployment(spec: ClusterSpec, *, owner: Owner | None = None) ->
         ports=[],
         scratch=True,
     )
+    pod = _pod_spec(spec, container, scratch=True, placement=True)
+    if bundle is not None:
+        add_overlay(spec, pod, bundle)
     return {
         "apiVersion": "apps/v1",
         "kind": "Deployment",
@@ -201,7 +217,7 @@ def build_worker_deployment(spec: ClusterSpec, *, owner: Owner | None = None) ->
             "selector": {"matchLabels": selector(spec, "worker")},
             "template": {
                 "metadata": {"labels": labels(spec, "worker")},
-                "spec": _pod_spec(spec, container, scratch=True, placement=True),
+                "spec": pod,
             },
         },
     }
@@ -391,6 +407,8 @@ def _pod_spec(
     }
     # Node selector and tolerations place the workers (spot or GPU pools); the scheduler stays
     # on regular nodes, so reclaiming a spot node costs a worker, not the whole cluster.
+    if spec.image_pull_secret:
+        pod["imagePullSecrets"] = [{"name": spec.image_pull_secret}]
     if placement and spec.node_selector:
         pod["nodeSelector"] = dict(spec.node_selector)
     if placement and spec.tolerations:

@@ -40,6 +40,8 @@ from daskcloud.cluster.kubernetes._meta import (
     metadata,
 )
 from daskcloud.cluster.kubernetes._spec import ClusterSpec
+from daskcloud.cluster.kubernetes._sync import add_overlay
+from daskcloud.sync import SyncBundle
 
 __all__ = [
     "EXAMPLES_MOUNT",
@@ -80,9 +82,17 @@ def jupyter_selector(spec: ClusterSpec) -> dict[str, str]:
 
 
 def build_notebook(
-    spec: ClusterSpec, files: NotebookFiles, *, owner: Owner | None = None
+    spec: ClusterSpec,
+    files: NotebookFiles,
+    *,
+    owner: Owner | None = None,
+    bundle: SyncBundle | None = None,
 ) -> list[dict[str, Any]]:
-    """Token Secret, examples ConfigMap, Service, NetworkPolicy and Deployment, in that order."""
+    """Token Secret, examples ConfigMap, Service, NetworkPolicy and Deployment, in that order.
+
+    ``bundle``: the pod gets the sync overlay of a detached driver (daskcloud's command-line
+    environment), like the cluster's other pods.
+    """
     name = spec.jupyter_name
     secret = {
         "apiVersion": "v1",
@@ -122,7 +132,7 @@ def build_notebook(
             "ingress": [],
         },
     }
-    return [secret, examples, service, policy, _deployment(spec, owner)]
+    return [secret, examples, service, policy, _deployment(spec, owner, bundle)]
 
 
 def build_notebook_pvc(spec: ClusterSpec, *, storage_class: str | None = None) -> dict[str, Any]:
@@ -145,7 +155,9 @@ def build_notebook_pvc(spec: ClusterSpec, *, storage_class: str | None = None) -
     return pvc
 
 
-def _deployment(spec: ClusterSpec, owner: Owner | None) -> dict[str, Any]:
+def _deployment(
+    spec: ClusterSpec, owner: Owner | None, bundle: SyncBundle | None
+) -> dict[str, Any]:
     args = [
         # loopback only, like the dashboard: reachable through `kubectl port-forward` alone
         "--ServerApp.ip=127.0.0.1",
@@ -199,6 +211,8 @@ def _deployment(spec: ClusterSpec, owner: Owner | None) -> dict[str, Any]:
         },
         {"name": "examples", "configMap": {"name": f"{spec.name}-examples", "defaultMode": 0o444}},
     ]
+    if bundle is not None:
+        add_overlay(spec, pod, bundle, requirements="requirements-driver.txt")
     return {
         "apiVersion": "apps/v1",
         "kind": "Deployment",
