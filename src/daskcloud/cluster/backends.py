@@ -43,6 +43,7 @@ __all__ = [
     "Backend",
     "ClusterConnection",
     "Endpoint",
+    "NotebookEndpoint",
     "connect_cluster",
     "find_cluster",
     "get_backend",
@@ -69,6 +70,21 @@ class Endpoint:
     security: Any = None
     closers: list[Callable[[], None]] = field(default_factory=list)
     dashboard_url: str | None = None
+
+
+@dataclass
+class NotebookEndpoint:
+    """The URL of a cluster's JupyterLab (token included), and what to close afterwards."""
+
+    url: str
+    closers: list[Callable[[], None]] = field(default_factory=list)
+
+    def close(self) -> None:
+        """Close the port-forward, if any (idempotent)."""
+        closers, self.closers = self.closers, []
+        for closer in reversed(closers):
+            with contextlib.suppress(Exception):
+                closer()
 
 
 class Backend(ABC):
@@ -135,6 +151,12 @@ class Backend(ABC):
     @abstractmethod
     def endpoint(self, name: str, namespace: str | None = None) -> Endpoint:
         """Where a client connects (opening a port-forward when one is needed)."""
+
+    def notebook(self, name: str, namespace: str | None = None) -> NotebookEndpoint:
+        """The JupyterLab of a cluster made with ``--jupyter`` (port-forwarded if need be)."""
+        raise ConfigError(
+            f"the {self.kind} backend runs no notebook; use --backend local or kubernetes"
+        )
 
     def current_spec(self, name: str, namespace: str | None = None) -> ClusterSpec:
         """The spec of the running cluster, read back (for ``update``)."""
@@ -361,7 +383,7 @@ class ClusterConnection:
 
 
 def connect_cluster(
-    name: str,
+    name: str | None = None,
     namespace: str | None = None,
     *,
     backend: str | Backend | None = None,
@@ -375,12 +397,34 @@ def connect_cluster(
     through a managed port-forward that repairs itself; the client uses the cluster's TLS
     certificate from this machine's state directory.
 
+    Without a name it connects to the cluster the environment names — in the notebook of
+    ``cluster up --jupyter``, ``DASK_SCHEDULER_ADDRESS`` and dask's TLS settings — as
+    ``Client()`` would.
+
     Raises:
         ClusterError: no such cluster, not ready, no client certificate, or unreachable.
+        ConfigError: no name, and no ``DASK_SCHEDULER_ADDRESS`` either.
     """
+    if name is None:
+        return ClusterConnection(_environment_endpoint(), timeout=timeout)
     found, _, _ = find_cluster(name, namespace, backend=backend, context=context)
     assert found is not None
     return found.connect(name, namespace, timeout=timeout)
+
+
+def _environment_endpoint() -> Endpoint:
+    """The scheduler of dask's configuration (``DASK_SCHEDULER_ADDRESS``, ``DASK_...TLS...``)."""
+    import dask.config
+    from distributed.security import Security
+
+    address = dask.config.get("scheduler-address", None)
+    if not address:
+        raise ConfigError(
+            "connect_cluster() without a name needs DASK_SCHEDULER_ADDRESS (set in the notebook "
+            "of `daskcloud cluster up --jupyter`); give the cluster's name, e.g. "
+            'connect_cluster("hpo")'
+        )
+    return Endpoint(address=address, security=Security())
 
 
 def tls_security(
