@@ -14,15 +14,16 @@ are well-formed, packages are pip requirements. Invalid values raise
 from __future__ import annotations
 
 import re
+import sys
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
+from importlib.metadata import version
 from typing import Any, Literal
 
 from packaging.requirements import InvalidRequirement, Requirement
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from daskcloud._version import __version__
 from daskcloud.cluster._placement import Toleration, parse_node_selector, parse_tolerations
 from daskcloud.core.units import format_cpu, parse_cpu, parse_duration, parse_memory
 from daskcloud.exceptions import ConfigError
@@ -43,7 +44,7 @@ __all__ = [
 
 SCHEDULER_PORT = 8786
 DASHBOARD_PORT = 8787
-DEFAULT_IMAGE_REPOSITORY = "ghcr.io/daskcloud/daskcloud"
+DEFAULT_IMAGE_REPOSITORY = "ghcr.io/dask/dask"
 #: longest cluster name: leaves room for the ``-scheduler``/``-workers`` suffixes and pod hashes
 MAX_NAME_LENGTH = 40
 #: no cluster may be asked to live longer than this
@@ -56,10 +57,22 @@ _MIN_MEMORY = 256 * 2**20
 
 
 def default_image() -> str:
-    """``daskcloud.cluster.image``, else our image at the installed version (never latest)."""
+    """The team's image (dask config ``daskcloud.cluster.image``), else the official dask image
+    at the client's distributed and Python versions: it exists for every dask release, and the
+    sync init container adds the client's pinned packages (never ``latest``)."""
     from daskcloud.config import get
 
-    return get("cluster.image") or f"{DEFAULT_IMAGE_REPOSITORY}:{__version__}"
+    configured = get("cluster.image")
+    if configured:
+        return str(configured)
+    python = f"{sys.version_info[0]}.{sys.version_info[1]}"
+    return f"{DEFAULT_IMAGE_REPOSITORY}:{version('distributed')}-py{python}"
+
+
+def _config(key: str) -> Any:
+    from daskcloud.config import get
+
+    return get(key)
 
 
 @dataclass(frozen=True)
@@ -132,16 +145,33 @@ class ClusterSpec(BaseModel):
     gpu: int = _option(0, "GPUs per worker (nvidia.com/gpu).", flag="--gpu", metavar="N")
     image: str = _option(
         default_factory=default_image,
-        help="Container image pinned by tag or digest (default: daskcloud's, this version).",
+        help="Container image pinned by tag or digest (default: the official dask image at "
+        "this machine's dask and Python versions; `daskcloud image build` makes one).",
         flag="--image",
         metavar="IMAGE",
     )
     packages: tuple[str, ...] = _option(
         (),
-        "pip requirement to install on the workers, e.g. 'xgboost>=2' (repeatable).",
+        "Package the workers need besides the search's, at this machine's version: an "
+        "installed distribution (xgboost) or a local module (my_models) (repeatable).",
         flag="--packages",
-        metavar="REQ",
+        metavar="PKG",
     )
+    index_url: str | None = _option(
+        default_factory=lambda: _config("packages.index-url"),
+        help="Package index the pods install from (a mirror; default: pip's).",
+        flag="--index-url", metavar="URL",
+    )  # fmt: skip
+    extra_index_urls: tuple[str, ...] = _option(
+        default_factory=lambda: tuple(_config("packages.extra-index-urls") or ()),
+        help="Another package index, e.g. a private one (repeatable).",
+        flag="--extra-index-url", metavar="URL",
+    )  # fmt: skip
+    image_pull_secret: str | None = _option(
+        default_factory=lambda: _config("cluster.image-pull-secret"),
+        help="Secret with the credentials of a private registry (imagePullSecrets).",
+        flag="--image-pull-secret", metavar="NAME",
+    )  # fmt: skip
     idle_timeout: str = _option(
         "20m", "End the cluster after this long without work.", flag="--idle-timeout",
         metavar="DURATION",
@@ -302,6 +332,32 @@ class ClusterSpec(BaseModel):
             )
         return value
 
+    @field_validator("index_url", "extra_index_urls", mode="before")
+    @classmethod
+    def _check_index_urls(cls, value: Any) -> Any:
+        if value is None:
+            return None
+        if isinstance(value, str) and value.strip() and not value.startswith("--"):
+            urls, one = [value], True
+        else:
+            urls, one = list(value or ()), False
+        for url in urls:
+            if not re.match(r"^https?://[^\s/]+", str(url)):
+                raise ValueError(
+                    f"package index {url!r} is not an http(s) URL; write e.g. "
+                    "'https://pypi.example.com/simple'"
+                )
+        return value if one else tuple(str(u) for u in urls)
+
+    @field_validator("image_pull_secret")
+    @classmethod
+    def _check_pull_secret(cls, value: str | None) -> str | None:
+        if value is not None and not re.match(r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$", value):
+            raise ValueError(
+                f"image pull secret {value!r} is not a Secret name; write e.g. 'regcred'"
+            )
+        return value
+
     @field_validator("packages", mode="before")
     @classmethod
     def _check_packages(cls, value: Any) -> Any:
@@ -313,8 +369,9 @@ class ClusterSpec(BaseModel):
             try:
                 Requirement(str(item))
             except InvalidRequirement as exc:
+                detail = str(exc).splitlines()[0].strip()
                 raise ValueError(
-                    f"package {item!r} is not a pip requirement ({exc}); write e.g. "
+                    f"package {item!r} is not a pip requirement ({detail}); write e.g. "
                     "'xgboost>=2' or 'lightgbm==4.5.0'"
                 ) from None
         return tuple(str(item).strip() for item in value)

@@ -165,6 +165,7 @@ class DaskSearchCV(BaseSearchCV):
         from daskcloud.core.client import open_client
         from daskcloud.core.versions import check_versions
         from daskcloud.search._budget import resolve_budget
+        from daskcloud.sync import prepare_cluster
 
         t0 = time.time()
         budget = resolve_budget(self.budget)  # a bad budget fails before any cluster starts
@@ -208,7 +209,9 @@ class DaskSearchCV(BaseSearchCV):
                  "n_samples": len(y) if y is not None else None, "folds": fold_tokens},
             )  # fmt: skip
             with open_client(self.client) as client:
-                check_versions(client)
+                # ship what the workers lack (daskcloud, local modules) before checking versions
+                plan = prepare_cluster(client, self.estimator, X, y, scorers, space=self.space)
+                check_versions(client, ["python", "daskcloud", *plan.checked])
                 n_threads = sum(client.nthreads().values()) or 1
                 data = SearchData(
                     X=X, y=y, splits=splits, estimator=clone(self.estimator), scorer=scorers,
