@@ -30,6 +30,7 @@ import os
 from collections.abc import Iterator
 from typing import Any
 
+from daskcloud.core.closing import Closing
 from daskcloud.exceptions import ClusterError, ConfigError
 
 __all__ = ["LocalDaskCluster", "connect", "default_n_workers", "open_client"]
@@ -43,7 +44,7 @@ def default_n_workers() -> int:
         return max(1, os.cpu_count() or 1)
 
 
-class LocalDaskCluster:
+class LocalDaskCluster(Closing):
     """A local Dask cluster of ``n_workers`` processes x ``threads_per_worker`` threads.
 
     Nothing starts in ``__init__``; :meth:`start` (or ``with``) starts the
@@ -87,7 +88,9 @@ class LocalDaskCluster:
 
         try:
             self.cluster = LocalCluster(**self._kwargs)
+            self.closing(self.cluster.close)
             self.client = Client(self.cluster)
+            self.closing(self.client.close)
         except Exception as e:
             self.close()
             raise ClusterError(
@@ -102,19 +105,13 @@ class LocalDaskCluster:
         return None if self.cluster is None else self.cluster.scheduler_address
 
     def close(self) -> None:
-        """Close the client and the cluster; safe to call twice."""
-        client, cluster = self.client, self.cluster
+        """Close the client, then the cluster (:class:`~daskcloud.core.closing.Closing`);
+        safe to call twice."""
+        super().close()
         self.client = self.cluster = None
-        if client is not None:
-            client.close()
-        if cluster is not None:
-            cluster.close()
 
     def __enter__(self) -> LocalDaskCluster:
         return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
     def __repr__(self) -> str:
         state = self.address or "not started"
