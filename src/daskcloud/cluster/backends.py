@@ -346,8 +346,8 @@ class ClusterConnection(Closing):
         if endpoint.dashboard_url:  # links Dask prints (client.dashboard_link) use the forward
             import dask.config
 
-            config = dask.config.set({"distributed.dashboard.link": endpoint.dashboard_url})
-            self.closing(lambda: config.__exit__(None, None, None))  # runs last
+            restore = dask.config.set({"distributed.dashboard.link": endpoint.dashboard_url})
+            self.closing(lambda: restore.__exit__(None, None, None))  # runs last
         for closer in endpoint.closers:
             self.closing(closer)
         try:

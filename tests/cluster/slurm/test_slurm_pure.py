@@ -129,6 +129,7 @@ def test_reasons_in_words_keep_slurms_code():
     assert explain_pending("PartitionTimeLimit").endswith("(PartitionTimeLimit)")
     assert "--max-lifetime" in explain_pending("PartitionTimeLimit")
     assert explain_pending("SomethingNew") == "Slurm's reason: SomethingNew"
+    assert explain_pending("None") == "just submitted; Slurm has not looked at it yet (None)"
     assert "resubmits" in explain_ended("PREEMPTED")
     assert explain_ended("TIMEOUT").endswith("(TIMEOUT)")
 
