@@ -576,14 +576,17 @@ def cluster_dashboard(
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``daskcloud`` console script."""
+    from daskcloud.jobs._signals import stop_on_signals
+
     try:
-        app(args=argv, prog_name="daskcloud", standalone_mode=False)
+        with stop_on_signals():
+            app(args=argv, prog_name="daskcloud", standalone_mode=False)
     except DaskcloudError as exc:
         err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
         return exc.exit_code
-    except KeyboardInterrupt:
-        err_console.print("interrupted")
-        return 130
+    except KeyboardInterrupt as exc:  # SearchInterrupted says how to resume
+        err_console.print(str(exc) or "interrupted", highlight=False, soft_wrap=True)
+        return getattr(exc, "exit_code", 130)
     except typer.Exit as exc:
         return exc.exit_code
     except typer.Abort:

@@ -10,6 +10,10 @@ and its message names the bad value and how to fix it::
     │   └── KubernetesError   the Kubernetes API refused or a pod failed
     ├── JournalError      the run journal cannot be read or written    (CLI exit 1)
     └── SearchError       the search itself failed (error_score="raise", version mismatch)
+        └── FitsFailedError   every fit failed (a ValueError too, as in scikit-learn)
+
+:class:`SearchInterrupted` stands apart: a ``KeyboardInterrupt`` (SIGINT or SIGTERM
+stopped a search; the CLI exits with 128 + the signal number).
 
 Third-party exceptions are converted once, at the boundary, with ``raise ... from e``.
 """
@@ -21,9 +25,11 @@ __all__ = [
     "ConfigError",
     "DaskcloudError",
     "DataError",
+    "FitsFailedError",
     "JournalError",
     "KubernetesError",
     "SearchError",
+    "SearchInterrupted",
 ]
 
 
@@ -60,3 +66,20 @@ class JournalError(DaskcloudError, RuntimeError):
 
 class SearchError(DaskcloudError, RuntimeError):
     """The search failed (a fit raised with error_score='raise', versions differ, ...)."""
+
+
+class FitsFailedError(SearchError, ValueError):
+    """Every fit of the search failed; ``GridSearchCV`` raises a ValueError here too."""
+
+
+class SearchInterrupted(KeyboardInterrupt):
+    """SIGINT or SIGTERM stopped a search; ``str()`` says how to resume it."""
+
+    def __init__(self, message: str = "interrupted", signum: int = 2) -> None:
+        super().__init__(message)
+        self.signum = signum
+
+    @property
+    def exit_code(self) -> int:
+        """128 + the signal number, as a shell reports a process a signal ended."""
+        return 128 + self.signum

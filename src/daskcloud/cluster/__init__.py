@@ -33,8 +33,13 @@ def open_client(
     client: Any = None, *, n_workers: int | None = None, security: Any = None
 ) -> Iterator[Any]:
     """Yield a Client: a new local cluster (closed afterwards), a connection to an address
-    (closed afterwards; ``security`` for ``tls://``), or the given Client (left open)."""
-    if client is None:
+    (closed afterwards; ``security`` for ``tls://``), the given Client (left open), or what
+    a zero-argument callable's context manager yields (opened only now, so that the
+    caller's inputs are checked before any cluster starts)."""
+    if callable(client) and not hasattr(client, "submit"):
+        with client() as opened:
+            yield opened
+    elif client is None:
         with LocalDaskCluster(n_workers=n_workers) as cluster:
             yield cluster.client
     elif isinstance(client, str):

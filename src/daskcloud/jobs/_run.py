@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from daskcloud.exceptions import ConfigError
+from daskcloud.exceptions import ConfigError, DaskcloudError
 from daskcloud.search.results import default_run_dir, leaderboard, primary_metric, write_run
 
 __all__ = [
@@ -164,7 +164,11 @@ def search(
     name: str,
     extra: Mapping[str, Any] | None = None,
 ) -> TuneResult:
-    """Fit a DaskSearchCV journaled in ``run_dir``, then write the run directory."""
+    """Fit a DaskSearchCV journaled in ``run_dir``, then write the run directory.
+
+    ``client`` is a Client, or a zero-argument callable opening one (a context manager),
+    called only after the search checked its inputs.
+    """
     started = time.perf_counter()
     engine = _make_search(
         estimator,
@@ -176,7 +180,13 @@ def search(
         resume=resume,
         progress=progress,
     )
-    fitted = engine.fit(X, y)
+    fresh = not any(run_dir.iterdir())
+    try:
+        fitted = engine.fit(X, y)
+    except DaskcloudError as e:
+        if e.exit_code == 2 and fresh and not any(run_dir.iterdir()):
+            run_dir.rmdir()  # an input that could never work leaves nothing behind
+        raise
     wall_s = time.perf_counter() - started
     summary = write_run(fitted, run_dir, name=name, wall_s=wall_s, extra=extra)
     return TuneResult(run_dir=run_dir, summary=summary, search=fitted)
