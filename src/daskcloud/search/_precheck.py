@@ -15,8 +15,10 @@ than after the cluster started and every fit failed on the workers:
 from __future__ import annotations
 
 import copy
+import os
 import warnings
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -26,7 +28,7 @@ from daskcloud.exceptions import ConfigError
 from daskcloud.search import _sklearn
 from daskcloud.search.strategies import SearchContext
 
-__all__ = ["cv_splits", "dry_fit"]
+__all__ = ["cv_splits", "dry_fit", "journal_has_fits"]
 
 #: rows of the first fold's training (and test) set a dry fit uses
 SAMPLE_ROWS = 50
@@ -90,6 +92,21 @@ def dry_fit(
         "before any cluster started); check the data's columns and types against what "
         "the estimator accepts (e.g. encode text columns)"
     ) from first_error
+
+
+def journal_has_fits(journal: Any, search: str) -> bool:
+    """True when ``journal=`` (a Journal or an existing file) holds a good fit of ``search``.
+
+    A search resumed after fitting once needs no dry fit; a missing file is not created.
+    """
+    from daskcloud.search.journal import Journal
+
+    if isinstance(journal, Journal):
+        return journal.count(search, "ok") > 0
+    if isinstance(journal, str | os.PathLike) and Path(journal).is_file():
+        with Journal(journal) as opened:
+            return opened.count(search, "ok") > 0
+    return False
 
 
 def _candidates(strategy: Any, splits: Sequence[Any], random_state: Any) -> list[dict]:

@@ -187,11 +187,6 @@ class DaskSearchCV(BaseSearchCV):
             random_state=self.random_state,
             **dict(self.strategy_options or {}),
         )
-        _precheck.dry_fit(
-            self.estimator, strategy, X, y, splits, scorer=scorers,
-            fit_params=routed.estimator.fit, score_params=routed.scorer.score,
-            random_state=self.random_state,
-        )  # fmt: skip
         fold_tokens = _keys.splits_fingerprint(splits)
         search = _keys.search_key(
             self.estimator,
@@ -201,6 +196,12 @@ class DaskSearchCV(BaseSearchCV):
         )
         if not self.resume:  # a fresh key: nothing is found, nothing old is overwritten
             search = _keys.token((search, uuid.uuid4().hex))
+        if not _precheck.journal_has_fits(self.journal, search):  # else it fitted before
+            _precheck.dry_fit(
+                self.estimator, strategy, X, y, splits, scorer=scorers,
+                fit_params=routed.estimator.fit, score_params=routed.scorer.score,
+                random_state=self.random_state,
+            )  # fmt: skip
         seed = self.random_state if isinstance(self.random_state, int) else 0
         journal, owns_journal = open_journal(self.journal)
         try:
