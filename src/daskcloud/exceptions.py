@@ -12,8 +12,11 @@ and its message names the bad value and how to fix it::
     └── SearchError       the search itself failed (error_score="raise", version mismatch)
         └── FitsFailedError   every fit failed (a ValueError too, as in scikit-learn)
 
-:class:`SearchInterrupted` stands apart: a ``KeyboardInterrupt`` (SIGINT or SIGTERM
-stopped a search; the CLI exits with 128 + the signal number).
+    └── Interrupted       a signal stopped a job (CLI exit 128 + the signal: 130, 143)
+
+:class:`SearchInterrupted` stands apart: the ``KeyboardInterrupt`` a search raises when
+SIGINT or SIGTERM stopped it (a ``BaseException``, so no ``except Exception`` on the way
+swallows it); the jobs turn it into :class:`Interrupted` once the cleanup is done.
 
 Third-party exceptions are converted once, at the boundary, with ``raise ... from e``.
 """
@@ -26,6 +29,7 @@ __all__ = [
     "DaskcloudError",
     "DataError",
     "FitsFailedError",
+    "Interrupted",
     "JournalError",
     "KubernetesError",
     "SearchError",
@@ -70,6 +74,15 @@ class SearchError(DaskcloudError, RuntimeError):
 
 class FitsFailedError(SearchError, ValueError):
     """Every fit of the search failed; ``GridSearchCV`` raises a ValueError here too."""
+
+
+class Interrupted(DaskcloudError):
+    """A signal stopped a job; the message says how to resume."""
+
+    def __init__(self, message: str, signum: int = 2) -> None:
+        super().__init__(message)
+        self.signum = signum
+        self.exit_code = 128 + signum
 
 
 class SearchInterrupted(KeyboardInterrupt):

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from daskcloud.exceptions import ConfigError, DaskcloudError
+from daskcloud.jobs._signals import as_interrupted
 from daskcloud.search.results import default_run_dir, leaderboard, primary_metric, write_run
 
 __all__ = [
@@ -182,7 +183,8 @@ def search(
     )
     fresh = not any(run_dir.iterdir())
     try:
-        fitted = engine.fit(X, y)
+        with as_interrupted():
+            fitted = engine.fit(X, y)
     except DaskcloudError as e:
         if e.exit_code == 2 and fresh and not any(run_dir.iterdir()):
             run_dir.rmdir()  # an input that could never work leaves nothing behind

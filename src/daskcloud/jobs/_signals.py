@@ -17,20 +17,23 @@ import threading
 from collections.abc import Iterator
 from typing import Any
 
-from daskcloud.exceptions import SearchInterrupted
+from daskcloud.exceptions import Interrupted, SearchInterrupted
 
-__all__ = ["stop_on_signals"]
+__all__ = ["as_interrupted", "stop_on_signals"]
 
 _SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 
 @contextlib.contextmanager
-def stop_on_signals() -> Iterator[None]:
-    """Within: the first SIGINT/SIGTERM raises SearchInterrupted, a second exits at once."""
-    if threading.current_thread() is not threading.main_thread():
-        yield  # signal handlers can only be set from the main thread
-        return
+def stop_on_signals() -> Iterator[list[int]]:
+    """Within: the first SIGINT/SIGTERM raises SearchInterrupted, a second exits at once.
+
+    Yields the list of signals received (empty unless one came).
+    """
     received: list[int] = []
+    if threading.current_thread() is not threading.main_thread():
+        yield received  # signal handlers can only be set from the main thread
+        return
 
     def handler(signum: int, frame: Any) -> None:
         if received:
@@ -41,7 +44,20 @@ def stop_on_signals() -> Iterator[None]:
 
     previous = {s: signal.signal(s, handler) for s in _SIGNALS}
     try:
-        yield
+        yield received
     finally:
         for s, old in previous.items():
             signal.signal(s, old)
+
+
+@contextlib.contextmanager
+def as_interrupted() -> Iterator[None]:
+    """Turn a SearchInterrupted into :class:`Interrupted` (a DaskcloudError the CLI prints).
+
+    Used around the search of a job, so the cleanup (cancel, close the journal and the
+    cluster) has run when the command line sees it.
+    """
+    try:
+        yield
+    except SearchInterrupted as e:
+        raise Interrupted(str(e), signum=e.signum) from e
