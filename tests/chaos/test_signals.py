@@ -26,8 +26,9 @@ SLOW = pytest.mark.slow  # real scheduler, worker and driver processes, twice: 3
         pytest.param(signal.SIGINT, 130, True, marks=SLOW),
     ],
 )
-def test_a_signal_stops_the_driver_cleanly_and_the_rerun_fits_only_the_rest(tmp_path, signum,
-                                                                             code, resume):  # fmt: skip
+def test_a_signal_stops_the_driver_cleanly_and_the_rerun_fits_only_the_rest(
+    tmp_path, signum, code, resume
+):
     spec = write_spec(tmp_path, n_candidates=20, delay=0.1)
     out = tmp_path / "run"
     journal = out / "journal.sqlite"
