@@ -2,7 +2,7 @@
 
 ``LocalDaskCluster`` turns a few friendly options into a ``distributed.SpecCluster``
 (a scheduler in this process; each worker a separate ``python -m dask spec`` process
-running a Nanny with one thread, as many as cores), connects a ``Client`` and tears
+with one thread, as many as cores, started again when it dies), connects a ``Client`` and tears
 both down in :meth:`~LocalDaskCluster.close`, which is safe to call twice. Use it as a
 context manager::
 
@@ -55,13 +55,24 @@ def _worker_class() -> type:
     from distributed.deploy.subprocess import SubprocessWorker
 
     class WorkerProcess(SubprocessWorker):
-        """``python -m dask spec`` with this process's sys.path; its output to ``log``."""
+        """``python -m dask spec`` with this process's sys.path; its output to ``log``.
+
+        Started again when it dies (a fit that crashed it, the OOM killer), as a Nanny
+        would; a Nanny process per worker would double the start-up imports.
+        """
 
         def __init__(self, scheduler: str, *, log: str, **kwargs: Any) -> None:
             super().__init__(scheduler, **kwargs)
             self.log = log
+            self._closing = False
+            self._watch: asyncio.Task | None = None
+            self.exit_codes: list[int] = []  # of every exit so far
 
         async def _start(self) -> None:
+            await self._spawn()
+            self._watch = asyncio.ensure_future(self._restart_on_exit())
+
+        async def _spawn(self) -> None:
             spec = json.dumps({"cls": self.worker_class, "opts": self.worker_kwargs})
             path = [os.getcwd() if p == "" else p for p in sys.path]
             env = {**os.environ, "PYTHONPATH": os.pathsep.join(dict.fromkeys(path))}
@@ -70,6 +81,22 @@ def _worker_class() -> type:
                     sys.executable, "-m", "dask", "spec", self.scheduler, "--spec", spec,
                     stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT, env=env,
                 )  # fmt: skip
+
+        async def _restart_on_exit(self) -> None:
+            while self.process is not None:
+                code = await self.process.wait()
+                if self._closing:
+                    return
+                self.exit_codes.append(code)
+                await asyncio.sleep(1.0)  # no tight loop for a worker that cannot start
+                if not self._closing:
+                    await self._spawn()
+
+        async def close(self) -> None:
+            self._closing = True
+            if self._watch is not None:
+                self._watch.cancel()
+            await super().close()
 
     return WorkerProcess
 
@@ -128,7 +155,7 @@ class LocalDaskCluster:
             i: {
                 "cls": cls,
                 "options": {
-                    "worker_class": "distributed.Nanny",
+                    "worker_class": "distributed.Worker",
                     "worker_kwargs": opts,
                     "log": str(Path(self._logs.name) / f"worker-{i}.log"),
                 },
@@ -158,12 +185,12 @@ class LocalDaskCluster:
         deadline = time.monotonic() + START_TIMEOUT
         while len(self.client.scheduler_info(n_workers=-1)["workers"]) < self.n_workers:
             for worker in list(self.cluster.workers.values()):
-                process = getattr(worker, "process", None)
-                if process is not None and process.returncode is not None:
+                codes = getattr(worker, "exit_codes", None)
+                if codes:
                     raise ClusterError(
-                        f"a local Dask worker exited while starting (exit code "
-                        f"{process.returncode}): {_last_lines(worker.log)}; fix what it says, "
-                        "or pass client= an existing cluster"
+                        f"a local Dask worker exited while starting (exit code {codes[0]}): "
+                        f"{_last_lines(worker.log)}; fix what it says, or pass client= an "
+                        "existing cluster"
                     )
             if time.monotonic() > deadline:
                 raise ClusterError(

@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 from sklearn.base import clone, is_classifier
+from threadpoolctl import threadpool_limits
 
 from daskcloud.exceptions import ConfigError
 from daskcloud.search import _sklearn
@@ -75,8 +76,9 @@ def dry_fit(
     small_train, small_test = _sample(train, y, estimator), _sample(test, y, estimator)
     args = (estimator, X, y, fit_params, score_params, scorer)
     first_error = None
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # convergence and similar warnings on a few rows
+    # one BLAS thread, as a worker thread has; no warnings (convergence on a few rows ...)
+    with threadpool_limits(limits=1), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
         for params in candidates:
             error = _fit_and_score(params, small_train, small_test, *args)
             if error is None:
