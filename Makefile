@@ -7,7 +7,7 @@ STAMP_RUN  := $(VENV)/.stamp-run
 STAMP_TEST := $(VENV)/.stamp-test
 PYTEST_ARGS ?=
 
-.PHONY: help install install-test demo test test-all lint format bench bench-quick clean chromium
+.PHONY: help install install-test demo test test-all lint format bench bench-quick clean chromium slurm
 
 help:
 	@echo "make demo       install into .venv and run the Rossmann search on synthetic data"
@@ -26,7 +26,7 @@ $(STAMP_RUN): pyproject.toml | $(BIN)/python
 
 # The torch extra resolves to the CPU build of torch 2.13.0 found on these machines' disk (pip find-links).
 $(STAMP_TEST): pyproject.toml Makefile | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e '.[test,torch]'
+	$(BIN)/python -m pip install --quiet -e '.[test,torch,slurm]'
 	@touch $@ $(STAMP_RUN)
 
 # The report's browser test opens it in headless chromium: install Debian's where we can
@@ -42,16 +42,29 @@ chromium:
 	  || echo "chromium could not be installed: the browser test will be skipped"; \
 	fi
 
+# The Slurm backend's tests start a real one-node Slurm (tests/cluster/slurm/one_node_slurm.py):
+# install Debian's slurm-wlm and munge where we can (root with apt-get); elsewhere they are skipped.
+slurm:
+	@if ! command -v slurmctld >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1 \
+	    && [ "$$(id -u)" = 0 ]; then \
+	  echo "installing slurm-wlm and munge (apt-get) for the Slurm backend's tests"; \
+	  export DEBIAN_FRONTEND=noninteractive; \
+	  apt-get install -y --no-install-recommends slurm-wlm munge >/dev/null 2>&1 \
+	  || { apt-get update >/dev/null 2>&1 \
+	       && apt-get install -y --no-install-recommends slurm-wlm munge >/dev/null 2>&1; } \
+	  || echo "slurm-wlm could not be installed: the Slurm tests will be skipped"; \
+	fi
+
 install: $(STAMP_RUN)
-install-test: $(STAMP_TEST) chromium
+install-test: $(STAMP_TEST) chromium slurm
 
 demo: $(STAMP_RUN)
 	$(BIN)/daskcloud rossmann --preset small
 
-test: $(STAMP_TEST) chromium
+test: $(STAMP_TEST) chromium slurm
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-test-all: $(STAMP_TEST) chromium
+test-all: $(STAMP_TEST) chromium slurm
 	$(BIN)/python -m pytest -m "not kubernetes" $(PYTEST_ARGS)
 
 lint: $(STAMP_TEST)
@@ -62,7 +75,7 @@ format: $(STAMP_TEST)
 	$(BIN)/ruff check --fix src tests benchmarks
 	$(BIN)/ruff format src tests benchmarks
 
-# Benchmarks report, they never assert; results go to benchmarks/results/, tables to docs/benchmarks.md.
+# Benchmarks report, they never assert; results go to benchmarks/results/, tables into docs/benchmarks.md.
 STAMP_BENCH := $(VENV)/.stamp-bench
 BENCH_ARGS ?= --quick
 
@@ -71,7 +84,7 @@ $(STAMP_BENCH): pyproject.toml | $(BIN)/python
 	@touch $@
 
 bench: $(STAMP_BENCH)
-	$(BIN)/python -m benchmarks all $(BENCH_ARGS)
+	$(BIN)/python -m benchmarks all $(BENCH_ARGS) --write-docs
 
 clean:
 	rm -rf $(VENV) build dist .pytest_cache .ruff_cache

@@ -1,8 +1,11 @@
 """``python -m benchmarks NAME ... [--quick|--full]``: run benchmarks, write results, print tables.
 
-Names: fixed_grid, adaptive, dispatch, memory, scale_sim, or ``all`` (the
+Names: dispatch, scale, scale_sim, fixed_grid, memory, adaptive, or ``all`` (the
 default). Each writes ``benchmarks/results/<name>.json`` with the machine
-description and the load average before and after.
+description and the load average before and after, and prints both as it goes.
+``--write-docs`` puts each saved result's tables, with its date and load, into
+``docs/benchmarks.md`` (between its ``<!-- bench:NAME -->`` markers); with
+``--tables`` it does so without running anything.
 """
 
 from __future__ import annotations
@@ -10,12 +13,15 @@ from __future__ import annotations
 import argparse
 import importlib
 import json
+import re
 import sys
 import time
+from pathlib import Path
 
 from benchmarks._common import RESULTS_DIR, load_average, machine, write_result
 
-NAMES = ("dispatch", "scale_sim", "fixed_grid", "memory", "adaptive")
+NAMES = ("dispatch", "scale", "scale_sim", "fixed_grid", "memory", "adaptive")
+DOCS = Path(__file__).resolve().parents[1] / "docs" / "benchmarks.md"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -33,6 +39,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--tables", action="store_true", help="print the tables of the saved results; run nothing"
     )
+    parser.add_argument(
+        "--write-docs",
+        action="store_true",
+        help=f"write the saved results' tables into {DOCS.relative_to(DOCS.parents[1])}",
+    )
     args = parser.parse_args(argv)
     names = list(NAMES) if "all" in args.names else args.names
     unknown = [n for n in names if n not in NAMES]
@@ -40,15 +51,11 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"unknown benchmark(s) {unknown}; choose from {', '.join(NAMES)} or all")
     if args.tables:
         for name in names:
-            path = RESULTS_DIR / f"{name}.json"
-            if path.exists():
-                result = json.loads(path.read_text())
-                module = importlib.import_module(f"benchmarks.{name}")
-                print(
-                    f"### {name} ({result.get('mode', '')}, "
-                    f"{result.get('finished')}, load {result.get('load_before')} -> "
-                    f"{result.get('load_after')})\n\n{module.tables(result)}\n"
-                )
+            result = _saved(name)
+            if result is not None:
+                print(f"### {name} ({_run_line(result)})\n\n{_tables(name, result)}\n")
+        if args.write_docs:
+            _write_docs(names)
         return 0
     info = machine()
     print(
@@ -59,8 +66,8 @@ def main(argv: list[str] | None = None) -> int:
     t_all = time.perf_counter()
     for name in names:
         module = importlib.import_module(f"benchmarks.{name}")
-        print(f"== {name} ({'quick' if args.quick else 'full'})", flush=True)
         load_before, t = load_average(), time.perf_counter()
+        print(f"== {name} ({'quick' if args.quick else 'full'}), load {load_before}", flush=True)
         result = module.run(quick=args.quick)
         result.update(
             machine=info,
@@ -71,9 +78,46 @@ def main(argv: list[str] | None = None) -> int:
         )
         path = write_result(name, result)
         print(module.tables(result), flush=True)
-        print(f"-> {path} ({result['elapsed_s']:.0f} s)\n", flush=True)
-    print(f"all done in {time.perf_counter() - t_all:.0f} s", flush=True)
+        print(
+            f"-> {path} ({result['elapsed_s']:.0f} s; load {load_before} -> "
+            f"{result['load_after']})\n",
+            flush=True,
+        )
+    print(f"all done in {time.perf_counter() - t_all:.0f} s; load {load_average()}", flush=True)
+    if args.write_docs:
+        _write_docs(names)
     return 0
+
+
+def _saved(name: str) -> dict | None:
+    path = RESULTS_DIR / f"{name}.json"
+    return json.loads(path.read_text()) if path.exists() else None
+
+
+def _tables(name: str, result: dict) -> str:
+    return importlib.import_module(f"benchmarks.{name}").tables(result)
+
+
+def _run_line(result: dict) -> str:
+    return (
+        f"{result.get('mode', '')}, {result.get('finished')}, "
+        f"{result.get('elapsed_s', 0):.0f} s, load {result.get('load_before')} -> "
+        f"{result.get('load_after')}"
+    )
+
+
+def _write_docs(names: list[str]) -> None:
+    """Replace each ``<!-- bench:NAME -->`` ... ``<!-- /bench:NAME -->`` block of the docs."""
+    text = DOCS.read_text()
+    for name in names:
+        result = _saved(name)
+        pattern = re.compile(rf"(<!-- bench:{name} -->\n).*?(<!-- /bench:{name} -->)", re.S)
+        if result is None or not pattern.search(text):
+            continue
+        block = f"Run: {_run_line(result)}.\n\n{_tables(name, result)}\n"
+        text = pattern.sub(lambda m, b=block: m.group(1) + b + m.group(2), text)
+    DOCS.write_text(text)
+    print(f"wrote {DOCS}", flush=True)
 
 
 if __name__ == "__main__":

@@ -18,6 +18,10 @@ flight (the runner's window); a worker runs a trial for ``60 s + o``. The
 makespan is compared with the ideal ``10,000 x 60 / 100 = 6,000 s``, and the
 worker count beyond which the server, not the workers, limits throughput is
 ``(60 + o) / d``.
+
+When the measured scale benchmark has run (``results/scale.json``, :mod:`benchmarks.scale`),
+a fourth scenario uses its calibrated ``d`` (fitted to the measured 100-slot makespan, ``o``
+= 0): the projection from what one machine actually did.
 """
 
 from __future__ import annotations
@@ -69,6 +73,16 @@ def _inputs(dispatch: dict[str, Any]) -> dict[str, float]:
     }
 
 
+def _calibration(scale_result: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The calibrated dispatcher cost of the measured scale benchmark, if it has run."""
+    if scale_result is None:
+        path = RESULTS_DIR / "scale.json"
+        if not path.exists():
+            return None
+        scale_result = json.loads(path.read_text())
+    return scale_result.get("calibration") or None
+
+
 def run(
     quick: bool = True,
     *,
@@ -76,6 +90,7 @@ def run(
     n_trials: int = 10_000,
     trial_s: float = 60.0,
     n_workers: int = 100,
+    scale_result: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Simulate with the dispatch benchmark's measurements (run it first)."""
     if dispatch_result is None:
@@ -90,12 +105,20 @@ def run(
             dispatch_result = json.loads(Path(path).read_text())
     inp = _inputs(dispatch_result)
     ideal = n_trials * trial_s / n_workers
-    scenarios = {"daskcloud (driver + scheduler)": inp["d_daskcloud_s"]}
+    o = inp["o_worker_s"]
+    scenarios = {"daskcloud (driver + scheduler)": (inp["d_daskcloud_s"], o)}
     if inp["dask_tasks_per_s"]:
         # a 60 s trial is one task (no batching), so the per-task rate of plain Dask applies
-        scenarios["Dask scheduler alone (one task per trial)"] = 1.0 / inp["dask_tasks_per_s"]
+        scenarios["Dask scheduler alone (one task per trial)"] = (1.0 / inp["dask_tasks_per_s"], o)
         scenarios["both in series (most conservative)"] = (
-            inp["d_daskcloud_s"] + 1.0 / inp["dask_tasks_per_s"]
+            inp["d_daskcloud_s"] + 1.0 / inp["dask_tasks_per_s"],
+            o,
+        )
+    calibration = _calibration(scale_result)
+    if calibration:
+        scenarios["calibrated on the measured 100 slots (scale)"] = (
+            calibration["d_s"],
+            calibration["o_s"],
         )
     out: dict[str, Any] = {
         "benchmark": "scale_sim",
@@ -109,8 +132,7 @@ def run(
         "goal_within": GOAL_WITHIN,
         "scenarios": {},
     }
-    o = inp["o_worker_s"]
-    for name, d in scenarios.items():
+    for name, (d, o) in scenarios.items():
         makespan = simulate(n_trials, n_workers, trial_s, d, o)
         limit = (trial_s + o) / d
         sweep = {}
@@ -119,6 +141,7 @@ def run(
             sweep[str(w)] = simulate(n, w, trial_s, d, o) / (n * trial_s / w)
         out["scenarios"][name] = {
             "d_s": d,
+            "o_s": o,
             "makespan_s": makespan,
             "makespan_over_ideal": makespan / ideal,
             "scheduler_limited_beyond_workers": limit,
@@ -134,7 +157,7 @@ def tables(result: dict[str, Any]) -> str:
             [
                 name,
                 s["d_s"] * 1e3,
-                result["inputs"]["o_worker_s"] * 1e3,
+                s.get("o_s", result["inputs"]["o_worker_s"]) * 1e3,
                 s["makespan_s"],
                 result["ideal_s"],
                 s["makespan_over_ideal"],

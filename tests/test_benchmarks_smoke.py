@@ -6,6 +6,8 @@ import json
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # benchmarks/ lives next to src/, not inside the package
     sys.path.insert(0, str(ROOT))
@@ -37,3 +39,17 @@ def test_simulation_without_overhead_meets_the_ideal():
     assert scale_sim.simulate(100, 10, 60.0, d=0.0, o=0.0) == 600.0
     # a dispatcher slower than the workers sets the pace: 100 trials x 1 s each
     assert scale_sim.simulate(100, 10, 1.0, d=1.0, o=0.0) >= 100.0
+
+
+def test_scale_measures_both_contenders_and_calibrates_the_simulation():
+    from benchmarks import scale
+
+    result = scale.run(quick=True, n=24, fit_seconds=(0.05,), shapes=((1, 4),), rounds=1)
+    (point,) = result["points"]
+    assert point["slots"] == 4 and point["ideal_s"] == pytest.approx(24 * 0.05 / 4)
+    for name in ("dask", "daskcloud"):
+        assert point[name]["makespan_s"] >= point["ideal_s"]  # sleeping fits cannot beat ideal
+    assert point["daskcloud_over_dask"] > 0
+    (check,) = result["calibration"]["checks"]
+    assert abs(check["error"]) < 0.01  # the anchor point is fitted exactly
+    assert "daskcloud / dask" in scale.tables(result)

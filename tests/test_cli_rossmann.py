@@ -149,6 +149,8 @@ def test_tune_spec_on_rossmann_data_with_rmspe(cache, tmp_path, capsys):
     assert main(args) == 0
     first = json.loads(capsys.readouterr().out)
     assert first["n_fits"] == 4 and -0.5 < first["best_score"] < 0  # negative RMSPE
+    assert first["best_metric"]["name"] == "RMSPE"
+    assert first["best_metric"]["value"] == pytest.approx(-first["best_score"])
     assert main(args) == 0
     assert json.loads(capsys.readouterr().out)["n_fits_skipped"] == 4
 

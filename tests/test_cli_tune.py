@@ -73,6 +73,12 @@ def test_tune_json_run_dir_and_resume(spec, tmp_path, capsys):
     ).fit(frame.drop(columns="target"), frame["target"])
     assert first["best_params"] == reference.best_params_
     assert first["best_score"] == pytest.approx(reference.best_score_)
+    # the signed score stays; its companion reads in the metric's own terms
+    assert first["best_metric"] == {
+        "name": "MSE",
+        "value": pytest.approx(-reference.best_score_),
+        "lower_is_better": True,
+    }
 
     summary = json.loads((out / "summary.json").read_text())
     assert summary["best_score"] == first["best_score"]
@@ -90,7 +96,8 @@ def test_tune_human_output(spec, tmp_path, capsys):
     out = tmp_path / "human"
     assert main(["tune", str(spec), "--out", str(out), "--workers", "1"]) == 0
     text = capsys.readouterr().out
-    assert "Top 6 of 6 candidates" in text
+    assert "Top 6 of 6 candidates by MSE (lower is better)" in text
+    assert "best MSE " in text and "best MSE -" not in text
     assert "run directory:" in text and "human" in text
 
 

@@ -144,10 +144,10 @@ def _rossmann(
         "mlp", "--model", help="mlp (scikit-learn) or embedding (PyTorch; the torch extra)."
     ),
     strategy: str = typer.Option(
-        "grid",
+        "halving",
         "--strategy",
-        help="grid (24 candidates), halving (that grid, successive halving over rows), "
-        "random or tpe (Optuna).",
+        help="halving (72 candidates, successive halving over training rows), grid (all of "
+        "them on all rows), random or tpe (Optuna).",
     ),
     n_candidates: int | None = typer.Option(
         None, "--n-candidates", min=1, help="random/tpe: number of candidates (24)."
@@ -175,15 +175,12 @@ def _rossmann(
     """The main job: tune the MLP pipeline on (synthetic) Rossmann data; score it on a holdout."""
     if ctx.invoked_subcommand is not None:
         return
-    from daskcloud.exceptions import ConfigError
     from daskcloud.jobs import run_rossmann
 
-    if data is not None and preset is not None:
-        raise ConfigError("pass either --data DIR or --preset NAME, not both")
     with _stdout_to_stderr(as_json):
         result = run_rossmann(
             data_dir=data,
-            preset=preset or "small",
+            preset=preset,
             strategy=strategy,
             n_candidates=n_candidates,
             workers=workers,
@@ -198,9 +195,11 @@ def _rossmann(
             **_where(cluster, namespace, (tls_ca_file, tls_cert, tls_key)),
         )
     _print_search(result, as_json)
-    (err_console if as_json else console).print(result.holdout_table())
-    if not as_json and result.submission is not None:
-        console.print(f"submission: {result.submission}", highlight=False, soft_wrap=True)
+    printer = err_console if as_json else console
+    printer.print(result.holdout_table())
+    if result.submission is not None:
+        printer.print(f"submission: {result.submission}", highlight=False, soft_wrap=True)
+    printer.print(f"report: {result.report}", highlight=False, soft_wrap=True)
 
 
 @rossmann_app.command("baseline")
@@ -217,10 +216,9 @@ def rossmann_baseline(
     """Holdout RMSPE (last 6 weeks) of the median baseline, the default MLP and the oracle."""
     import json
 
-    from rich.table import Table
-
     from daskcloud.exceptions import ConfigError
     from daskcloud.rossmann import load_rossmann
+    from daskcloud.rossmann.holdout import holdout_table
     from daskcloud.rossmann.job import baseline_report, preset_data_dir
 
     if data is not None and preset is not None:
@@ -230,22 +228,8 @@ def rossmann_baseline(
     if as_json:
         typer.echo(json.dumps(report))
         return
-    table = Table(title=f"Holdout RMSPE, {report['holdout_start']}..{report['holdout_end']}")
-    table.add_column("model")
-    table.add_column("RMSPE", justify="right")
-    table.add_column("x oracle", justify="right")
-    oracle = report["rmspe"]["oracle"]
-    for name, label in (
-        ("median_baseline", "median (Store, DayOfWeek, Promo)"),
-        ("mlp", "MLP (default pipeline)"),
-        ("oracle", "oracle (truth.csv)"),
-    ):
-        value = report["rmspe"][name]
-        if value is None:
-            continue
-        ratio = f"{value / oracle:.2f}" if oracle else "-"
-        table.add_row(label, f"{value:.4f}", ratio)
-    console.print(table)
+    title = f"Holdout RMSPE, {report['holdout_start']}..{report['holdout_end']}"
+    console.print(holdout_table(report["rmspe"], title))
     console.print(
         f"data: {report['data_dir']}; MLP fit {report['mlp_fit_seconds']:.1f} s "
         f"({report['mlp_iterations']} epochs)",
@@ -267,8 +251,12 @@ app.add_typer(cloud_app, name="cloud")
 def cloud_plan(
     provider: str = typer.Argument(..., help="aws, gcp, azure or minikube."),
     nodes: int = typer.Option(2, "--nodes", help="Number of nodes in the pool."),
-    instance: str = typer.Option(..., "--instance", help="Node type, e.g. m5.xlarge."),
-    region: str = typer.Option(..., "--region", help="e.g. us-east-1 (local for minikube)."),
+    instance: str | None = typer.Option(
+        None, "--instance", help="Node type, e.g. m5.xlarge (default: a 4-CPU node)."
+    ),
+    region: str | None = typer.Option(
+        None, "--region", help="e.g. us-east-1 (default: the provider's reference region)."
+    ),
     spot: bool = typer.Option(False, "--spot", help="Spot/preemptible nodes."),
     name: str = typer.Option("daskcloud", "--name", help="Name of the Kubernetes cluster."),
     execute: bool = typer.Option(False, "--execute", help="Run the commands (tool on PATH)."),
@@ -304,11 +292,11 @@ def _print_search(result: object, as_json: bool) -> None:
         return
     console.print(result.leaderboard())  # type: ignore[attr-defined]
     summary = result.summary  # type: ignore[attr-defined]
-    best = summary.get("best_score")
+    best = summary.get("best_metric")
     console.print(
         f"{summary['n_fits']} fits ({summary['n_fits_skipped']} from the journal) "
         f"in {summary.get('wall_s') or 0:.1f} s"
-        + ("" if best is None else f"; best {summary['metric']} {best:.5g}")
+        + ("" if best is None else f"; best {best['name']} {best['value']:.5g}")
     )
     if summary.get("stop_reason"):
         console.print(summary["stop_reason"], highlight=False, soft_wrap=True)
@@ -379,200 +367,72 @@ def report(
     console.print(f"report: {path}", highlight=False, soft_wrap=True)
 
 
-# --- manifests: a hardened Kubernetes cluster as YAML -----------------------------------------
+# --- export: a run directory into the tools people already use --------------------------------
+
+export_app = typer.Typer(help="Export a run to other tools (Optuna).", no_args_is_help=True)
+app.add_typer(export_app, name="export")
 
 
-@app.command("manifests")
-def manifests(
-    name: str = typer.Option(..., "--name", help="Cluster name (a DNS label)."),
-    namespace: str = typer.Option("default", "--namespace", "-n", help="Kubernetes namespace."),
-    workers: int = typer.Option(2, "--workers", help="Worker pods."),
-    cpu: str = typer.Option("1", "--cpu", help="CPU per worker, e.g. 2 or 500m."),
-    memory: str = typer.Option("4Gi", "--memory", help="Memory per worker, e.g. 8Gi."),
-    gpu: int = typer.Option(0, "--gpu", help="nvidia.com/gpu per worker."),
-    idle_timeout: str = typer.Option("20m", "--idle-timeout", help="End after this idle time."),
-    max_lifetime: str = typer.Option("8h", "--max-lifetime", help="End after this at most."),
-    image: str | None = typer.Option(None, "--image", help="Pinned image (default: ours)."),
-    node_selector: list[str] = typer.Option([], "--node-selector", help="KEY=VALUE (workers)."),
-    toleration: list[str] = typer.Option([], "--toleration", help="KEY[=VALUE][:EFFECT]."),
-    rbac: bool = typer.Option(False, "--rbac", help="Add the launcher's Role and RoleBinding."),
+@export_app.command("optuna")
+def export_optuna(
+    run_dir: Path = typer.Argument(..., help="Run directory of `tune` or `rossmann` (--out)."),
+    storage: str = typer.Option(
+        ..., "--storage", help="Optuna storage: sqlite:///study.db, journal:///path/study.log, ..."
+    ),
+    study_name: str | None = typer.Option(
+        None, "--study-name", help="Name of the new study (default: the run's name)."
+    ),
 ) -> None:
-    """Print a hardened, self-ending Dask cluster as YAML for `kubectl apply -f -`."""
-    from daskcloud.cluster.kubernetes import ClusterSpec, manifests_for_apply
+    """Write a run (any strategy) as an Optuna study: one trial per candidate."""
+    from daskcloud.report import export_study
 
-    options = {"image": image} if image else {}
-    spec = ClusterSpec(
-        name=name,
-        namespace=namespace,
-        workers=workers,
-        cpu=cpu,
-        memory=memory,
-        gpu=gpu,
-        idle_timeout=idle_timeout,
-        max_lifetime=max_lifetime,
-        node_selector=node_selector,
-        tolerations=toleration,
-        **options,
+    study = export_study(run_dir, storage, study_name)
+    console.print(
+        f"study {study.study_name!r}: {len(study.trials)} trials in {storage}; "
+        f"optuna-dashboard {storage}",
+        highlight=False,
+        soft_wrap=True,
     )
-    text, creds = manifests_for_apply(spec, rbac=rbac)
-    typer.echo(text, nl=False)
-    err_console.print(f"client certificate written to {creds.directory}", highlight=False)
 
 
-# --- cluster: up, status, scale, logs, down, list (local or Kubernetes) ------------------------
-
-cluster_app = typer.Typer(
-    help="Start, inspect and stop Dask clusters (local processes or Kubernetes).",
-    no_args_is_help=True,
-)
-app.add_typer(cluster_app, name="cluster")
-_BACKEND = typer.Option(None, "--backend", help="local or kubernetes (default: guess by name).")
-_NAMESPACE = typer.Option(None, "--namespace", "-n", help="Kubernetes namespace.")
-_CONTEXT = typer.Option(None, "--context", help="kubeconfig context.")
+# --- config: daskcloud's settings in dask config -------------------------------------------
 
 
-@cluster_app.command("up")
-def cluster_up(
-    name: str = typer.Option("dask", "--name", help="Cluster name (a DNS label)."),
-    backend: str = typer.Option("local", "--backend", help="local or kubernetes."),
-    namespace: str | None = _NAMESPACE,
-    workers: int = typer.Option(2, "--workers", help="Number of workers."),
-    cpu: str = typer.Option("1", "--cpu", help="CPU per worker (threads locally)."),
-    memory: str = typer.Option("4Gi", "--memory", help="Memory per worker, e.g. 4Gi."),
-    gpu: int = typer.Option(0, "--gpu", help="GPUs per worker (Kubernetes)."),
-    idle_timeout: str = typer.Option("20m", "--idle-timeout", help="End after this long idle."),
-    max_lifetime: str = typer.Option("8h", "--max-lifetime", help="End after this long, always."),
-    image: str | None = typer.Option(None, "--image", help="Pinned image (Kubernetes)."),
-    price: float | None = typer.Option(None, "--price-per-hour", help="For cost reports."),
-    node_selector: list[str] = typer.Option([], "--node-selector", help="KEY=VALUE, repeatable."),
-    toleration: list[str] = typer.Option([], "--toleration", help="KEY=VALUE:EFFECT, repeatable."),
-    timeout: float = typer.Option(300, "--timeout", help="Seconds to wait for readiness."),
-    connect: bool = typer.Option(True, "--connect/--no-connect", help="Check a client connects."),
-    context: str | None = _CONTEXT,
+@app.command("config")
+def config(
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON object on stdout."),
+    write: bool = typer.Option(
+        False, "--write", help="Copy the settings file, commented out, to ~/.config/dask/."
+    ),
 ) -> None:
-    """Create a cluster and wait (bounded) until it is ready; explain why when it is not."""
-    from daskcloud.cluster import backends as b
+    """Print the effective settings (dask config, DASK_DASKCLOUD__*) and where each came from."""
+    import json
 
-    options = b.ClusterOptions(
-        name=name, namespace=namespace, workers=workers, cpu=cpu, memory=memory, gpu=gpu,
-        image=image, idle_timeout=idle_timeout, max_lifetime=max_lifetime, price_per_hour=price,
-        node_selector=b.parse_node_selector(node_selector),
-        tolerations=tuple(b.parse_toleration(t) for t in toleration), context=context,
-    )  # fmt: skip
-    chosen = b.get_backend(backend, context=context)
-    status = chosen.up(options, timeout=timeout, progress=lambda line: err_console.print(line))
-    typer.echo(status.render())
-    if connect:
-        with b.ClusterConnection(chosen.endpoint(name, status.namespace)) as conn:
-            n = len(conn.client.scheduler_info(n_workers=-1)["workers"])
-            typer.echo(f"connected: a client reached the scheduler and sees {n} workers")
-    ns = f" --namespace {status.namespace}" if status.namespace else ""
-    typer.echo(f"use it:    daskcloud tune SPEC --cluster {name}   (Python: connect_cluster)")
-    typer.echo(f"dashboard: daskcloud cluster dashboard {name}{ns}")
-    typer.echo(f"stop it:   daskcloud cluster down {name}{ns}")
+    from daskcloud import config as cfg
 
-
-@cluster_app.command("status")
-def cluster_status(
-    name: str | None = typer.Argument(None, help="Cluster name (default: all known here)."),
-    namespace: str | None = _NAMESPACE,
-    backend: str | None = _BACKEND,
-    context: str | None = _CONTEXT,
-) -> None:
-    """Pods, ready workers, age, time left, idle time and cost so far."""
-    from daskcloud.cluster import backends as b
-    from daskcloud.cluster._state import list_records
-
-    if name:
-        chosen = b.get_backend(backend, name=name, context=context)
-        typer.echo(chosen.status(name, namespace).render())
+    if write:
+        console.print(f"settings file: {cfg.write_template()}", highlight=False, soft_wrap=True)
         return
-    records = list_records()
-    if not records:
-        typer.echo("no clusters recorded on this machine; `daskcloud cluster list` asks the API")
-    for r in records:
-        chosen = b.get_backend(r.backend, context=context or r.context)
-        typer.echo(chosen.status(r.name, r.namespace).render())
+    rows = cfg.settings()
+    if as_json:
+        typer.echo(json.dumps({s.key: {"value": s.value, "source": s.source} for s in rows}))
+        return
+    from rich.table import Table
+
+    table = Table(title="daskcloud settings (dask config)")
+    for column in ("setting", "value", "source"):
+        table.add_column(column, overflow="fold")
+    for s in rows:
+        table.add_row(f"daskcloud.{s.key}", "null" if s.value is None else str(s.value), s.source)
+    console.print(table)
 
 
-@cluster_app.command("scale")
-def cluster_scale(
-    name: str = typer.Argument(..., help="Cluster name."),
-    workers: int = typer.Argument(..., help="Number of workers."),
-    namespace: str | None = _NAMESPACE,
-    backend: str | None = _BACKEND,
-    context: str | None = _CONTEXT,
-) -> None:
-    """Set the number of workers."""
-    from daskcloud.cluster import backends as b
+# --- manifests and cluster: declared in _cli_cluster (one option set from ClusterSpec) -----------
 
-    b.get_backend(backend, name=name, context=context).scale(name, workers, namespace)
-    typer.echo(f"cluster {name}: scaled to {workers} workers")
+from daskcloud._cli_cluster import cluster_app, manifests  # noqa: E402  (after the app exists)
 
-
-@cluster_app.command("logs")
-def cluster_logs(
-    name: str = typer.Argument(..., help="Cluster name."),
-    worker: int | None = typer.Option(None, "--worker", help="Worker number (default: scheduler)."),
-    driver: bool = typer.Option(False, "--driver", help="The detached search driver's log."),
-    tail: int = typer.Option(200, "--tail", help="Number of lines."),
-    namespace: str | None = _NAMESPACE,
-    backend: str | None = _BACKEND,
-    context: str | None = _CONTEXT,
-) -> None:
-    """The last log lines of the scheduler, a worker or the detached driver."""
-    from daskcloud.cluster import backends as b
-
-    chosen = b.get_backend(backend, name=name, context=context)
-    typer.echo(chosen.logs(name, namespace, worker=worker, driver=driver, tail=tail))
-
-
-@cluster_app.command("down")
-def cluster_down(
-    name: str = typer.Argument(..., help="Cluster name."),
-    namespace: str | None = _NAMESPACE,
-    backend: str | None = _BACKEND,
-    context: str | None = _CONTEXT,
-) -> None:
-    """Delete the cluster (idempotent: a cluster that is already gone is not an error)."""
-    from daskcloud.cluster import backends as b
-
-    found = b.get_backend(backend, name=name, context=context).down(name, namespace)
-    typer.echo(f"cluster {name}: {'deleted' if found else 'already gone'}")
-
-
-@cluster_app.command("list")
-def cluster_list(
-    namespace: str | None = _NAMESPACE,
-    backend: str = typer.Option("kubernetes", "--backend", help="local or kubernetes."),
-    context: str | None = _CONTEXT,
-) -> None:
-    """Every daskcloud cluster with age, state and cost so far (find forgotten ones)."""
-    from daskcloud.cluster import backends as b
-
-    rows = [s.row() for s in b.get_backend(backend, context=context).list(namespace)]
-    header = ("NAME", "BACKEND", "STATE", "WORKERS", "AGE", "LEFT", "COST")
-    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
-    for row in [header, *rows]:
-        typer.echo("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
-
-
-@cluster_app.command("dashboard")
-def cluster_dashboard(
-    name: str = typer.Argument(..., help="Cluster name."),
-    namespace: str | None = _NAMESPACE,
-    backend: str | None = _BACKEND,
-    context: str | None = _CONTEXT,
-    hours: float = typer.Option(8, "--hours", help="Keep the port-forward open this long."),
-) -> None:
-    """Print the dashboard URL and keep its port-forward open until Ctrl-C (or --hours)."""
-    import time
-
-    from daskcloud.cluster import backends as b
-
-    with b.connect_cluster(name, namespace, backend=backend, context=context) as conn:
-        typer.echo(f"dashboard: {conn.dashboard_url or 'not reachable'}  (Ctrl-C to stop)")
-        time.sleep(hours * 3600)
+app.command("manifests")(manifests)
+app.add_typer(cluster_app, name="cluster")
 
 
 def main(argv: list[str] | None = None) -> int:

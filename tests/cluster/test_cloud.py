@@ -178,3 +178,34 @@ def test_execute_names_the_missing_tool_before_running_anything(tmp_path, monkey
         execute_commands(plan.create)
     assert main(["cloud", "plan", "aws", "--instance", "m5.large", "--region", "us-east-1",
                  "--execute"]) == 1  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("provider", "instance", "region"),
+    [
+        ("aws", "m5.xlarge", "us-east-1"),
+        ("gcp", "e2-standard-4", "us-central1"),
+        ("azure", "Standard_D4s_v3", "eastus"),
+        ("minikube", "medium", "local"),
+    ],
+)
+def test_plan_without_flags_uses_named_defaults(provider, instance, region, capsys):
+    assert main(["cloud", "plan", provider]) == 0
+    out = capsys.readouterr().out
+    assert out.splitlines()[0] == (
+        f"# defaults: --instance {instance}, --region {region} (override with these flags)"
+    )
+    assert f"2 x {instance} in {region}" in out
+    size = load_prices(provider).instance(instance)
+    assert (size.cpu, size.memory_gib) == (4, 16 if provider != "minikube" else 8)
+
+
+def test_a_given_flag_is_not_listed_as_a_default():
+    plan = plan_cluster("gcp", region="europe-west1")
+    assert plan.defaults == ("--instance e2-standard-4",)
+    assert plan_cluster("aws", instance="m5.large", region="us-east-2").defaults == ()
+    assert (
+        not plan_cluster("aws", instance="m5.large", region="us-east-2")
+        .render()
+        .startswith("# defaults")
+    )

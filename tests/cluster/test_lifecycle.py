@@ -15,19 +15,11 @@ import pytest
 from fake_kube_api import PodBehaviour, fake_kube_api  # noqa: F401  (the fixture)
 
 from daskcloud.cli import main
+from daskcloud.cluster._spec import ClusterSpec
 from daskcloud.cluster._state import load_record
-from daskcloud.cluster.kubernetes._lifecycle import (
-    PRICE_ANNOTATION,
-    cluster_logs,
-    create_cluster,
-    delete_cluster,
-    get_status,
-    kube_api,
-    list_clusters,
-    scale_cluster,
-)
-from daskcloud.cluster.kubernetes._spec import ClusterSpec
-from daskcloud.exceptions import ConfigError, KubernetesError
+from daskcloud.cluster.kubernetes._api import kube_api
+from daskcloud.cluster.kubernetes._lifecycle import PRICE_ANNOTATION, KubernetesBackend
+from daskcloud.exceptions import ClusterError, ConfigError, KubernetesError
 
 NS = "dask"
 OWNED = ("secrets", "services", "networkpolicies", "deployments")
@@ -43,8 +35,11 @@ def _spec(name="hpo", **kw):
     return ClusterSpec(**args)
 
 
-def _up(spec, **kw):
-    return create_cluster(spec, api=kube_api(), timeout=kw.pop("timeout", 10), poll=0.05, **kw)
+def _up(spec, timeout=10):
+    return KubernetesBackend(poll=0.05).up(spec, timeout=timeout)
+
+
+K = KubernetesBackend
 
 
 def test_up_creates_the_job_then_objects_it_owns_and_waits_until_ready(fake_kube_api):
@@ -72,7 +67,7 @@ def test_up_creates_the_job_then_objects_it_owns_and_waits_until_ready(fake_kube
 def test_status_reports_workers_age_time_left_and_cost(fake_kube_api):
     _up(_spec(price_per_hour=3.0, max_lifetime="8h", idle_timeout="20m"))
     later = dt.datetime.now(dt.UTC) + dt.timedelta(hours=2)
-    status = get_status("hpo", NS, api=kube_api(), now=later)
+    status = K().find("hpo", NS, now=later)
     assert status.workers_wanted == 2 and status.workers_ready == 2
     assert status.age_s == pytest.approx(7200, abs=120)
     assert status.time_left_s == pytest.approx(6 * 3600, abs=120)
@@ -83,36 +78,36 @@ def test_status_reports_workers_age_time_left_and_cost(fake_kube_api):
 
 def test_scale_changes_the_worker_deployment(fake_kube_api):
     _up(_spec())
-    assert scale_cluster("hpo", NS, 4, api=kube_api()) == 4
-    status = get_status("hpo", NS, api=kube_api())
+    assert K().scale("hpo", 4, NS) == 4
+    status = K().status("hpo", NS)
     assert (status.workers_wanted, status.workers_ready) == (4, 4)
-    scale_cluster("hpo", NS, 1, api=kube_api())
-    assert get_status("hpo", NS, api=kube_api()).workers_ready == 1
+    K().scale("hpo", 1, NS)
+    assert K().status("hpo", NS).workers_ready == 1
     with pytest.raises(ConfigError, match="negative"):
-        scale_cluster("hpo", NS, -1, api=kube_api())
+        K().scale("hpo", -1, NS)
     with pytest.raises(KubernetesError, match="no daskcloud cluster 'nope'"):
-        scale_cluster("nope", NS, 2, api=kube_api())
+        K().scale("nope", 2, NS)
 
 
 def test_logs_of_scheduler_and_a_worker(fake_kube_api):
     fake_kube_api.scenario.behaviours["scheduler"] = PodBehaviour(log="Scheduler at tls://x\nok")
     fake_kube_api.scenario.behaviours["worker"] = PodBehaviour(log="Start worker\nRegistered")
     _up(_spec())
-    assert "Scheduler at tls://x" in cluster_logs("hpo", NS, api=kube_api())
-    assert "Registered" in cluster_logs("hpo", NS, worker=1, api=kube_api())
+    assert "Scheduler at tls://x" in K().logs("hpo", NS)
+    assert "Registered" in K().logs("hpo", NS, worker=1)
     with pytest.raises(KubernetesError, match="has 2 worker pods; give --worker between 0 and 1"):
-        cluster_logs("hpo", NS, worker=5, api=kube_api())
+        K().logs("hpo", NS, worker=5)
     with pytest.raises(KubernetesError, match="has 0 driver pods"):
-        cluster_logs("hpo", NS, driver=True, api=kube_api())
+        K().logs("hpo", NS, driver=True)
 
 
 def test_down_deletes_the_job_and_garbage_collection_takes_the_rest_idempotently(fake_kube_api):
     _up(_spec())
-    assert delete_cluster("hpo", NS, api=kube_api()) is True
+    assert K().down("hpo", NS) is True
     for plural in ("jobs", "pods", *OWNED):
         assert fake_kube_api.live(plural, NS) == [], plural
     assert load_record("kubernetes", "hpo", NS) is None
-    assert delete_cluster("hpo", NS, api=kube_api()) is False  # already gone: not an error
+    assert K().down("hpo", NS) is False  # already gone: not an error
     delete_requests = [p for m, p in fake_kube_api.api.seen if m.endswith("DELETE")]
     assert delete_requests == ["/apis/batch/v1/namespaces/dask/jobs/hpo-scheduler"]
 
@@ -120,16 +115,16 @@ def test_down_deletes_the_job_and_garbage_collection_takes_the_rest_idempotently
 def test_list_finds_every_daskcloud_cluster_with_age_and_cost(fake_kube_api):
     _up(_spec("first", price_per_hour=2.0))
     _up(_spec("second", workers=1))
-    clusters = list_clusters(NS, api=kube_api())
+    clusters = K().list(NS)
     assert [c.name for c in clusters] == ["first", "second"]
     assert [c.state for c in clusters] == ["running", "running"]
     assert clusters[0].cost_so_far is not None and clusters[1].cost_so_far is None
-    assert list_clusters("elsewhere", api=kube_api()) == []
+    assert K().list("elsewhere") == []
 
 
 def test_up_refuses_a_name_that_exists(fake_kube_api):
     _up(_spec())
-    with pytest.raises(KubernetesError, match="cluster 'hpo' already exists in namespace 'dask'"):
+    with pytest.raises(ClusterError, match="cluster 'hpo' already exists in namespace 'dask'"):
         _up(_spec())
     assert len(fake_kube_api.live("jobs", NS)) == 1  # the existing cluster is untouched
 
@@ -193,8 +188,8 @@ def test_crash_loop_shows_the_last_log_lines(fake_kube_api):
 
 
 def test_status_of_a_missing_cluster_says_how_to_find_them(fake_kube_api):
-    with pytest.raises(KubernetesError, match=r"`daskcloud cluster list --namespace dask`"):
-        get_status("ghost", NS, api=kube_api())
+    with pytest.raises(ClusterError, match="no kubernetes cluster 'ghost' in namespace 'dask'"):
+        K().status("ghost", NS)
 
 
 def test_unreachable_api_server_is_one_clear_error(tmp_path, monkeypatch):
@@ -202,7 +197,7 @@ def test_unreachable_api_server_is_one_clear_error(tmp_path, monkeypatch):
 
     monkeypatch.setenv("KUBECONFIG", str(write_kubeconfig(tmp_path / "kc", "http://127.0.0.1:9")))
     with pytest.raises(KubernetesError, match=r"cannot (use|reach) the Kubernetes API"):
-        list_clusters(NS, api=kube_api())
+        K().list(NS)
 
 
 def test_cli_drives_the_lifecycle_against_the_fake(fake_kube_api, capsys):

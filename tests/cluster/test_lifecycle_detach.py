@@ -10,18 +10,13 @@ from fake_kube_api import PodBehaviour, fake_kube_api  # noqa: F401  (the fixtur
 from kubernetes_validate.utils import all_versions, major_minor
 from packaging.version import Version
 
+from daskcloud.cluster.kubernetes._api import kube_api
 from daskcloud.cluster.kubernetes._detach import (
     DRIVER_ROLE_LABEL,
     build_detached_driver,
     build_journal_pvc,
 )
-from daskcloud.cluster.kubernetes._lifecycle import (
-    cluster_logs,
-    create_cluster,
-    delete_cluster,
-    kube_api,
-    submit_driver,
-)
+from daskcloud.cluster.kubernetes._lifecycle import KubernetesBackend, submit_driver
 from daskcloud.cluster.kubernetes._manifests import build_network_policies
 from daskcloud.cluster.kubernetes._meta import Owner
 from daskcloud.cluster.kubernetes._spec import ClusterSpec
@@ -83,14 +78,14 @@ def test_driver_pod_is_hardened_reaches_the_scheduler_and_keeps_its_journal():
 
 def test_submit_driver_against_the_fake_then_down_keeps_the_journal(fake_kube_api):
     fake_kube_api.scenario.behaviours["client"] = PodBehaviour(log="trial 1/24 rmspe=0.31")
-    create_cluster(SPEC.model_copy(update={"cluster_id": "c2"}), api=kube_api(), poll=0.05)
+    KubernetesBackend(poll=0.05).up(SPEC.model_copy(update={"cluster_id": "c2"}), timeout=10)
     name = submit_driver("hpo", NS, args=ARGS, spec_file=("search.yaml", "a: 1"), api=kube_api())
     assert name == "hpo-driver"
     assert [p["metadata"]["name"] for p in fake_kube_api.live("persistentvolumeclaims")] == [
         "hpo-journal"
     ]
-    assert "rmspe=0.31" in cluster_logs("hpo", NS, driver=True, api=kube_api())
-    delete_cluster("hpo", NS, api=kube_api())
+    assert "rmspe=0.31" in KubernetesBackend().logs("hpo", NS, driver=True)
+    KubernetesBackend().down("hpo", NS)
     assert fake_kube_api.live("jobs", NS) == []
     assert fake_kube_api.live("configmaps", NS) == []
     assert len(fake_kube_api.live("persistentvolumeclaims", NS)) == 1  # results survive
@@ -106,7 +101,7 @@ def test_tune_detach_submits_the_checked_spec_as_a_driver_job(fake_kube_api, tmp
 
     from daskcloud.cli import main
 
-    create_cluster(SPEC.model_copy(update={"cluster_id": "c3"}), api=kube_api(), poll=0.05)
+    KubernetesBackend(poll=0.05).up(SPEC.model_copy(update={"cluster_id": "c3"}), timeout=10)
     examples = Path(__file__).parents[2] / "examples"
     spec = tmp_path / "ridge.toml"
     spec.write_text(

@@ -9,17 +9,13 @@ import pytest
 from distributed import Client
 
 from daskcloud.cli import main
-from daskcloud.cluster._local_processes import (
-    _alive,
-    local_down,
-    local_list,
-    local_logs,
-    local_scale,
-    local_status,
-    local_up,
-)
+from daskcloud.cluster._detached import identity, same_process
+from daskcloud.cluster._local_backend import LocalBackend
+from daskcloud.cluster._spec import ClusterSpec
 from daskcloud.cluster._state import load_record
 from daskcloud.exceptions import ClusterError
+
+B = LocalBackend()
 
 
 @pytest.fixture(autouse=True)
@@ -27,13 +23,22 @@ def _state_home(tmp_path, monkeypatch):
     monkeypatch.setenv("DASKCLOUD_HOME", str(tmp_path / "home"))
 
 
+def _spec(name="lc", **kw):
+    return ClusterSpec(name=name, **{"workers": 1, "cpu": "1", "memory": "1Gi"} | kw)
+
+
 @pytest.fixture
 def local_cluster():
-    status = local_up("lc", workers=1, threads=1, memory="1GiB", price_per_hour=0.5, timeout=90)
+    status = B.up(_spec(price_per_hour=0.5), timeout=90)
     try:
         yield status
     finally:
-        local_down("lc")
+        B.down("lc")
+
+
+def _identities(name):
+    record = load_record("local", name)
+    return [*record.pids, *record.extra["workers"].values()]
 
 
 def test_up_status_scale_logs_down(local_cluster):
@@ -43,37 +48,101 @@ def test_up_status_scale_logs_down(local_cluster):
     assert status.dashboard_url.startswith("http://127.0.0.1:")
     with Client(status.address, timeout=30) as client:  # a real scheduler others can use
         assert client.submit(sum, [1, 2]).result(timeout=30) == 3
-    status = local_status("lc")
+    status = B.status("lc")
     assert status.idle_s is not None and status.idle_timeout_s == 1200
     assert status.cost_so_far is not None and status.cost_so_far < 0.01
-    assert local_scale("lc", 2, timeout=60) == 2
-    assert local_status("lc").workers_ready == 2
-    local_scale("lc", 1, timeout=60)
-    assert local_status("lc").workers_ready == 1
-    assert "Scheduler at:" in local_logs("lc")
-    assert "Start worker" in local_logs("lc", worker=0)
-    assert [s.name for s in local_list()] == ["lc"]
-    pids = [*load_record("local", "lc").pids, *load_record("local", "lc").extra["workers"].values()]
-    assert local_down("lc") is True
-    assert not any(_alive(p) for p in pids)
-    assert local_down("lc") is False  # idempotent
-    assert local_list() == []
+    assert B.scale("lc", 2, timeout=60) == 2
+    assert B.status("lc").workers_ready == 2
+    B.scale("lc", 1, timeout=60)
+    assert B.status("lc").workers_ready == 1
+    assert "Scheduler at:" in B.logs("lc")
+    assert "Start worker" in B.logs("lc", worker=0)
+    assert [s.name for s in B.list()] == ["lc"]
+    identities = _identities("lc")
+    assert B.down("lc") is True
+    assert not any(same_process(i) for i in identities)
+    assert B.down("lc") is False  # idempotent
+    assert B.list() == []
 
 
 def test_second_up_with_the_same_name_is_refused(local_cluster):
-    with pytest.raises(ClusterError, match="local cluster 'lc' is already running at tcp://"):
-        local_up("lc", workers=1)
+    with pytest.raises(ClusterError, match="local cluster 'lc' already exists on this machine"):
+        B.up(_spec())
 
 
-def test_idle_timeout_ends_the_scheduler():
-    local_up("idle", workers=0, idle_timeout_s=2, timeout=60)
+def test_idle_timeout_ends_the_scheduler_and_up_replaces_a_finished_cluster():
+    B.up(_spec("idle", workers=0, idle_timeout="2s"), timeout=60)
     try:
         deadline = time.monotonic() + 60
-        while local_status("idle").state != "finished" and time.monotonic() < deadline:
+        while B.status("idle").state != "finished" and time.monotonic() < deadline:
             time.sleep(0.5)
-        assert local_status("idle").state == "finished"
+        assert B.status("idle").state == "finished"
+        assert B.up(_spec("idle", workers=0), timeout=60).state == "running"
     finally:
-        local_down("idle")
+        B.down("idle")
+
+
+def test_update_changes_threads_and_memory_by_replacing_workers(local_cluster):
+    old = _identities("lc")[1:]
+    changed = B.update("lc", flags={"cpu": "2", "memory": "2Gi", "workers": "2"}, timeout=60)
+    assert changed == ["cpu", "memory", "workers"]
+    with Client(B.status("lc").address, timeout=30) as client:
+        workers = client.scheduler_info(n_workers=-1)["workers"].values()
+        assert sorted(w["nthreads"] for w in workers) == [2, 2]
+        assert {w["memory_limit"] for w in workers} == {2 * 2**30}
+    assert not any(same_process(i) for i in old)  # the old workers were retired
+    assert B.update("lc", flags={"workers": 2}) == []  # nothing to change
+
+
+def test_update_refuses_what_needs_a_new_scheduler_and_changes_nothing(local_cluster):
+    from daskcloud.exceptions import ConfigError
+
+    before = _identities("lc")
+    with pytest.raises(ConfigError, match="--max-lifetime cannot change in place"):
+        B.update("lc", flags={"max_lifetime": "2h", "workers": 3})
+    with pytest.raises(ConfigError, match="--gpu is not supported by the local backend"):
+        B.update("lc", flags={"gpu": 1})
+    assert _identities("lc") == before and B.status("lc").workers_wanted == 1
+
+
+def test_a_recorded_pid_now_used_by_an_unrelated_process_is_left_alone(tmp_path):
+    """After a reboot or pid reuse the recorded pid names someone else's process group."""
+    import json
+    import subprocess
+    import sys
+
+    from daskcloud.cluster._state import cluster_dir
+
+    stranger = subprocess.Popen(  # an unrelated live process leading its own group
+        [sys.executable, "-c", "import time; time.sleep(120)"], start_new_session=True
+    )
+    try:
+        pid, started = identity(stranger.pid)
+        assert same_process([pid, started]) is not None
+        reused = [pid, started - 3600.0]  # the pid as recorded by a process an hour earlier
+        directory = cluster_dir("local", "stale")
+        directory.mkdir(parents=True)
+        record = {
+            "name": "stale",
+            "backend": "local",
+            "pids": [reused],
+            "address": "tcp://127.0.0.1:9",
+            "extra": {
+                "workers": {"stale-worker-0": reused, "stale-worker-1": pid},  # old: bare pid
+                "wanted": 1,
+                "threads": 1,
+                "memory": "1Gi",
+            },
+        }
+        (directory / "cluster.json").write_text(json.dumps(record))
+        status = B.status("stale")
+        assert status.state == "finished" and not status.scheduler_ready
+        assert main(["cluster", "down", "stale"]) == 0
+        assert stranger.poll() is None  # neither SIGTERM nor SIGKILL reached it
+        assert load_record("local", "stale") is None
+    finally:
+        stranger.kill()
+        stranger.wait()
 
 
 def test_cli_up_status_down_with_the_local_backend(capsys):
@@ -103,17 +172,18 @@ def test_connect_cluster_gives_a_client_and_closes_idempotently(local_cluster):
         assert conn.dashboard_url.startswith("http://127.0.0.1:")
     conn.close()
     assert conn.client.status == "closed"
-    assert local_status("lc").state == "running"  # closing a connection never stops the cluster
+    assert B.status("lc").state == "running"  # closing a connection never stops the cluster
 
 
-def test_get_backend_normalises_names_and_guesses_from_local_records(local_cluster):
-    from daskcloud.cluster.backends import KubernetesBackend, LocalBackend, get_backend
+def test_get_backend_normalises_names_and_find_cluster_looks_locally_first(local_cluster):
+    from daskcloud.cluster.backends import find_cluster, get_backend
+    from daskcloud.cluster.kubernetes._lifecycle import KubernetesBackend
     from daskcloud.exceptions import ConfigError
 
-    assert isinstance(get_backend(None, name="lc"), LocalBackend)  # recorded here as local
-    assert isinstance(get_backend(None, name="other"), KubernetesBackend)
-    backend = LocalBackend()
-    assert get_backend(backend) is backend
+    found, status, looked = find_cluster("lc")  # local first: Kubernetes is never asked
+    assert isinstance(found, LocalBackend) and status.name == "lc" and looked == []
+    assert isinstance(get_backend("kubernetes"), KubernetesBackend)
+    assert get_backend(B) is B
     with pytest.raises(ConfigError, match="unknown backend 'yarn'; use one of: local, kubernetes"):
         get_backend("yarn")
 

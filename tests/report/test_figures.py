@@ -57,43 +57,30 @@ def test_leaderboard_is_sorted_by_rank(results):
     assert {"ridge__alpha", "ridge__fit_intercept", "± std", "fit time (s)"} <= set(board.columns)
 
 
-def test_history_without_journal_uses_cv_results_order(results):
-    figure = fig.history_figure(results)
-    best = figure.data[1].y
-    assert len(best) == len(results)
-    assert np.all(np.diff(best) >= 0)  # best so far never gets worse
-    assert best[-1] == results["mean_test_score"].max()
-    assert list(figure.data[2].x) == [3 * (i + 1) for i in range(len(results))]  # fits: 3 folds
+def _study(frame):
+    from pathlib import Path
+
+    from daskcloud.report import RunData, run_study
+
+    return run_study(RunData(run_dir=Path("run"), summary={}, results=frame))
 
 
-def test_history_with_journal_counts_fits_and_seconds(results, fits):
-    figure = fig.history_figure(results, fits)
-    # a candidate is done when its last fold ends: trial 0 at t=1, trial 1 at t=6, trial 2 at t=7
-    assert list(figure.data[0].x) == [1.0, 6.0, 7.0]
-    assert list(figure.data[2].x) == [2, 5, 6]
-    assert list(figure.data[1].y) == pytest.approx([0.0, 0.1, 0.2])
+def test_optuna_draws_the_search_charts(results):
+    from daskcloud.report._charts import STUDY_CHARTS, study_figure
 
-
-def test_parallel_coordinates_encode_categories_and_log_scales(results):
-    figure = fig.parallel_coordinates_figure(results)
-    dims = figure.data[0].dimensions
-    assert [d.label for d in dims] == [
-        "ridge__alpha (log10)",
-        "ridge__fit_intercept",
-        "mean test score",
-    ]
-    assert sorted(set(dims[0].values)) == pytest.approx([-2.0, 0.0, 2.0])
-    assert list(dims[1].ticktext) == ["False", "True"]
-    assert fig.parallel_coordinates_figure(results.drop(columns=fig.param_columns(results))) is None
-
-
-def test_param_effects_one_panel_per_parameter(results):
-    figure = fig.param_effects_figure(results)
-    assert len(figure.data) == 2
-    assert {t.type for t in figure.data} == {"box"}
-    many = pd.DataFrame({"param_lr": np.logspace(-4, 0, 30), "mean_test_score": np.arange(30.0)})
-    scatter = fig.param_effects_figure(many)
-    assert scatter.data[0].type == "scatter" and scatter.layout.xaxis.type == "log"
+    study = _study(results)
+    assert len(study.trials) == len(results)
+    drawn = {f: study_figure(study, f) for _, _, f, _ in STUDY_CHARTS}
+    assert drawn["plot_intermediate_values"] is None  # no halving rungs
+    history = drawn["plot_optimization_history"]
+    assert max(history.data[0].y) == pytest.approx(results["mean_test_score"].max())
+    parcoords = drawn["plot_parallel_coordinate"].layout.xaxis.ticktext
+    assert list(parcoords)[:2] == ["score", "ridge__alpha"] and len(parcoords) == 3
+    assert len(drawn["plot_slice"].data) == 2  # one panel per parameter
+    assert set(drawn["plot_param_importances"].data[0].y) == {
+        "ridge__alpha", "ridge__fit_intercept",
+    }  # fmt: skip
+    assert study_figure(_study(results.head(1)), "plot_param_importances") is None
 
 
 def test_fit_times_come_from_the_journal_when_present(results, fits):
@@ -113,8 +100,9 @@ def test_worker_timeline_shows_idle_gaps(fits):
     assert fig.worker_timeline_figure(pd.DataFrame()) is None
 
 
-def test_rungs_need_halving_columns(results):
-    assert fig.rung_figure(results) is None
+def test_rungs_are_optunas_intermediate_values():
+    from daskcloud.report._charts import study_figure
+
     halving = HalvingGridSearchCV(
         make_pipeline(StandardScaler(), Ridge()),
         {"ridge__alpha": list(np.logspace(-3, 3, 9))},
@@ -123,11 +111,11 @@ def test_rungs_need_halving_columns(results):
         random_state=0,
     ).fit(X, Y)
     frame = cv_results_frame(halving.cv_results_)
-    figure = fig.rung_figure(frame)
-    assert len(figure.data) == 9  # one trace per candidate
+    figure = study_figure(_study(frame), "plot_intermediate_values")
+    assert len(figure.data) == 9  # one line per candidate
     promoted = [t for t in figure.data if len(t.x) > 1]
     assert len(promoted) == (frame.groupby("params").size() > 1).sum() > 0
-    assert list(figure.layout.xaxis.tickvals) == sorted(frame["iter"].unique())
+    assert sorted({x for t in figure.data for x in t.x}) == sorted(frame["n_resources"].unique())
 
 
 def test_holdout_and_predictions():

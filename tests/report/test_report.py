@@ -40,11 +40,12 @@ def test_journaled_rossmann_run_has_every_section(dask_run):
         "Predicted vs actual",
         "Optimization history",
         "Parallel coordinates",
-        "Parameter effects",
+        "Parameter slices",
+        "Parameter importances",
         "Fit times",
         "Worker timeline",
     ]
-    assert html.count("Plotly.newPlot(") == 7
+    assert html.count("Plotly.newPlot(") == 8
     run = load_run(dask_run)
     assert len(run.fits) == 20 * 3 and run.fits["worker"].notna().all()
     assert run.holdout == {"baseline": 0.14, "default": 0.11, "tuned": 0.098, "oracle": 0.085}
@@ -55,8 +56,7 @@ def test_scikit_learn_run_without_journal(sklearn_run):
     html = render_report(load_run(sklearn_run))
     titles = _titles(html)
     assert "Worker timeline" not in titles and "Holdout RMSPE" not in titles
-    assert "Optimization history" in titles and "Parameter effects" in titles
-    assert "No journal in this run directory" in html
+    assert "Optimization history" in titles and "Parameter slices" in titles
 
 
 def test_halving_run_shows_rungs(halving_run):
@@ -88,16 +88,15 @@ def test_public_api_is_exactly_this():
     assert sorted(report.__all__) == [
         "REPORT_FILE",
         "RunData",
+        "export_study",
         "fit_time_figure",
-        "history_figure",
         "holdout_figure",
         "leaderboard_frame",
         "load_run",
-        "parallel_coordinates_figure",
-        "param_effects_figure",
         "predictions_figure",
         "render_report",
-        "rung_figure",
+        "run_study",
+        "study_trials",
         "worker_timeline_figure",
         "write_report",
     ]

@@ -86,8 +86,8 @@ def test_cli_baseline_json(small_data_dir, capsys) -> None:
     assert main(["rossmann", "baseline", "--data", str(small_data_dir), "--json"]) == 0
     report = json.loads(capsys.readouterr().out)
     scores = report["rmspe"]
-    assert set(scores) == {"median_baseline", "mlp", "oracle"}
-    assert 0 < scores["oracle"] < scores["mlp"] < scores["median_baseline"]
+    assert set(scores) == {"baseline", "default", "oracle"}
+    assert 0 < scores["oracle"] < scores["default"] < scores["baseline"]
     assert report["holdout_end"] == "2015-07-31"
     assert report["holdout_start"] == "2015-06-20"
     assert report["mlp_fit_seconds"] > 0

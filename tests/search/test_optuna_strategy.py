@@ -153,3 +153,43 @@ def test_a_small_space_is_used_up_without_refitting_duplicates():
     told = run(strategy, n_workers=2)
     assert sorted(t.params["k"] for t, _ in told) == [1, 2, 3]
     assert strategy.is_finished()
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "journal"])
+def test_a_named_storage_holds_the_study_and_resume_adds_nothing_twice(tmp_path, kind):
+    from daskcloud.search.strategies._optuna import open_storage
+
+    url = (
+        f"sqlite:///{tmp_path}/study.db" if kind == "sqlite" else f"journal://{tmp_path}/study.log"
+    )
+    options = {"storage": url, "study_name": "hpo"}
+    first = resolve_strategy("tpe", SPACE, n_candidates=12, random_state=1, **options)
+    part = run(first, n_workers=2, stop_after=7)  # one trial is left in flight
+    # read back by Optuna itself, from the storage alone
+    stored = optuna.load_study(study_name="hpo", storage=open_storage(url))
+    states = [t.state for t in stored.trials]
+    assert states.count(TrialState.COMPLETE) == 7 and states.count(TrialState.RUNNING) == 1
+    assert stored.best_value == pytest.approx(max(s for _, s in part))
+
+    resumed = resolve_strategy("tpe", SPACE, n_candidates=12, random_state=1, **options)
+    resumed.bind(SearchContext(n_splits=3, n_train=900, n_workers=2))
+    resumed.replay([TrialResult(trial=t, score=s, from_journal=True) for t, s in part])
+    run(resumed, n_workers=2)
+    study = optuna.load_study(study_name="hpo", storage=open_storage(url))
+    complete = [t for t in study.trials if t.state == TrialState.COMPLETE]
+    assert len(complete) == 12  # the 7 journaled trials were not added a second time
+    assert len({t.params["x"] for t in complete}) == 12
+    assert [t.state for t in study.trials].count(TrialState.FAIL) == 1  # the stale RUNNING one
+    assert TrialState.RUNNING not in [t.state for t in study.trials]
+    # and Optuna can continue it
+    study.optimize(lambda t: -((t.suggest_float("x", -3, 3) - 1) ** 2), n_trials=2)
+    assert len(study.trials) == 15
+
+
+def test_an_unusable_storage_is_a_config_error(tmp_path):
+    from daskcloud.search.strategies._optuna import open_storage
+
+    with pytest.raises(ConfigError, match="cannot open the Optuna storage 'nosuchdb://x'"):
+        open_storage("nosuchdb://x")
+    with pytest.raises(ConfigError, match="is not an Optuna storage"):
+        open_storage(42)

@@ -5,6 +5,7 @@ Records live next to the cluster's TLS client files, under the state directory o
 
     clusters/<namespace>/<name>/cluster.json   Kubernetes clusters (with ca.pem, client*.pem)
     local/<name>/cluster.json                  local clusters (plus their process logs)
+    slurm/<name>/cluster.json                  Slurm clusters (with their TLS files and job logs)
 
 The record is a convenience (status without arguments, cost reports, ``--backend`` defaults);
 the Kubernetes API stays the truth for Kubernetes clusters. Writes are atomic (temp + rename).
@@ -33,7 +34,7 @@ __all__ = [
     "save_record",
 ]
 
-Backend = Literal["kubernetes", "local"]
+Backend = Literal["kubernetes", "local", "slurm"]
 
 
 @dataclass(frozen=True)
@@ -67,7 +68,7 @@ def cluster_dir(backend: Backend, name: str, namespace: str | None = None) -> Pa
     """The directory of one cluster's local files (the TLS helper's directory for Kubernetes)."""
     if backend == "kubernetes":
         return state_home() / "clusters" / (namespace or "default") / name
-    return state_home() / "local" / name
+    return state_home() / backend / name
 
 
 def save_record(record: ClusterRecord) -> Path:
@@ -102,7 +103,11 @@ def load_record(backend: Backend, name: str, namespace: str | None = None) -> Cl
 def list_records(backend: Backend | None = None) -> list[ClusterRecord]:
     """Every record on this machine, oldest first."""
     root = state_home()
-    patterns = {"kubernetes": "clusters/*/*/cluster.json", "local": "local/*/cluster.json"}
+    patterns = {
+        "kubernetes": "clusters/*/*/cluster.json",
+        "local": "local/*/cluster.json",
+        "slurm": "slurm/*/cluster.json",
+    }
     records = []
     for kind, pattern in patterns.items():
         if backend in (None, kind):

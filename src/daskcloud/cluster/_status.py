@@ -41,6 +41,9 @@ class ClusterStatus:
     address: str | None = None
     dashboard_url: str | None = None
     idle_s: float | None = None  # measured only when the scheduler could be asked
+    rollout: str = ""  # the workers' last change (cluster update) rolling out, or ""
+    cpu_hours: float | None = None  # Slurm: CPU-hours its jobs have held
+    price_per_cpu_hour: float | None = None  # Slurm: cost = cpu_hours x this
 
     @property
     def time_left_s(self) -> float | None:
@@ -51,7 +54,9 @@ class ClusterStatus:
 
     @property
     def cost_so_far(self) -> float | None:
-        """price_per_hour x age, when a price was given at ``cluster up``."""
+        """price_per_hour x age (Slurm: CPU-hours x price), when ``cluster up`` had a price."""
+        if self.cpu_hours is not None and self.price_per_cpu_hour is not None:
+            return self.cpu_hours * self.price_per_cpu_hour
         if self.price_per_hour is None:
             return None
         return self.price_per_hour * self.age_s / 3600
@@ -78,13 +83,10 @@ class ClusterStatus:
                 if self.idle_timeout_s
                 else ""
             ),
-            "  cost so far  "
-            + (
-                f"{self.cost_so_far:.2f} (at {self.price_per_hour:g}/hour)"
-                if self.cost_so_far is not None
-                else "unknown (give --price-per-hour at cluster up)"
-            ),
+            "  cost so far  " + self._cost_text(),
         ]
+        if self.rollout:
+            lines.append(f"  rollout      {self.rollout}")
         if self.address:
             lines.append(f"  scheduler    {self.address}")
         if self.dashboard_url:
@@ -93,6 +95,18 @@ class ClusterStatus:
             restarts = f", {m.restarts} restarts" if m.restarts else ""
             lines.append(f"  {m.component:<10} {m.name}: {m.state}{restarts}")
         return "\n".join(lines)
+
+    def _cost_text(self) -> str:
+        if self.cpu_hours is not None:
+            cost = self.cost_so_far
+            return f"{self.cpu_hours:.3f} CPU-hours" + (
+                f"; {cost:.2f} (at {self.price_per_cpu_hour:g}/CPU-hour)"
+                if cost is not None
+                else " (give --price-per-cpu-hour at cluster up for money)"
+            )
+        if self.cost_so_far is not None:
+            return f"{self.cost_so_far:.2f} (at {self.price_per_hour:g}/hour)"
+        return "unknown (give --price-per-hour at cluster up)"
 
     def row(self) -> tuple[str, ...]:
         """One row of ``cluster list``: name, backend, state, workers, age, left, cost."""

@@ -1,13 +1,19 @@
-"""Cluster backends behind one lifecycle: up, status, scale, logs, down, list, connect.
+"""Cluster backends behind one lifecycle: up, status, update, scale, logs, down, list, connect.
 
-A backend turns options into its own spec and implements the verbs; connecting, closing and the
-context manager are written once, here, in :class:`ClusterConnection`::
+Like distributed's ``SpecCluster``, the lifecycle is written once, here, in :class:`Backend`;
+a backend turns a :class:`~daskcloud.cluster._spec.ClusterSpec` into running pieces and
+implements a small interface (``create``, ``wait``, ``find``, ``delete``, ``list``,
+``scale``, ``logs``, ``endpoint``, and for ``update`` ``current_spec`` + ``apply_update``)::
 
-    Backend                      up / status / scale / logs / down / list / endpoint
-    ├── LocalBackend             detached dask processes on this machine   (_local_processes)
-    └── KubernetesBackend        a self-ending cluster via the Kubernetes API (kubernetes/)
+    Backend                      up / status / update / down / connect, written once
+    ├── LocalBackend             detached dask processes on this machine   (_local_backend)
+    ├── KubernetesBackend        a self-ending cluster via the Kubernetes API (kubernetes/)
+    └── SlurmBackend             workers as Slurm batch jobs                  (slurm/)
 
     connect_cluster(name) -> ClusterConnection   .client, .dashboard_url, close(), with-block
+    find_cluster(name) / list_clusters()         every registered backend, saying where it looked
+
+Registering a backend is one line in :data:`BACKENDS`.
 
 Example:
     >>> from daskcloud.cluster.backends import connect_cluster       # doctest: +SKIP
@@ -19,49 +25,40 @@ Example:
 from __future__ import annotations
 
 import contextlib
+import importlib
 import os
-import socket
 from abc import ABC, abstractmethod
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, ClassVar
 
-from daskcloud.cluster._state import load_record
+from daskcloud.cluster._config import spec_changes
+from daskcloud.cluster._spec import ClusterSpec, spec_options
 from daskcloud.cluster._status import ClusterStatus
 from daskcloud.exceptions import ClusterError, ConfigError
 
 __all__ = [
+    "BACKENDS",
     "Backend",
     "ClusterConnection",
-    "ClusterOptions",
     "Endpoint",
-    "KubernetesBackend",
-    "LocalBackend",
     "connect_cluster",
+    "find_cluster",
     "get_backend",
+    "list_clusters",
     "tls_security",
 ]
 
-BACKENDS = ("local", "kubernetes")
+#: name -> "module:class", imported on first use (kr8s only loads when Kubernetes is asked).
+#: Verbs without --backend look in these in this order.
+BACKENDS: dict[str, str] = {
+    "local": "daskcloud.cluster._local_backend:LocalBackend",
+    "kubernetes": "daskcloud.cluster.kubernetes._lifecycle:KubernetesBackend",
+    "slurm": "daskcloud.cluster.slurm._backend:SlurmBackend",
+}
 
-
-@dataclass(frozen=True)
-class ClusterOptions:
-    """What ``cluster up`` asks for; each backend maps it onto its own spec."""
-
-    name: str
-    namespace: str | None = None
-    workers: int = 2
-    cpu: str = "1"
-    memory: str = "4Gi"
-    gpu: int = 0
-    image: str | None = None
-    idle_timeout: str = "20m"
-    max_lifetime: str = "8h"
-    price_per_hour: float | None = None
-    node_selector: dict[str, str] = field(default_factory=dict)
-    tolerations: tuple[dict[str, Any], ...] = ()
-    context: str | None = None
+Progress = Callable[[str], None] | None
 
 
 @dataclass
@@ -75,18 +72,52 @@ class Endpoint:
 
 
 class Backend(ABC):
-    """One way to run clusters. Subclasses implement the verbs; nothing else."""
+    """One way to run clusters: the lifecycle written once over a small interface.
+
+    A subclass sets :attr:`kind`, :attr:`options` (the ClusterSpec fields it honours; others
+    given a non-default value are refused) and :attr:`updatable` (those ``update`` may change
+    in place, with the reason for the others in :attr:`fixed`), and implements the abstract
+    methods. Call order of :meth:`up`: ``check_options`` -> ``prepare`` -> ``find`` (refuse a
+    live cluster of that name, clear a finished one) -> ``create`` -> ``wait``; on any failure,
+    ``delete`` before the error propagates.
+    """
 
     kind: ClassVar[str]
+    options: ClassVar[frozenset[str]]
+    updatable: ClassVar[frozenset[str]] = frozenset({"workers"})
+    #: why a field cannot change in place (default: "it is fixed when the cluster starts")
+    fixed: ClassVar[Mapping[str, str]] = {}
+    #: what to do instead of an option this backend does not support
+    hints: ClassVar[Mapping[str, str]] = {}
+
+    def __init__(self, *, context: str | None = None) -> None:
+        self.context = context
+
+    # --- the interface a backend implements ---------------------------------------------------
+
+    def prepare(self, spec: ClusterSpec) -> ClusterSpec:
+        """Fill in what depends on the backend's environment (a default namespace)."""
+        return spec
 
     @abstractmethod
-    def up(self, options: ClusterOptions, *, timeout: float = 300.0,
-           progress: Callable[[str], None] | None = None) -> ClusterStatus:  # fmt: skip
-        """Create the cluster and wait (bounded) until it is ready."""
+    def where(self, namespace: str | None = None) -> str:
+        """Where this backend looks, for messages: ``on this machine``, ``in namespace x``."""
 
     @abstractmethod
-    def status(self, name: str, namespace: str | None = None) -> ClusterStatus:
-        """The cluster's state now."""
+    def create(self, spec: ClusterSpec, *, timeout: float, progress: Progress) -> None:
+        """Start the cluster's pieces (nothing of that name exists)."""
+
+    @abstractmethod
+    def wait(self, spec: ClusterSpec, *, timeout: float, progress: Progress) -> ClusterStatus:
+        """Wait (bounded) until the scheduler and the workers are ready; explain when not."""
+
+    @abstractmethod
+    def find(self, name: str, namespace: str | None = None) -> ClusterStatus | None:
+        """The cluster's state now, or None when this backend has no such cluster."""
+
+    @abstractmethod
+    def delete(self, name: str, namespace: str | None = None) -> bool:
+        """Remove the cluster; False when it was already gone (never an error)."""
 
     @abstractmethod
     def list(self, namespace: str | None = None) -> list[ClusterStatus]:
@@ -102,189 +133,177 @@ class Backend(ABC):
         """The last log lines of the scheduler, a worker or the detached driver."""
 
     @abstractmethod
-    def down(self, name: str, namespace: str | None = None) -> bool:
-        """Delete the cluster; False when it was already gone (never an error)."""
-
-    @abstractmethod
     def endpoint(self, name: str, namespace: str | None = None) -> Endpoint:
         """Where a client connects (opening a port-forward when one is needed)."""
 
+    def current_spec(self, name: str, namespace: str | None = None) -> ClusterSpec:
+        """The spec of the running cluster, read back (for ``update``)."""
+        raise ConfigError(f"the {self.kind} backend cannot update a cluster in place")
 
-class LocalBackend(Backend):
-    """Scheduler and workers as detached processes on this machine (127.0.0.1 only)."""
+    def apply_update(
+        self, current: ClusterSpec, desired: ClusterSpec, changed: list[str], *, timeout: float
+    ) -> None:
+        """Change the running cluster from ``current`` to ``desired`` (``changed`` fields)."""
+        raise ConfigError(f"the {self.kind} backend cannot update a cluster in place")
 
-    kind = "local"
+    # --- the lifecycle, written once -------------------------------------------------------
 
-    def up(self, options, *, timeout=300.0, progress=None):
-        from daskcloud.cluster._local_processes import local_up
-        from daskcloud.cluster.kubernetes._spec import parse_duration, parse_memory
+    def check_options(self, spec: ClusterSpec, fields: list[str] | None = None) -> None:
+        """Refuse options this backend would silently ignore."""
+        flags = {o.field: o.flag for o in spec_options()}
+        for name in spec.set_options() if fields is None else fields:
+            if name not in self.options:
+                hint = self.hints.get(name, "leave it out or choose another --backend")
+                raise ConfigError(
+                    f"{flags.get(name, name)} is not supported by the {self.kind} backend; {hint}"
+                )
 
-        if options.gpu:
-            raise ConfigError("--gpu needs --backend kubernetes; the local backend has no GPUs")
-        try:
-            cpu = float(options.cpu.removesuffix("m")) / (1000 if options.cpu.endswith("m") else 1)
-            idle = parse_duration(options.idle_timeout, "idle timeout")
-            life = parse_duration(options.max_lifetime, "max lifetime")
-            memory = parse_memory(options.memory)
-        except ValueError as exc:
-            raise ConfigError(str(exc)) from None
-        return local_up(
-            options.name, workers=options.workers, threads=max(1, int(cpu)), memory=str(memory),
-            idle_timeout_s=idle, max_lifetime_s=life, price_per_hour=options.price_per_hour,
-            timeout=min(timeout, 120.0),
-        )  # fmt: skip
-
-    def status(self, name, namespace=None):
-        from daskcloud.cluster._local_processes import local_status
-
-        return local_status(name)
-
-    def list(self, namespace=None):
-        from daskcloud.cluster._local_processes import local_list
-
-        return local_list()
-
-    def scale(self, name, workers, namespace=None):
-        from daskcloud.cluster._local_processes import local_scale
-
-        return local_scale(name, workers)
-
-    def logs(self, name, namespace=None, *, worker=None, driver=False, tail=200):
-        from daskcloud.cluster._local_processes import local_logs
-
-        if driver:
-            raise ConfigError("--driver needs --backend kubernetes (a detached search)")
-        return local_logs(name, worker=worker, tail=tail)
-
-    def down(self, name, namespace=None):
-        from daskcloud.cluster._local_processes import local_down
-
-        return local_down(name)
-
-    def endpoint(self, name, namespace=None):
-        status = self.status(name)
-        if status.state == "finished" or not status.address:
-            raise ClusterError(f"local cluster {name!r} is not running ({status.reason})")
-        return Endpoint(address=status.address, dashboard_url=status.dashboard_url)
-
-
-def _in_cluster() -> bool:
-    """True inside a pod (and not told to port-forward anyway)."""
-    forced = os.environ.get("DASKCLOUD_PORT_FORWARD", "").lower() in ("1", "true", "yes")
-    return bool(os.environ.get("KUBERNETES_SERVICE_HOST")) and not forced
-
-
-class KubernetesBackend(Backend):
-    """A self-ending cluster created through the Kubernetes API (see docs/cluster.md)."""
-
-    kind = "kubernetes"
-
-    def __init__(self, context: str | None = None) -> None:
-        self.context = context
-
-    def _api(self, namespace: str | None = None):
-        from daskcloud.cluster.kubernetes._lifecycle import kube_api
-
-        return kube_api(context=self.context, namespace=namespace)
-
-    def _ns(self, namespace: str | None) -> str:
-        return namespace or self._api().namespace or "default"
-
-    def up(self, options, *, timeout=300.0, progress=None):
-        from daskcloud.cluster.kubernetes._lifecycle import create_cluster
-        from daskcloud.cluster.kubernetes._spec import ClusterSpec
-
-        fields = {k: v for k, v in vars(options).items() if k != "context" and v is not None}
-        fields["namespace"] = self._ns(options.namespace)
-        spec = ClusterSpec(**fields)
-        api = self._api(spec.namespace)
-        return create_cluster(spec, api=api, timeout=timeout, context=self.context,
-                              progress=progress)  # fmt: skip
-
-    def status(self, name, namespace=None):
-        from daskcloud.cluster.kubernetes._lifecycle import get_status
-
-        ns = self._ns(namespace)
-        return get_status(name, ns, api=self._api(ns))
-
-    def list(self, namespace=None):
-        from daskcloud.cluster.kubernetes._lifecycle import list_clusters
-
-        ns = self._ns(namespace)
-        return list_clusters(ns, api=self._api(ns))
-
-    def scale(self, name, workers, namespace=None):
-        from daskcloud.cluster.kubernetes._lifecycle import scale_cluster
-
-        ns = self._ns(namespace)
-        return scale_cluster(name, ns, workers, api=self._api(ns))
-
-    def logs(self, name, namespace=None, *, worker=None, driver=False, tail=200):
-        from daskcloud.cluster.kubernetes._lifecycle import cluster_logs
-
-        ns = self._ns(namespace)
-        return cluster_logs(name, ns, worker=worker, driver=driver, tail=tail, api=self._api(ns))
-
-    def down(self, name, namespace=None):
-        from daskcloud.cluster.kubernetes._lifecycle import delete_cluster
-
-        ns = self._ns(namespace)
-        return delete_cluster(name, ns, api=self._api(ns))
-
-    def endpoint(self, name, namespace=None):
-        from kr8s.objects import Service
-
-        from daskcloud.cluster.kubernetes._portforward import KubePortForward, ManagedPortForward
-        from daskcloud.cluster.kubernetes._spec import DASHBOARD_PORT, SCHEDULER_PORT
-        from daskcloud.cluster.kubernetes._tls import client_security
-
-        ns = self._ns(namespace)
-        security = client_security(ns, name)
-        status = self.status(name, ns)
-        if not status.scheduler_ready:
+    def up(
+        self, spec: ClusterSpec, *, timeout: float = 300.0, progress: Progress = None
+    ) -> ClusterStatus:
+        """Create the cluster and wait (bounded) until it is ready; clean up on failure."""
+        self.check_options(spec)
+        spec = self.prepare(spec)
+        existing = self.find(spec.name, spec.namespace)
+        if existing is not None and existing.state != "finished":
             raise ClusterError(
-                f"cluster {ns}/{name} is {status.state}, its scheduler is not ready; see "
-                f"`daskcloud cluster status {name} --namespace {ns}`"
+                f"{self.kind} cluster {spec.name!r} already exists {self.where(spec.namespace)} "
+                f"({existing.state}); use it (daskcloud cluster status {spec.name}), pick "
+                f"another --name, or delete it first (daskcloud cluster down {spec.name})"
             )
-        host = f"{name}-scheduler.{ns}.svc"
-        if _in_cluster():
-            # the NetworkPolicy admits only this cluster's pods: probe, else port-forward
-            with contextlib.suppress(OSError), socket.create_connection((host, SCHEDULER_PORT), 5):
-                return Endpoint(address=f"tls://{host}:{SCHEDULER_PORT}", security=security)
-        service = Service(f"{name}-scheduler", namespace=ns, api=self._api(ns))
-        comm = ManagedPortForward(
-            KubePortForward(service, SCHEDULER_PORT), name="scheduler-forward"
-        )
-        comm.start()
-        closers: list[Callable[[], None]] = [comm.close]
-        dashboard = None
+        if existing is not None:  # a finished cluster of that name: its leftovers go
+            self.delete(spec.name, spec.namespace)
         try:
-            dash = ManagedPortForward(KubePortForward(service, DASHBOARD_PORT), name="dash-forward")
-            dash.start()
-            closers.append(dash.close)
-            dashboard = f"http://{dash.address}/status"
-        except ClusterError:  # the dashboard is a convenience; the scheduler is what matters
-            pass
-        return Endpoint(f"tls://{comm.address}", security, closers, dashboard)
+            self.create(spec, timeout=timeout, progress=progress)
+            return self.wait(spec, timeout=timeout, progress=progress)
+        except BaseException:
+            self.delete(spec.name, spec.namespace)
+            raise
+
+    def status(self, name: str, namespace: str | None = None) -> ClusterStatus:
+        """The cluster's state; ClusterError when this backend has no such cluster."""
+        status = self.find(name, namespace)
+        if status is None:
+            raise ClusterError(
+                f"no {self.kind} cluster {name!r} {self.where(namespace)}; "
+                "`daskcloud cluster list` shows the clusters there"
+            )
+        return status
+
+    def down(self, name: str, namespace: str | None = None) -> bool:
+        """Delete the cluster (idempotent): True when it existed."""
+        return self.delete(name, namespace)
+
+    def update(
+        self,
+        name: str,
+        namespace: str | None = None,
+        *,
+        flags: Mapping[str, Any] | None = None,
+        config: Path | None = None,
+        timeout: float = 300.0,
+    ) -> list[str]:
+        """Change what can change in place (like ``helm upgrade``); returns the changed fields.
+
+        The options of ``flags`` and the ``config`` file are applied to the running cluster's
+        spec and checked by the same model as ``up``. A change that needs a new scheduler is
+        refused with one line saying what to run instead; nothing is changed then.
+        """
+        current = self.current_spec(name, namespace)
+        desired = spec_changes(current, dict(flags or {}), config)
+        changed = current.differences(desired)
+        self.check_options(desired, changed)
+        flag = {o.field: o.flag for o in spec_options()}
+        for f in changed:
+            if f not in self.updatable:
+                why = self.fixed.get(f, "it is fixed when the cluster starts")
+                raise ConfigError(
+                    f"{flag[f]} cannot change in place on a running {self.kind} cluster ({why}); "
+                    f"run `daskcloud cluster down {name}`, then `daskcloud cluster up` with the "
+                    "new value"
+                )
+        if changed:
+            self.apply_update(current, desired, changed, timeout=timeout)
+        return changed
+
+    def connect(self, name: str, namespace: str | None = None, *, timeout: float = 60.0):
+        """A :class:`ClusterConnection` to the cluster (closing it never deletes it)."""
+        return ClusterConnection(self.endpoint(name, namespace), timeout=timeout)
 
 
-def get_backend(
-    backend: str | Backend | None = None, *, name: str | None = None, context: str | None = None
-) -> Backend:
-    """Normalise ``"local" | "kubernetes" | Backend | None`` to a Backend.
-
-    ``None`` picks ``local`` when this machine has a local cluster called ``name``, else
-    ``kubernetes``.
-    """
+def get_backend(backend: str | Backend = "local", *, context: str | None = None) -> Backend:
+    """Normalise ``"local" | "kubernetes" | ... | Backend`` to a Backend."""
     if isinstance(backend, Backend):
         return backend
-    if backend is None:
-        backend = "local" if name and load_record("local", name) else "kubernetes"
-    if backend == "local":
-        return LocalBackend()
-    if backend == "kubernetes":
-        return KubernetesBackend(context=context)
-    raise ConfigError(f"unknown backend {backend!r}; use one of: {', '.join(BACKENDS)}")
+    if backend not in BACKENDS:
+        raise ConfigError(f"unknown backend {backend!r}; use one of: {', '.join(BACKENDS)}")
+    module, _, cls = BACKENDS[backend].partition(":")
+    return getattr(importlib.import_module(module), cls)(context=context)
+
+
+def _candidates(backend: str | Backend | None, context: str | None) -> list[Backend]:
+    kinds = list(BACKENDS) if backend is None else [backend]
+    return [get_backend(kind, context=context) for kind in kinds]
+
+
+def _unreachable(b: Backend, exc: ClusterError) -> str:
+    return f"{b.kind}: not reachable ({str(exc).split('; ')[0]})"
+
+
+def find_cluster(
+    name: str,
+    namespace: str | None = None,
+    *,
+    backend: str | Backend | None = None,
+    context: str | None = None,
+    missing_ok: bool = False,
+) -> tuple[Backend | None, ClusterStatus | None, list[str]]:
+    """Look for cluster ``name`` in ``backend``, or in every registered one (in order).
+
+    Returns the backend that has it, its status and where it looked (``local: not found on
+    this machine``, ``kubernetes: not reachable (...)``). A backend that cannot be reached is noted,
+    not fatal; when no backend has the cluster, ClusterError says where it looked (or, with
+    ``missing_ok``, ``(None, None, looked)`` is returned).
+    """
+    looked: list[str] = []
+    for b in _candidates(backend, context):
+        try:
+            status = b.find(name, namespace)
+        except ClusterError as exc:
+            if backend is not None:
+                raise
+            looked.append(_unreachable(b, exc))
+            continue
+        if status is not None:
+            return b, status, looked
+        looked.append(f"{b.kind}: not found {b.where(namespace)}")
+        if backend is not None and not missing_ok:
+            b.status(name, namespace)  # raises its own "no <kind> cluster ..." line
+    if missing_ok:
+        return None, None, looked
+    raise ClusterError(
+        f"no cluster {name!r} ({'; '.join(looked)}); `daskcloud cluster list` shows the "
+        "clusters there"
+    )
+
+
+def list_clusters(
+    namespace: str | None = None,
+    *,
+    backend: str | Backend | None = None,
+    context: str | None = None,
+) -> tuple[list[ClusterStatus], list[str]]:
+    """Every cluster of ``backend`` (or of every backend), and notes on those not reachable."""
+    found: list[ClusterStatus] = []
+    notes: list[str] = []
+    for b in _candidates(backend, context):
+        try:
+            found += b.list(namespace)
+        except ClusterError as exc:
+            if backend is not None:
+                raise
+            notes.append(_unreachable(b, exc))
+    return found, notes
 
 
 class ClusterConnection:
@@ -342,43 +361,17 @@ def connect_cluster(
 ) -> ClusterConnection:
     """Connect to cluster ``name``: a context manager with ``.client`` and ``.dashboard_url``.
 
-    Kubernetes clusters are reached through in-cluster DNS when this runs in a pod of the
-    cluster's network policy, otherwise through a managed port-forward that repairs itself; the
-    client uses the cluster's TLS certificate from this machine's state directory.
+    ``backend=None`` looks in every backend (local first). Kubernetes clusters are reached
+    through in-cluster DNS when this runs in a pod of the cluster's network policy, otherwise
+    through a managed port-forward that repairs itself; the client uses the cluster's TLS
+    certificate from this machine's state directory.
 
     Raises:
         ClusterError: no such cluster, not ready, no client certificate, or unreachable.
     """
-    chosen = get_backend(backend, name=name, context=context)
-    return ClusterConnection(chosen.endpoint(name, namespace), timeout=timeout)
-
-
-def parse_node_selector(items: list[str]) -> dict[str, str]:
-    """``["pool=spot", "zone=a"]`` -> ``{"pool": "spot", "zone": "a"}``."""
-    out = {}
-    for item in items:
-        key, sep, value = item.partition("=")
-        if not sep or not key:
-            raise ConfigError(f"node selector {item!r} is not KEY=VALUE; write e.g. pool=spot")
-        out[key] = value
-    return out
-
-
-def parse_toleration(item: str) -> dict[str, Any]:
-    """``key=value:Effect``, ``key:Effect`` (operator Exists) or ``key=value`` -> a toleration."""
-    body, _, effect = item.partition(":")
-    key, sep, value = body.partition("=")
-    if not key:
-        raise ConfigError(
-            f"toleration {item!r} has no key; write KEY=VALUE:EFFECT, e.g. "
-            "kubernetes.azure.com/scalesetpriority=spot:NoSchedule"
-        )
-    out: dict[str, Any] = {"key": key, "operator": "Equal" if sep else "Exists"}
-    if sep:
-        out["value"] = value
-    if effect:
-        out["effect"] = effect
-    return out
+    found, _, _ = find_cluster(name, namespace, backend=backend, context=context)
+    assert found is not None
+    return found.connect(name, namespace, timeout=timeout)
 
 
 def tls_security(

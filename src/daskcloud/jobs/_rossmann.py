@@ -2,21 +2,24 @@
 
 Steps of :func:`run_rossmann`:
 
-1. Data: ``data_dir`` (the Kaggle files), or synthetic data of ``preset``, generated once
+1. The search plan (:mod:`._rossmann_plan`): model, space and strategy, checked before
+   anything runs. By default successive halving over ``default_search_space()`` (72
+   candidates, training rows as the resource); ``--strategy grid`` fits them all.
+2. Data: ``data_dir`` (the Kaggle files), or synthetic data of ``preset``, generated once
    into a cache folder (``$DASKCLOUD_CACHE`` or ``~/.cache/daskcloud``) and reused
    (:func:`daskcloud.rossmann.job.preset_data_dir`).
-2. The last ``holdout_weeks`` weeks of train are held out; the rest is searched with
-   expanding-window time-series CV (:class:`~daskcloud.rossmann.splits.TimeSeriesFolds`).
-3. The search: ``make_pipeline`` over ``default_search_space()`` (grid, 24 candidates;
-   halving over the same grid) or its random counterpart (random, tpe), on a local Dask
-   cluster or a scheduler; the best is refit on the whole train part.
+3. The last ``holdout_weeks`` weeks of train are held out; the rest is searched with
+   expanding-window time-series CV (:class:`~daskcloud.rossmann.splits.TimeSeriesFolds`)
+   on a local Dask cluster or a scheduler; the best is refit on the whole train part.
+   The reference models (median baseline, default MLP) fit on the cluster meanwhile.
 4. Holdout RMSPE of the median baseline, the default MLP, the tuned MLP and — on
-   synthetic data — the oracle (the generator's RMSPE-optimal prediction, truth.csv).
-5. With a test.csv: the tuned pipeline is refit on all of train and predicts test into
-   ``submission.csv`` (``Id,Sales``). Closed days get 0. A missing ``Open`` (11 rows of
-   store 622 in the real test set) is imputed as **open**: RMSPE skips rows whose true
+   synthetic data — the oracle (:mod:`daskcloud.rossmann.holdout`).
+5. Output: with a test.csv the tuned pipeline is refit on all of train and predicts test
+   into ``submission.csv`` (``Id,Sales``). Closed days get 0. A missing ``Open`` (11 rows
+   of store 622 in the real test set) is imputed as **open**: RMSPE skips rows whose true
    sales are 0, so predicting sales for a day that was in fact closed costs nothing,
-   while predicting 0 for an open day costs a full 100 % error on that row.
+   while predicting 0 for an open day costs a full 100 % error on that row. Then
+   ``summary.json``, ``holdout_predictions.parquet`` and ``report.html``.
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -33,23 +36,22 @@ import pandas as pd
 from sklearn.base import clone
 
 from daskcloud.exceptions import ConfigError, DataError
-from daskcloud.jobs._run import (
-    SearchOptions,
-    TuneResult,
-    check_where,
-    open_client,
-    resolve_run_dir,
-    search,
+from daskcloud.jobs._rossmann_plan import (
+    MODELS,
+    QUICK_EMBEDDING_SPACE,
+    QUICK_SPACE,
+    STRATEGIES,
+    RossmannPlan,
+    plan_search,
+    random_space,
 )
+from daskcloud.jobs._run import TuneResult, check_where, open_client, resolve_run_dir, search
 from daskcloud.report import write_report
-from daskcloud.rossmann.baseline import MedianBaseline
 from daskcloud.rossmann.features import split_xy
+from daskcloud.rossmann.holdout import holdout_scores, holdout_table, reference_predictions
 from daskcloud.rossmann.io import load_rossmann
 from daskcloud.rossmann.job import oracle_predictions, preset_data_dir
-from daskcloud.rossmann.metric import rmspe, rmspe_scorer
-from daskcloud.rossmann.model import default_search_space, make_pipeline
 from daskcloud.rossmann.splits import TimeSeriesFolds, holdout_split
-from daskcloud.search._budget import resolve_budget
 from daskcloud.search.results import write_json
 from daskcloud.search.space import resolve_space
 
@@ -57,6 +59,7 @@ __all__ = [
     "MODELS",
     "QUICK_EMBEDDING_SPACE",
     "QUICK_SPACE",
+    "STRATEGIES",
     "RossmannFrames",
     "RossmannResult",
     "random_space",
@@ -64,40 +67,7 @@ __all__ = [
     "run_rossmann",
 ]
 
-#: ``--strategy`` names; the grid ones search ``default_search_space()``, the others
-#: ``random_space()``
-STRATEGIES = ("grid", "random", "halving", "tpe")
-_GRID_STRATEGIES = ("grid", "halving")
-#: options of each strategy (halving: training rows as the resource, a third go on per rung)
-_STRATEGY_OPTIONS: dict[str, dict[str, Any]] = {"halving": {"resource": "n_samples", "eta": 3}}
-DEFAULT_N_CANDIDATES = 24
 HOLDOUT_WEEKS = 6
-_MODEL_LABELS = {
-    "baseline": "median baseline (Store, DayOfWeek, Promo)",
-    "default": "MLP, default parameters",
-    "tuned": "tuned (best of the search)",
-    "oracle": "oracle (the generator's truth.csv)",
-}
-
-#: ``--model`` names: the scikit-learn MLP pipeline, or the PyTorch entity-embedding net
-MODELS = ("mlp", "embedding")
-#: ``--model embedding`` with random or tpe: candidates drawn from its 16-point grid
-_EMBEDDING_N_CANDIDATES = 8
-
-#: ``--quick --model embedding``: 2 candidates, 2 epochs
-QUICK_EMBEDDING_SPACE: dict[str, list[Any]] = {
-    "net__hidden_layer_sizes": [(32,)],
-    "net__learning_rate_init": [1e-3, 3e-3],
-    "net__max_epochs": [2],
-}
-
-#: ``--quick``: 2 candidates, short training; a smoke test of the whole job
-QUICK_SPACE: dict[str, list[Any]] = {
-    "features__store_aggregates": [True],
-    "mlp__hidden_layer_sizes": [(32,)],
-    "mlp__alpha": [1e-4, 1e-2],
-    "mlp__max_iter": [8],
-}
 
 
 @dataclass(frozen=True)
@@ -117,31 +87,20 @@ class RossmannFrames:
 
 @dataclass(frozen=True)
 class RossmannResult(TuneResult):
-    """A finished Rossmann job: the search result plus holdout RMSPE and the submission."""
+    """A finished Rossmann job: the search result plus holdout RMSPE, submission and report."""
 
     holdout_rmspe: dict[str, float | None]
     submission: Path | None
+    report: Path | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {**super().to_json(), "holdout_rmspe": self.holdout_rmspe}
 
     def holdout_table(self) -> Any:
         """Holdout RMSPE of the four models as a rich Table, with each one's ratio to the oracle."""
-        from rich.table import Table
-
-        scores = self.holdout_rmspe
-        oracle = scores.get("oracle")
-        table = Table(title=f"Holdout RMSPE (last {HOLDOUT_WEEKS} weeks of train)")
-        table.add_column("model")
-        table.add_column("RMSPE", justify="right")
-        table.add_column("x oracle", justify="right")
-        for key, label in _MODEL_LABELS.items():
-            value = scores.get(key)
-            if value is None:
-                continue
-            ratio = f"{value / oracle:.2f}" if oracle else "-"
-            table.add_row(label, f"{value:.4f}", ratio)
-        return table
+        return holdout_table(
+            self.holdout_rmspe, f"Holdout RMSPE (last {HOLDOUT_WEEKS} weeks of train)"
+        )
 
 
 def rossmann_frames(
@@ -178,14 +137,6 @@ def rossmann_frames(
     )
 
 
-def random_space() -> dict[str, Any]:
-    """The default grid with alpha and learning rate as log-uniform ranges (strategy random)."""
-    space: dict[str, Any] = dict(default_search_space())
-    space["mlp__alpha"] = "loguniform(1e-5, 1e-1)"
-    space["mlp__learning_rate_init"] = "loguniform(3e-4, 1e-2)"
-    return space
-
-
 def _write_submission(model: Any, test: pd.DataFrame, path: Path) -> Path:
     X_test = test.assign(Open=test["Open"].fillna(1.0))  # see the module docstring: open
     sales = np.asarray(model.predict(X_test), dtype=np.float64)
@@ -217,16 +168,13 @@ def _reference_models(
     X_train: pd.DataFrame, y_train: pd.Series, X_holdout: pd.DataFrame
 ) -> tuple[dict[str, np.ndarray], float]:
     """Holdout predictions of the median baseline and the default MLP, and the CPU seconds
-    they took (runs on a worker)."""
+    they took (runs on a worker, alongside the search's first fits)."""
     from distributed import get_worker
     from threadpoolctl import threadpool_limits
 
-    started = time.process_time()
     with threadpool_limits(limits=get_worker().state.nthreads):  # no BLAS oversubscription
-        baseline = MedianBaseline().fit(X_train, y_train)
-        default = make_pipeline().fit(X_train, y_train)
-    predictions = {"baseline": baseline.predict(X_holdout), "default": default.predict(X_holdout)}
-    return predictions, time.process_time() - started
+        predictions, info = reference_predictions(X_train, y_train, X_holdout)
+    return predictions, info["cpu_s"]
 
 
 def _write_holdout_predictions(
@@ -246,11 +194,78 @@ def _write_holdout_predictions(
     tmp.replace(path)
 
 
+def _run_name(data_dir: Any, preset: str, model: str) -> str:
+    name = "rossmann" if data_dir is not None else f"rossmann-{preset}"
+    return name if model == "mlp" else f"{name}-{model}"
+
+
+def _search(
+    plan: RossmannPlan,
+    frames: RossmannFrames,
+    client: Any,
+    run_dir: Path,
+    *,
+    resume: bool,
+    progress: bool,
+    name: str,
+) -> tuple[TuneResult, dict[str, np.ndarray], float]:
+    """The search, with the reference models fitted on the cluster alongside its first fits:
+    ``(search result, holdout predictions of every model, reference models' CPU seconds)``."""
+    reference = client.submit(
+        _reference_models, frames.X_train, frames.y_train, frames.X_holdout, pure=False
+    )
+    cv = TimeSeriesFolds(plan.n_splits, weeks=HOLDOUT_WEEKS)
+    n_train = min(len(train) for train, _ in cv.split(frames.X_train))
+    options = replace(plan.options, strategy_options=plan.strategy_options(n_train))
+    result = search(
+        plan.estimator,
+        resolve_space(plan.space),
+        frames.X_train,
+        frames.y_train,
+        cv=cv,
+        options=options,
+        run_dir=run_dir,
+        client=client,
+        resume=resume,
+        progress=progress,
+        name=name,
+    )
+    predictions, reference_cpu_s = reference.result()
+    predictions["tuned"] = result.search.best_estimator_.predict(frames.X_holdout)
+    return result, predictions, reference_cpu_s
+
+
+def _write_outputs(
+    result: TuneResult,
+    frames: RossmannFrames,
+    predictions: dict[str, np.ndarray],
+    scores: dict[str, float | None],
+    submission: Path | None,
+    extra: Mapping[str, Any],
+) -> tuple[dict[str, Any], Path]:
+    """``summary.json`` (the search's, with the job's results), the holdout predictions
+    and ``report.html``; returns the summary and the report's path."""
+    run_dir = result.run_dir
+    summary = {
+        **result.summary,
+        "holdout_rmspe": scores,
+        "data_dir": str(frames.data_dir),
+        "rows": {"train": len(frames.X_train), "holdout": len(frames.X_holdout)},
+        "submission": None if submission is None else submission.name,
+        **extra,
+    }
+    write_json(run_dir / "summary.json", summary)
+    if frames.oracle_holdout is not None:
+        predictions = {**predictions, "oracle": frames.oracle_holdout}
+    _write_holdout_predictions(frames, predictions, run_dir / "holdout_predictions.parquet")
+    return summary, Path(write_report(run_dir))
+
+
 def run_rossmann(
     *,
     data_dir: str | Path | None = None,
-    preset: str = "small",
-    strategy: str = "grid",
+    preset: str | None = None,
+    strategy: str = "halving",
     workers: int | None = None,
     scheduler: str | None = None,
     out: str | Path | None = None,
@@ -267,107 +282,46 @@ def run_rossmann(
     budget: Any = None,
     model: str = "mlp",
 ) -> RossmannResult:
-    """Tune the Rossmann MLP pipeline and score it on the holdout; see the module docstring.
+    """Tune the Rossmann pipeline and score it on the holdout; see the module docstring.
 
     Args:
-        data_dir: folder with the Kaggle files; default: synthetic data of ``preset``.
-        scheduler, cluster, namespace, security: where to run, as for
-            :func:`daskcloud.jobs.run_tune`; default: a new local cluster of ``workers``.
-        strategy: ``"grid"`` (``default_search_space()``, 24 candidates), ``"halving"``
-            (successive halving of that grid over training rows, eta 3), ``"random"`` or
-            ``"tpe"`` (``n_candidates`` draws or Optuna TPE trials of :func:`random_space`,
-            default 24; 2 with ``quick``).
-        space: replace the default space.
-        n_splits: time-series CV folds of 6 weeks each.
-        budget: limits of the search (``None | Budget | {"max_trials": 10, ...}``), checked
-            before anything runs; see :class:`daskcloud.search.Budget`.
-        quick: a smoke test of the whole job: :data:`QUICK_SPACE` (2 small candidates)
-            and 2 folds, whatever ``space`` and ``n_splits`` say.
-        model: ``"mlp"`` (the scikit-learn pipeline) or ``"embedding"`` (the PyTorch
-            entity-embedding net, ``pip install 'daskcloud[torch]'``, over
-            ``default_embedding_space()``; random/tpe draw 8 of its 16 points).
+        data_dir: folder with the Kaggle files; default: synthetic data of ``preset``
+            (``"small"`` unless given; not both).
+        scheduler, cluster, namespace, security, workers: where to run, as for
+            :func:`daskcloud.jobs.run_tune`; default: a new local cluster.
+        model, strategy, space, n_candidates, n_splits, quick, budget: the search; see
+            :func:`daskcloud.jobs._rossmann_plan.plan_search` (default: successive halving
+            over ``default_search_space()``, 72 candidates, 3 folds).
+        seed: seed of the synthetic data and of the sampling.
 
     Returns:
         the search result; ``holdout_rmspe`` has ``baseline``, ``default``, ``tuned`` and
-        ``oracle`` (None on real data).
+        ``oracle`` (None on real data); ``report`` is the path of ``report.html``.
     """
-    if strategy not in STRATEGIES:
-        raise ConfigError(f"unknown strategy {strategy!r}; use one of {', '.join(STRATEGIES)}")
-    if model not in MODELS:
-        raise ConfigError(f"unknown model {model!r}; use one of {', '.join(MODELS)}")
+    plan = plan_search(model=model, strategy=strategy, quick=quick, space=space,
+                       n_candidates=n_candidates, n_splits=n_splits, seed=seed,
+                       budget=budget)  # fmt: skip
     check_where(scheduler, workers, cluster)
-    budget = resolve_budget(budget)
-    if model == "embedding":
-        from daskcloud.rossmann.embedding import default_embedding_space, make_embedding_pipeline
-
-        estimator = make_embedding_pipeline()  # ConfigError naming the extra without torch
-        if quick:
-            space, n_splits = QUICK_EMBEDDING_SPACE, 2
-        elif space is None:
-            space = default_embedding_space()
-        if strategy not in _GRID_STRATEGIES and n_candidates is None:
-            n_candidates = 2 if quick else _EMBEDDING_N_CANDIDATES
-    else:
-        estimator = make_pipeline()
-        if quick:
-            space, n_splits = QUICK_SPACE, 2
-        elif space is None:
-            space = default_search_space() if strategy in _GRID_STRATEGIES else random_space()
-    if strategy not in _GRID_STRATEGIES and n_candidates is None:
-        n_candidates = 2 if quick else DEFAULT_N_CANDIDATES
-    name = "rossmann" if data_dir is not None else f"rossmann-{preset}"
-    if model != "mlp":
-        name += f"-{model}"
-    timings: dict[str, float] = {}
-
-    job_started = started = time.perf_counter()
-    frames = rossmann_frames(
-        data_dir=data_dir, preset=preset, seed=seed, holdout_weeks=HOLDOUT_WEEKS
-    )
-    timings["data_s"] = time.perf_counter() - started
+    if data_dir is not None and preset is not None:
+        raise ConfigError("pass either --data DIR or --preset NAME, not both")
+    preset = preset or "small"
+    job_started = time.perf_counter()
+    frames = rossmann_frames(data_dir=data_dir, preset=preset, seed=seed,
+                             holdout_weeks=HOLDOUT_WEEKS)  # fmt: skip
+    timings = {"data_s": time.perf_counter() - job_started}
+    name = _run_name(data_dir, preset, model)
     run_dir = resolve_run_dir(out, name)
-
-    options = SearchOptions(
-        strategy=strategy,
-        strategy_options=_STRATEGY_OPTIONS.get(strategy),
-        n_candidates=n_candidates,
-        scoring=rmspe_scorer,
-        seed=seed,
-        budget=budget,
-    )
     with (
         open_client(
             scheduler, workers, cluster=cluster, namespace=namespace, security=security
-        ) as client,
+        ) as client,  # fmt: skip
         _driver_blas_threads(),
     ):
-        # The reference models run on the cluster alongside the search's first fits.
-        reference = client.submit(
-            _reference_models, frames.X_train, frames.y_train, frames.X_holdout, pure=False
+        result, predictions, timings["reference_cpu_s"] = _search(
+            plan, frames, client, run_dir, resume=resume, progress=progress, name=name
         )
-        result = search(
-            estimator,
-            resolve_space(space),
-            frames.X_train,
-            frames.y_train,
-            cv=TimeSeriesFolds(n_splits, weeks=HOLDOUT_WEEKS),
-            options=options,
-            run_dir=run_dir,
-            client=client,
-            resume=resume,
-            progress=progress,
-            name=name,
-        )
-        predictions, timings["reference_cpu_s"] = reference.result()
     timings["search_s"] = float(result.summary.get("wall_s") or 0.0)
-    predictions["tuned"] = result.search.best_estimator_.predict(frames.X_holdout)
-    scores: dict[str, float | None] = {
-        name: rmspe(frames.y_holdout, pred) for name, pred in predictions.items()
-    }
-    scores["oracle"] = (
-        None if frames.oracle_holdout is None else rmspe(frames.y_holdout, frames.oracle_holdout)
-    )
-
+    scores = holdout_scores(frames.y_holdout, predictions, frames.oracle_holdout)
     submission = None
     if frames.test is not None:
         started = time.perf_counter()
@@ -375,26 +329,8 @@ def run_rossmann(
             final = clone(result.search.best_estimator_).fit(frames.X_all, frames.y_all)
         submission = _write_submission(final, frames.test, run_dir / "submission.csv")
         timings["submission_s"] = time.perf_counter() - started
-
     timings["total_s"] = time.perf_counter() - job_started
-    summary = {
-        **result.summary,
-        "holdout_rmspe": scores,
-        "model": model,
-        "data_dir": str(frames.data_dir),
-        "rows": {"train": len(frames.X_train), "holdout": len(frames.X_holdout)},
-        "submission": None if submission is None else submission.name,
-        "timings": timings,
-    }
-    write_json(run_dir / "summary.json", summary)
-    if frames.oracle_holdout is not None:
-        predictions["oracle"] = frames.oracle_holdout
-    _write_holdout_predictions(frames, predictions, run_dir / "holdout_predictions.parquet")
-    write_report(run_dir)
-    return RossmannResult(
-        run_dir=run_dir,
-        summary=summary,
-        search=result.search,
-        holdout_rmspe=scores,
-        submission=submission,
-    )
+    summary, report = _write_outputs(result, frames, predictions, scores, submission,
+                                      {"model": model, "timings": timings})  # fmt: skip
+    return RossmannResult(run_dir=run_dir, summary=summary, search=result.search,
+                          holdout_rmspe=scores, submission=submission, report=report)  # fmt: skip

@@ -27,6 +27,7 @@ __all__ = [
 JSON_KEYS = (
     "best_params",
     "best_score",
+    "best_metric",
     "n_candidates",
     "n_fits",
     "n_fits_skipped",
@@ -53,7 +54,11 @@ class TuneResult:
 
     def leaderboard(self, top: int = 10) -> Any:
         """The top candidates as a rich Table."""
-        return leaderboard(self.search.cv_results_, metric=primary_metric(self.search), top=top)
+        from daskcloud.search._terms import score_terms
+
+        metric = primary_metric(self.search)
+        terms = score_terms(self.search, metric)
+        return leaderboard(self.search.cv_results_, metric=metric, top=top, terms=terms)
 
 
 @dataclass(frozen=True)

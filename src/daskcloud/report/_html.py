@@ -20,6 +20,7 @@ from plotly.offline import get_plotlyjs
 
 from daskcloud.report import _figures as figures
 from daskcloud.report._load import RunData, load_run
+from daskcloud.search._terms import ScoreTerms
 
 __all__ = ["REPORT_FILE", "render_report", "write_report"]
 
@@ -57,8 +58,10 @@ def _fmt(value: Any) -> str:
 
 def _cards(summary: dict[str, Any], metric: str) -> str:
     wall, cpu = summary.get("wall_s"), summary.get("fit_cpu_s")
+    terms = ScoreTerms.from_json(summary.get("score_terms"), metric)
+    best = summary.get("best_score")
     items = [
-        (f"best {metric}", summary.get("best_score")),
+        (f"best {terms.label}", None if best is None else terms.value(best)),
         ("candidates", summary.get("n_candidates")),
         ("fits run", summary.get("n_fits")),
         ("fits from the journal", summary.get("n_fits_skipped")),
@@ -90,7 +93,8 @@ def _summary_section(run: RunData) -> str:
 
 
 def _leaderboard_section(run: RunData) -> str:
-    board = figures.leaderboard_frame(run.results, run.metric)
+    terms = ScoreTerms.from_json(run.summary.get("score_terms"), run.metric)
+    board = figures.leaderboard_frame(run.results, run.metric, terms=terms)
     table = board.to_html(index=False, border=0, float_format=lambda v: f"{v:.4g}", na_rep="")
     return f"<section><h2>Leaderboard (top {len(board)})</h2>{table}</section>"
 
@@ -108,25 +112,36 @@ def _figure_section(title: str, fig: go.Figure | None, div_id: str, note: str = 
     return f"<section><h2>{html.escape(title)}</h2>{extra}{body}</section>"
 
 
+def _study_charts(run: RunData) -> list[tuple[str, str, Callable[[], go.Figure | None], str]]:
+    """Optuna's charts of the run as a study; none when the run cannot become one."""
+    from daskcloud.report._charts import STUDY_CHARTS, study_figure
+    from daskcloud.report._study import run_study
+
+    try:
+        study = run_study(run)
+    except (ValueError, KeyError):  # results without params or scores: nothing to draw
+        return []
+    name = study.user_attrs.get("metric", run.metric)
+    return [
+        (title, div_id, lambda f=function: study_figure(study, f, name), note)
+        for title, div_id, function, note in STUDY_CHARTS
+    ]
+
+
 def _chart_builders(run: RunData) -> list[tuple[str, str, Callable[[], go.Figure | None], str]]:
     """(section title, div id, builder, note) of every chart, in page order."""
-    m = run.metric
-    no_journal = "" if len(run.fits) else "No journal in this run directory: times are estimates."
-    return [
+    charts = [
         ("Holdout RMSPE", "holdout", lambda: figures.holdout_figure(run.holdout), ""),
         ("Predicted vs actual", "predictions",
          lambda: figures.predictions_figure(run.predictions), ""),
-        ("Optimization history", "history",
-         lambda: figures.history_figure(run.results, run.fits, m), no_journal),
-        ("Parallel coordinates", "parcoords",
-         lambda: figures.parallel_coordinates_figure(run.results, m), ""),
-        ("Parameter effects", "effects",
-         lambda: figures.param_effects_figure(run.results, m), ""),
+    ]  # fmt: skip
+    charts += _study_charts(run)
+    charts += [
         ("Fit times", "fit-times", lambda: figures.fit_time_figure(run.results, run.fits), ""),
         ("Worker timeline", "timeline",
          lambda: figures.worker_timeline_figure(run.fits, run.tasks), ""),
-        ("Successive halving", "rungs", lambda: figures.rung_figure(run.results, m), ""),
     ]  # fmt: skip
+    return charts
 
 
 def render_report(run: RunData) -> str:

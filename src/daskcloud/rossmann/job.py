@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
-import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -19,21 +18,17 @@ import numpy as np
 import pandas as pd
 
 from daskcloud.exceptions import DataError
-from daskcloud.rossmann.baseline import MedianBaseline
 from daskcloud.rossmann.features import split_xy
-from daskcloud.rossmann.metric import rmspe
-from daskcloud.rossmann.model import make_pipeline
 from daskcloud.rossmann.splits import holdout_split
 
 __all__ = ["baseline_report", "default_cache_dir", "oracle_predictions", "preset_data_dir"]
 
 
 def default_cache_dir() -> Path:
-    """``$DASKCLOUD_CACHE``, else ``$XDG_CACHE_HOME/daskcloud``, else ``~/.cache/daskcloud``."""
-    if os.environ.get("DASKCLOUD_CACHE"):
-        return Path(os.environ["DASKCLOUD_CACHE"]).expanduser()
-    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(base).expanduser() / "daskcloud"
+    """``daskcloud.cache`` (``$DASKCLOUD_CACHE``), else ``$XDG_CACHE_HOME`` or ``~/.cache``."""
+    from daskcloud.config import cache_dir
+
+    return cache_dir()
 
 
 _GENERATOR_STAMP = ".generator-version"
@@ -106,36 +101,25 @@ def baseline_report(
         params: extra pipeline parameters (``{"mlp__alpha": 1e-3}``).
 
     Returns:
-        A JSON-ready dict: ``rmspe`` (``median_baseline``, ``mlp``, ``oracle`` — None
-        without truth.csv), ``mlp_fit_seconds``, ``mlp_iterations``, row counts and
-        the holdout's dates.
+        A JSON-ready dict: ``rmspe`` (``baseline``, ``default``, ``oracle`` — None
+        without truth.csv; the keys of the main job's ``holdout_rmspe``),
+        ``mlp_fit_seconds``, ``mlp_iterations``, row counts and the holdout's dates.
     """
+    from daskcloud.rossmann.holdout import holdout_scores, reference_predictions
+
     train, holdout = holdout_split(data.train, holdout_weeks)
     X, y = split_xy(train)
     X_hold, y_hold = split_xy(holdout)
-
-    baseline = MedianBaseline().fit(X, y)
-    pipe = make_pipeline(mlp__random_state=seed, **dict(params or {}))
-    start = time.perf_counter()
-    pipe.fit(X, y)
-    fit_seconds = time.perf_counter() - start
-    mlp = pipe.named_steps["mlp"]
-
-    oracle = None
-    if data.truth is not None:
-        oracle = rmspe(y_hold, oracle_predictions(holdout, data.truth))
+    predictions, info = reference_predictions(X, y, X_hold, seed=seed, params=params)
+    oracle = None if data.truth is None else oracle_predictions(holdout, data.truth)
     return {
         "data_dir": str(getattr(data, "data_dir", "")),
         "holdout_start": f"{holdout['Date'].min():%Y-%m-%d}",
         "holdout_end": f"{holdout['Date'].max():%Y-%m-%d}",
         "train_rows": len(train),
         "holdout_rows": len(holdout),
-        "rmspe": {
-            "median_baseline": rmspe(y_hold, baseline.predict(X_hold)),
-            "mlp": rmspe(y_hold, pipe.predict(X_hold)),
-            "oracle": oracle,
-        },
-        "mlp_fit_seconds": round(fit_seconds, 3),
-        "mlp_iterations": int(mlp.mlp_.n_iter_),
-        "mlp_correction": round(float(mlp.correction_), 6),
+        "rmspe": holdout_scores(y_hold, predictions, oracle),
+        "mlp_fit_seconds": round(info["fit_s"], 3),
+        "mlp_iterations": info["iterations"],
+        "mlp_correction": round(info["correction"], 6),
     }

@@ -27,6 +27,7 @@ __all__ = [
     "safe_split",
     "score",
     "scorer_names",
+    "scorer_sign_and_function",
     "select_best_index",
     "split_params",
     "warn_or_raise_about_fit_failures",
@@ -56,6 +57,14 @@ def is_multimetric_scorer(scorer: Any) -> bool:
 def scorer_names(scorer: Any) -> list[str]:
     """Metric names of a multimetric scorer."""
     return list(scorer._scorers)
+
+
+def scorer_sign_and_function(scorer: Any) -> tuple[int, str] | None:
+    """``(sign, score function name)`` of a ``make_scorer`` scorer, or None for other callables."""
+    sign, func = getattr(scorer, "_sign", None), getattr(scorer, "_score_func", None)
+    if sign is None or func is None:
+        return None
+    return int(sign), getattr(func, "__name__", type(func).__name__)
 
 
 def insert_error_scores(out: list[dict[str, Any]], error_score: Any) -> None:

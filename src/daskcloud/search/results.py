@@ -30,6 +30,7 @@ import numpy as np
 import pandas as pd
 
 from daskcloud.exceptions import DataError
+from daskcloud.search._terms import ScoreTerms, score_terms
 
 __all__ = [
     "TRUSTED_MODULES",
@@ -272,6 +273,8 @@ def write_run(
         frame.to_csv(tmp, index=False)
 
     metric = primary_metric(search)
+    terms = score_terms(search, metric)
+    best_score = getattr(search, "best_score_", None)
     model: dict[str, Any] = {}
     best = getattr(search, "best_estimator_", None)
     if save_model and best is not None:
@@ -282,7 +285,15 @@ def write_run(
         "run_dir": str(run_dir),
         "metric": metric,
         "best_params": getattr(search, "best_params_", None),
-        "best_score": getattr(search, "best_score_", None),
+        "best_score": best_score,
+        "score_terms": terms.to_json(),
+        "best_metric": None
+        if best_score is None
+        else {
+            "name": terms.name,
+            "value": terms.value(best_score),
+            "lower_is_better": terms.lower_is_better,
+        },
         "best_index": getattr(search, "best_index_", None),
         **search_stats(search, wall_s=wall_s),
         "refit_time_s": getattr(search, "refit_time_", None),
@@ -311,23 +322,34 @@ def _show(value: Any) -> str:
     return f"{value:.4g}" if isinstance(value, float) else json.dumps(value)
 
 
-def leaderboard(cv_results: Mapping[str, Any], *, metric: str = "score", top: int = 10) -> Any:
-    """A rich Table of the ``top`` candidates by ``mean_test_<metric>`` (best first)."""
+def leaderboard(
+    cv_results: Mapping[str, Any],
+    *,
+    metric: str = "score",
+    top: int = 10,
+    terms: ScoreTerms | None = None,
+) -> Any:
+    """A rich Table of the ``top`` candidates by ``mean_test_<metric>`` (best first).
+
+    With ``terms`` the scores are shown in the metric's own terms (RMSPE, not -RMSPE).
+    """
     from rich.table import Table
 
+    terms = terms or ScoreTerms(metric)
     means = np.asarray(cv_results[f"mean_test_{metric}"], dtype=float)
     stds = np.asarray(cv_results[f"std_test_{metric}"], dtype=float)
     fit_times = np.asarray(cv_results["mean_fit_time"], dtype=float)
     params = list(cv_results["params"])
     order = np.argsort(np.where(np.isnan(means), -np.inf, -means), kind="stable")[:top]
     names = _short_names(sorted({k for p in params for k in p}))
-    table = Table(title=f"Top {len(order)} of {len(params)} candidates by {metric}")
+    table = Table(title=f"Top {len(order)} of {len(params)} candidates by {terms.label}")
     table.add_column("rank", justify="right")
-    table.add_column(f"mean {metric}", justify="right")
+    table.add_column(f"mean {terms.name}", justify="right")
     table.add_column("std", justify="right")
     table.add_column("fit s", justify="right")
     table.add_column("parameters")
     for rank, i in enumerate(order, start=1):
         shown = ", ".join(f"{names[k]}={_show(v)}" for k, v in sorted(params[i].items()))
-        table.add_row(str(rank), f"{means[i]:.5g}", f"{stds[i]:.3g}", f"{fit_times[i]:.2f}", shown)
+        mean = terms.value(means[i])
+        table.add_row(str(rank), f"{mean:.5g}", f"{stds[i]:.3g}", f"{fit_times[i]:.2f}", shown)
     return table

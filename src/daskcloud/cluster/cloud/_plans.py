@@ -34,10 +34,13 @@ class CloudPlan:
     delete: tuple[tuple[str, ...], ...]
     cost: CostEstimate
     notes: tuple[str, ...]
+    defaults: tuple[str, ...] = ()
 
     def render(self) -> str:
         """The plan as shell text: create commands, delete commands, cost, notes."""
         lines = [f"# create ({self.provider}, {self.nodes} x {self.instance} in {self.region})"]
+        if self.defaults:
+            lines.insert(0, f"# defaults: {', '.join(self.defaults)} (override with these flags)")
         lines += [shlex.join(cmd) for cmd in self.create]
         lines += ["", "# delete (when you are done; cluster down only removes the Dask cluster)"]
         lines += [shlex.join(cmd) for cmd in self.delete]
@@ -186,9 +189,9 @@ _BUILDERS = {"aws": _aws, "gcp": _gcp, "azure": _azure, "minikube": _minikube}
 def plan_cluster(
     provider: str,
     *,
-    nodes: int,
-    instance: str,
-    region: str,
+    nodes: int = 2,
+    instance: str | None = None,
+    region: str | None = None,
     spot: bool = False,
     name: str = "daskcloud",
 ) -> CloudPlan:
@@ -197,8 +200,10 @@ def plan_cluster(
     Args:
         provider: ``aws`` (eksctl), ``gcp`` (gcloud), ``azure`` (az) or ``minikube``.
         nodes: number of worker nodes, at least 1.
-        instance: a node type of the provider's price table (``m5.xlarge``, ...).
-        region: a region of the provider's price table (``us-east-1``, ...; ``local`` for minikube).
+        instance: a node type of the provider's price table (``m5.xlarge``, ...); default: the
+            table's ``default_instance`` (a 4-CPU/16-GiB node), named in ``defaults``.
+        region: a region of the provider's price table (``us-east-1``, ...; ``local`` for
+            minikube); default: the table's ``default_region``.
         spot: use spot/preemptible nodes for the pool.
         name: the Kubernetes cluster's name (a DNS label, at most 40 characters).
 
@@ -219,6 +224,13 @@ def plan_cluster(
             f"cluster name {name!r} is not a DNS label of at most 40 characters;"
             " use e.g. 'daskcloud'"
         )
+    defaults = []
+    if instance is None:
+        instance = table.default_instance
+        defaults.append(f"--instance {instance}")
+    if region is None:
+        region = table.default_region
+        defaults.append(f"--region {region}")
     table.instance(instance)
     table.region_factor(region)
     create, delete, notes, extra = _BUILDERS[provider](table, name, nodes, instance, region, spot)
@@ -237,4 +249,5 @@ def plan_cluster(
         delete=tuple(tuple(cmd) for cmd in delete),
         cost=cost,
         notes=tuple(notes),
+        defaults=tuple(defaults),
     )

@@ -40,6 +40,8 @@ class PriceTable:
 
     provider: str
     tool: str
+    default_instance: str
+    default_region: str
     instances: MappingProxyType[str, InstanceType]
     regions: MappingProxyType[str, float]
     control_plane_per_hour: float
@@ -111,6 +113,8 @@ def load_prices(provider: str) -> PriceTable:
     return PriceTable(
         provider=provider,
         tool=section.pop("tool"),
+        default_instance=section.pop("default_instance"),
+        default_region=section.pop("default_region"),
         instances=MappingProxyType(instances),
         regions=MappingProxyType(dict(section.pop("regions"))),
         control_plane_per_hour=float(section.pop("control_plane_per_hour")),

@@ -1,16 +1,18 @@
-"""A cluster's life through the Kubernetes API, with kr8s' sync objects.
+"""The Kubernetes backend: a cluster's life through the Kubernetes API, with kr8s' sync objects.
 
-create -> wait -> (status | scale | logs)* -> down; list finds every daskcloud cluster in a
-namespace. The manifests come from the pure builders (:mod:`._manifests`); this module only
-sends them, reads back state and turns it into answers:
+:class:`KubernetesBackend` implements the :class:`~daskcloud.cluster.backends.Backend`
+interface; the lifecycle around it (refuse a live name, clean up on failure, update's checks)
+is the base class's. The manifests come from the pure builders (:mod:`._manifests`); this
+module only sends them, reads back state and turns it into answers:
 
-* :func:`create_cluster` creates the scheduler Job, reads its uid, creates the objects the Job
-  owns, writes the client's TLS files and the local record, then waits — never longer than
-  ``timeout``. A pod that cannot start (image pull, OOMKilled, crash loop) fails the wait at
-  once; pods still Pending at the deadline are explained by the scheduler's events. On any
-  failure everything created is deleted again before the error is raised.
-* :func:`delete_cluster` deletes the Job with ``propagationPolicy: Background``; Kubernetes'
-  garbage collector removes what it owns. Deleting a cluster that is gone is not an error.
+* ``create`` makes the scheduler Job, reads its uid, creates the objects the Job owns, writes
+  the client's TLS files and the local record; ``wait`` polls — never longer than ``timeout``.
+  A pod that cannot start (image pull, OOMKilled, crash loop) fails the wait at once; pods
+  still Pending at the deadline are explained by the scheduler's events.
+* ``delete`` deletes the Job with ``propagationPolicy: Background``; Kubernetes' garbage
+  collector removes what it owns. Deleting a cluster that is gone is not an error.
+* ``apply_update`` patches the worker Deployment (replicas, image, resources, placement),
+  which rolls its pods; the scheduler Job is left running.
 
 Every error is a :class:`~daskcloud.exceptions.KubernetesError` (or ``ConfigError`` for bad
 input) with one line that says what to do.
@@ -18,20 +20,30 @@ input) with one line that says what to do.
 
 from __future__ import annotations
 
-import concurrent.futures
 import contextlib
 import datetime as dt
 import os
+import socket
 import time
-from collections.abc import Callable, Iterator
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import Any, ClassVar
 
-import httpx
 import kr8s
-from kr8s.objects import Deployment, Event, Job, Pod, object_from_spec
+from kr8s.objects import Deployment, Event, Job, Pod, Service, object_from_spec
 
+from daskcloud.cluster._spec import DASHBOARD_PORT, SCHEDULER_PORT, ClusterSpec
 from daskcloud.cluster._state import ClusterRecord, remove_record, save_record
 from daskcloud.cluster._status import ClusterStatus
+from daskcloud.cluster.backends import Backend, Endpoint
+from daskcloud.cluster.kubernetes._api import (
+    MANAGED,
+    REQUEST_TIMEOUT,
+    fetch,
+    k8s_errors,
+    kube_api,
+    pods,
+    scheduler_job,
+)
 from daskcloud.cluster.kubernetes._detach import DRIVER_ROLE_LABEL
 from daskcloud.cluster.kubernetes._diagnose import (
     explain_pending,
@@ -45,171 +57,48 @@ from daskcloud.cluster.kubernetes._meta import (
 )
 from daskcloud.cluster.kubernetes._observe import (
     PRICE_ANNOTATION,
+    merge_patch,
     spec_from_job,
+    spec_from_objects,
     status_from_objects,
 )
-from daskcloud.cluster.kubernetes._spec import ClusterSpec
-from daskcloud.exceptions import ConfigError, DaskcloudError, KubernetesError
+from daskcloud.exceptions import ClusterError, ConfigError, KubernetesError
 
 __all__ = [
     "PRICE_ANNOTATION",
     "REQUEST_TIMEOUT",
-    "cluster_logs",
-    "create_cluster",
-    "delete_cluster",
-    "get_status",
+    "KubernetesBackend",
     "kube_api",
-    "list_clusters",
-    "scale_cluster",
     "submit_driver",
     "wait_ready",
 ]
 
 
-_MANAGED = "app.kubernetes.io/managed-by=daskcloud"
-
-
-#: seconds any single request to the API server may take (kr8s' default is no limit)
-REQUEST_TIMEOUT = 30.0
-_CONNECTOR = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="kube-api")
-
-
-def kube_api(
-    *, context: str | None = None, namespace: str | None = None, timeout: float = REQUEST_TIMEOUT
-) -> kr8s.Api:
-    """A sync kr8s client for the current (or the given) kubeconfig context.
-
-    Connecting and every later request are bounded by ``timeout`` seconds, so an API server
-    that accepts connections but never answers is an error, not a hang.
-    """
-    kubeconfig = os.environ.get("KUBECONFIG")
-    # an explicit path keeps kr8s' per-argument client cache from serving a stale kubeconfig
-    if kubeconfig and os.pathsep in kubeconfig:
-        kubeconfig = None
-    where = f" (context {context!r})" if context else ""
-    future = _CONNECTOR.submit(
-        kr8s.api, kubeconfig=kubeconfig, context=context, namespace=namespace
-    )
-    try:
-        api = future.result(timeout=timeout)
-    except concurrent.futures.TimeoutError:
-        raise KubernetesError(
-            f"the Kubernetes API{where} did not answer within {timeout:.0f} s; check "
-            "`kubectl config current-context`, that the cluster is running and your network"
-        ) from None
-    except Exception as exc:  # kr8s raises plain exceptions for missing/invalid kubeconfigs
-        raise KubernetesError(
-            f"cannot use the Kubernetes API{where}: {exc}; check `kubectl config current-context` "
-            "and that the cluster is running (daskcloud cloud plan creates one)"
-        ) from exc
-    api.timeout = timeout
-    return api
-
-
-@contextlib.contextmanager
-def _k8s(action: str) -> Iterator[None]:
-    """Convert kr8s/httpx errors into one-line KubernetesErrors that say what to do."""
-    try:
-        yield
-    except DaskcloudError:
-        raise
-    except kr8s.ServerError as exc:
-        code = exc.response.status_code if exc.response is not None else None
-        hint = {
-            401: "your credentials were refused; refresh them (e.g. gcloud/aws/az get-credentials)",
-            403: "your account may not do this; ask an admin to apply `daskcloud manifests --rbac`",
-            409: "it already exists; pick another --name or run `daskcloud cluster down` first",
-        }.get(code or 0, "see the message from the API server")
-        raise KubernetesError(f"Kubernetes refused to {action}: {exc} ({hint})") from exc
-    except (httpx.HTTPError, OSError) as exc:
-        raise KubernetesError(
-            f"cannot reach the Kubernetes API to {action} ({exc}); check the kube context "
-            "and your network"
-        ) from exc
-
-
-# --- state -------------------------------------------------------------------------------------
-
-
-def _fetch(cls: type[Any], name: str, namespace: str, api: kr8s.Api) -> Any:
-    """One object by name, at once (kr8s' ``get`` keeps retrying a missing object for 2 s)."""
-    obj = cls(name, namespace=namespace, api=api)
-    obj.refresh()
-    return obj
-
-
-def _pods(api: kr8s.Api, namespace: str, selector: str | dict[str, str]) -> list[dict[str, Any]]:
-    return [p.raw for p in Pod.list(api=api, namespace=namespace, label_selector=selector)]
-
-
-def _job(api: kr8s.Api, name: str, namespace: str) -> dict[str, Any] | None:
-    with _k8s(f"read cluster {namespace}/{name}"):
-        try:
-            return _fetch(Job, f"{name}-scheduler", namespace, api).raw
-        except kr8s.NotFoundError:
-            return None
-
-
-def get_status(
-    name: str, namespace: str, *, api: kr8s.Api | None = None, now: dt.datetime | None = None
-) -> ClusterStatus:
-    """The cluster's state, pods, ready workers, age, time left and cost so far."""
-    return _snapshot(api or kube_api(namespace=namespace), name, namespace, now)[0]
-
-
 def _snapshot(
     api: kr8s.Api, name: str, namespace: str, now: dt.datetime | None = None
-) -> tuple[ClusterStatus, list[dict[str, Any]]]:
-    job = _job(api, name, namespace)
+) -> tuple[ClusterStatus, list[dict[str, Any]]] | None:
+    """The cluster's status and pods, or None when it has no scheduler Job."""
+    job = scheduler_job(api, name, namespace)
     if job is None:
-        raise KubernetesError(
-            f"no daskcloud cluster {name!r} in namespace {namespace!r}; `daskcloud cluster list "
-            f"--namespace {namespace}` shows the ones there"
-        )
+        return None
     cid = job["metadata"].get("labels", {}).get(CLUSTER_ID_LABEL, "")
-    with _k8s(f"read cluster {namespace}/{name}"):
-        try:
-            deployment = _fetch(Deployment, f"{name}-workers", namespace, api).raw
-        except kr8s.NotFoundError:
-            deployment = None
-        pods = _pods(api, namespace, {CLUSTER_ID_LABEL: cid})
-    return status_from_objects(job, deployment, pods, now or dt.datetime.now(dt.UTC)), pods
-
-
-def list_clusters(
-    namespace: str, *, api: kr8s.Api | None = None, now: dt.datetime | None = None
-) -> list[ClusterStatus]:
-    """Every daskcloud cluster in ``namespace`` (to find forgotten ones), oldest first."""
-    api = api or kube_api(namespace=namespace)
+    with k8s_errors(f"read cluster {namespace}/{name}"):
+        deployment = _deployment(api, name, namespace)
+        members = pods(api, namespace, {CLUSTER_ID_LABEL: cid})
     now = now or dt.datetime.now(dt.UTC)
-    with _k8s(f"list clusters in namespace {namespace}"):
-        jobs = [
-            j.raw
-            for j in Job.list(
-                api=api,
-                namespace=namespace,
-                label_selector=f"{_MANAGED},{COMPONENT_LABEL}=scheduler",
-            )
-        ]
-        deployments = {
-            d.raw["metadata"].get("labels", {}).get(CLUSTER_ID_LABEL): d.raw
-            for d in Deployment.list(api=api, namespace=namespace, label_selector=_MANAGED)
-        }
-        pods = _pods(api, namespace, _MANAGED)
-    out = []
-    for job in jobs:
-        cid = job["metadata"].get("labels", {}).get(CLUSTER_ID_LABEL)
-        mine = [p for p in pods if p["metadata"].get("labels", {}).get(CLUSTER_ID_LABEL) == cid]
-        out.append(status_from_objects(job, deployments.get(cid), mine, now))
-    return sorted(out, key=lambda s: s.created_at)
+    return status_from_objects(job, deployment, members, now), members
 
 
-# --- create, wait, delete ------------------------------------------------------------------------
+def _deployment(api: kr8s.Api, name: str, namespace: str) -> dict[str, Any] | None:
+    try:
+        return fetch(Deployment, f"{name}-workers", namespace, api).raw
+    except kr8s.NotFoundError:
+        return None
 
 
 def _log_tail(api: kr8s.Api, namespace: str, lines: int = 10) -> Callable[[str, str], list[str]]:
     def tail(pod: str, container: str) -> list[str]:
-        obj = _fetch(Pod, pod, namespace, api)
+        obj = fetch(Pod, pod, namespace, api)
         try:
             got = list(obj.logs(container=container, previous=True, tail_lines=lines))
         except kr8s.ServerError:  # no previous container yet: the current one's log
@@ -239,7 +128,13 @@ def wait_ready(
     tail = _log_tail(api, spec.namespace)
     last = ""
     while True:
-        status, pods = _snapshot(api, spec.name, spec.namespace)
+        snapshot = _snapshot(api, spec.name, spec.namespace)
+        if snapshot is None:
+            raise KubernetesError(
+                f"cluster {spec.name!r} disappeared while starting (its scheduler Job was "
+                "deleted); create it again"
+            )
+        status, pods = snapshot
         problems = fatal_problems(pods, tail)
         if status.state == "failed":
             problems.append(f"the scheduler Job failed ({status.reason})")
@@ -254,7 +149,7 @@ def wait_ready(
             last = line
         remaining = deadline - time.monotonic()
         if remaining <= 0:
-            with _k8s(f"read the events of namespace {spec.namespace}"):
+            with k8s_errors(f"read the events of namespace {spec.namespace}"):
                 events = [e.raw for e in Event.list(api=api, namespace=spec.namespace)]
             reasons = explain_pending(pods, events) or [
                 "no pods exist yet; check the Job and Deployment "
@@ -269,44 +164,82 @@ def wait_ready(
         time.sleep(min(poll, remaining))
 
 
-def create_cluster(
-    spec: ClusterSpec,
-    *,
-    api: kr8s.Api | None = None,
-    timeout: float = 300.0,
-    poll: float = 2.0,
-    context: str | None = None,
-    progress: Callable[[str], None] | None = None,
-) -> ClusterStatus:
-    """Create the cluster of ``spec`` and wait (at most ``timeout`` s) until it is ready.
+def _in_cluster() -> bool:
+    """True inside a pod (and not told to port-forward anyway)."""
+    from daskcloud.config import get
 
-    On any failure — an API error, a pod that cannot start, the timeout, Ctrl-C — every object
-    created so far and the local TLS files are deleted before the error propagates.
+    forced = bool(get("cluster.port-forward"))
+    return bool(os.environ.get("KUBERNETES_SERVICE_HOST")) and not forced
+
+
+class KubernetesBackend(Backend):
+    """A self-ending cluster created through the Kubernetes API (see docs/cluster.md).
+
+    ``context`` is the kubeconfig context (default: the current one); ``poll`` the seconds
+    between two looks while waiting.
     """
-    from daskcloud.cluster.kubernetes._manifests import build_cluster, build_scheduler_job
-    from daskcloud.cluster.kubernetes._tls import generate_tls, write_client_credentials
 
-    api = api or kube_api(context=context, namespace=spec.namespace)
-    if _job(api, spec.name, spec.namespace) is not None:
-        raise KubernetesError(
-            f"cluster {spec.name!r} already exists in namespace {spec.namespace!r}; use it "
-            f"(daskcloud cluster status {spec.name}), pick another --name, or delete it first "
-            f"(daskcloud cluster down {spec.name})"
-        )
-    job_manifest = build_scheduler_job(spec)
-    if spec.price_per_hour is not None:
-        annotations = job_manifest["metadata"].setdefault("annotations", {})
-        annotations[PRICE_ANNOTATION] = f"{spec.price_per_hour:g}"
-    tls = generate_tls(spec)
-    job: Job | None = None
-    try:
-        with _k8s(f"create the scheduler Job of cluster {spec.name!r}"):
+    kind = "kubernetes"
+    options = frozenset(
+        {"name", "namespace", "workers", "cpu", "memory", "gpu", "image", "idle_timeout",
+         "max_lifetime", "node_selector", "tolerations", "price_per_hour"}
+    )  # fmt: skip
+    updatable = frozenset(
+        {"workers", "image", "cpu", "memory", "gpu", "node_selector", "tolerations"}
+    )
+    fixed: ClassVar[Mapping[str, str]] = {
+        "idle_timeout": "the scheduler's --idle-timeout; it needs a new scheduler",
+        "max_lifetime": "the scheduler Job's activeDeadlineSeconds; it needs a new scheduler",
+        "namespace": "a cluster in another namespace is another cluster",
+        "name": "a cluster with another name is another cluster",
+        "price_per_hour": "the cost so far is computed from it",
+    }
+
+    def __init__(self, *, context: str | None = None, poll: float = 2.0) -> None:
+        super().__init__(context=context)
+        self.poll = poll
+        self._apis: dict[str | None, kr8s.Api] = {}
+
+    def api(self, namespace: str | None = None) -> kr8s.Api:
+        """A kr8s client for this backend's context (one per namespace)."""
+        if namespace not in self._apis:
+            self._apis[namespace] = kube_api(context=self.context, namespace=namespace)
+        return self._apis[namespace]
+
+    def ns(self, namespace: str | None) -> str:
+        """``namespace``, or ``daskcloud.cluster.namespace``, or the kube context's, or
+        ``default``."""
+        from daskcloud.config import get
+
+        return namespace or get("cluster.namespace") or self.api().namespace or "default"
+
+    def where(self, namespace=None):
+        context = f", context {self.context!r}" if self.context else ""
+        return f"in namespace {self.ns(namespace)!r}{context}"
+
+    def prepare(self, spec):
+        if "namespace" in spec.model_fields_set:
+            return spec
+        return spec.model_copy(update={"namespace": self.ns(None)})
+
+    # --- create, wait, find, delete --------------------------------------------------------
+
+    def create(self, spec, *, timeout, progress):
+        from daskcloud.cluster.kubernetes._manifests import build_cluster, build_scheduler_job
+        from daskcloud.cluster.kubernetes._tls import generate_tls, write_client_credentials
+
+        api = self.api(spec.namespace)
+        job_manifest = build_scheduler_job(spec)
+        if spec.price_per_hour is not None:
+            annotations = job_manifest["metadata"].setdefault("annotations", {})
+            annotations[PRICE_ANNOTATION] = f"{spec.price_per_hour:g}"
+        tls = generate_tls(spec)
+        with k8s_errors(f"create the scheduler Job of cluster {spec.name!r}"):
             job = Job(job_manifest, api=api)
             job.create()
         owner = Owner(name=job.name, uid=job.metadata["uid"])
         for manifest in build_cluster(spec, tls=tls, owner=owner):
-            kind = manifest["kind"]
-            with _k8s(f"create {kind} {manifest['metadata']['name']}"):
+            with k8s_errors(f"create {manifest['kind']} {manifest['metadata']['name']}"):
                 object_from_spec(manifest, api=api).create()
         creds = write_client_credentials(spec, tls)
         save_record(
@@ -318,91 +251,164 @@ def create_cluster(
                 tls_dir=str(creds.directory),
                 idle_timeout_s=spec.idle_timeout_seconds,
                 max_lifetime_s=spec.max_lifetime_seconds,
-                context=context,
+                context=self.context,
                 extra={"cluster_id": spec.cluster_id},
             )
         )
-        return wait_ready(spec, api=api, timeout=timeout, poll=poll, progress=progress)
-    except BaseException:
-        if job is not None:
-            _delete(api, spec.name, spec.namespace)
-        remove_record("kubernetes", spec.name, spec.namespace)
-        raise
 
+    def wait(self, spec, *, timeout, progress):
+        api = self.api(spec.namespace)
+        return wait_ready(spec, api=api, timeout=timeout, poll=self.poll, progress=progress)
 
-def _delete(api: kr8s.Api, name: str, namespace: str) -> bool:
-    """Delete the Job with Background propagation (the API's default for Jobs orphans pods)."""
-    found = True
-    with _k8s(f"delete cluster {namespace}/{name}"):
+    def find(self, name, namespace=None, *, now: dt.datetime | None = None):
+        ns = self.ns(namespace)
+        snapshot = _snapshot(self.api(ns), name, ns, now)
+        return None if snapshot is None else snapshot[0]
+
+    def delete(self, name, namespace=None):
+        """Delete the scheduler Job (Background propagation: the API's default for Jobs
+        orphans pods); the garbage collector deletes what it owns. The local record and
+        client TLS files go too."""
+        ns = self.ns(namespace)
+        found = True
+        with k8s_errors(f"delete cluster {ns}/{name}"):
+            try:
+                fetch(Job, f"{name}-scheduler", ns, self.api(ns)).delete(
+                    propagation_policy="Background"
+                )
+            except kr8s.NotFoundError:
+                found = False
+        remove_record("kubernetes", name, ns)
+        return found
+
+    def list(self, namespace=None, *, now: dt.datetime | None = None):
+        """Every daskcloud cluster in the namespace (to find forgotten ones), oldest first."""
+        ns = self.ns(namespace)
+        api = self.api(ns)
+        now = now or dt.datetime.now(dt.UTC)
+        with k8s_errors(f"list clusters in namespace {ns}"):
+            selector = f"{MANAGED},{COMPONENT_LABEL}=scheduler"
+            jobs = [j.raw for j in Job.list(api=api, namespace=ns, label_selector=selector)]
+            deployments = {
+                d.raw["metadata"].get("labels", {}).get(CLUSTER_ID_LABEL): d.raw
+                for d in Deployment.list(api=api, namespace=ns, label_selector=MANAGED)
+            }
+            every = pods(api, ns, MANAGED)
+        out = []
+        for job in jobs:
+            cid = job["metadata"].get("labels", {}).get(CLUSTER_ID_LABEL)
+            mine = [
+                p for p in every if p["metadata"].get("labels", {}).get(CLUSTER_ID_LABEL) == cid
+            ]
+            out.append(status_from_objects(job, deployments.get(cid), mine, now))
+        return sorted(out, key=lambda s: s.created_at)
+
+    # --- scale, update, logs -----------------------------------------------------------------
+
+    def _workers_deployment(self, name: str, ns: str, verb: str) -> Deployment:
         try:
-            _fetch(Job, f"{name}-scheduler", namespace, api).delete(propagation_policy="Background")
-        except kr8s.NotFoundError:
-            found = False
-    return found
-
-
-def delete_cluster(name: str, namespace: str, *, api: kr8s.Api | None = None) -> bool:
-    """Delete the cluster (idempotent): True when it existed, False when it was already gone.
-
-    Deleting the scheduler Job is enough: Kubernetes' garbage collector deletes the Secret,
-    Service, NetworkPolicies and worker Deployment it owns. The local record and client TLS
-    files go too.
-    """
-    api = api or kube_api(namespace=namespace)
-    found = _delete(api, name, namespace)
-    remove_record("kubernetes", name, namespace)
-    return found
-
-
-def scale_cluster(name: str, namespace: str, workers: int, *, api: kr8s.Api | None = None) -> int:
-    """Set the number of worker pods; returns it."""
-    if workers < 0:
-        raise ConfigError(f"workers {workers} is negative; give 0 or more, e.g. 4")
-    api = api or kube_api(namespace=namespace)
-    with _k8s(f"scale cluster {namespace}/{name}"):
-        try:
-            deployment = _fetch(Deployment, f"{name}-workers", namespace, api)
+            return fetch(Deployment, f"{name}-workers", ns, self.api(ns))
         except kr8s.NotFoundError:
             raise KubernetesError(
-                f"no daskcloud cluster {name!r} in namespace {namespace!r} to scale; "
+                f"no daskcloud cluster {name!r} in namespace {ns!r} to {verb}; "
                 "`daskcloud cluster list` shows the ones there"
             ) from None
-        deployment.patch({"spec": {"replicas": workers}})
-    return workers
 
+    def scale(self, name, workers, namespace=None):
+        if workers < 0:
+            raise ConfigError(f"workers {workers} is negative; give 0 or more, e.g. 4")
+        ns = self.ns(namespace)
+        with k8s_errors(f"scale cluster {ns}/{name}"):
+            deployment = self._workers_deployment(name, ns, "scale")
+            deployment.patch({"spec": {"replicas": workers}})
+        return workers
 
-def cluster_logs(
-    name: str,
-    namespace: str,
-    *,
-    worker: int | None = None,
-    driver: bool = False,
-    tail: int = 200,
-    api: kr8s.Api | None = None,
-) -> str:
-    """The last ``tail`` log lines of the scheduler, worker number ``worker``, or the driver."""
-    api = api or kube_api(namespace=namespace)
-    component = "driver" if driver else ("worker" if worker is not None else "scheduler")
-    selector = {CLUSTER_LABEL: name}
-    selector |= {DRIVER_ROLE_LABEL: "driver"} if driver else {COMPONENT_LABEL: component}
-    with _k8s(f"read the logs of cluster {namespace}/{name}"):
-        pods = sorted(
-            _pods(api, namespace, selector),
-            key=lambda p: (p["metadata"].get("creationTimestamp", ""), p["metadata"]["name"]),
-        )
-        index = worker or 0
-        if index >= len(pods) or index < 0:
-            have = f"{len(pods)} {component} pod{'s' if len(pods) != 1 else ''}"
+    def current_spec(self, name, namespace=None):
+        ns = self.ns(namespace)
+        job = scheduler_job(self.api(ns), name, ns)
+        with k8s_errors(f"read cluster {ns}/{name}"):
+            deployment = self._workers_deployment(name, ns, "update").raw
+        if job is None:
             raise KubernetesError(
-                f"cluster {name!r} in namespace {namespace!r} has {have}; "
-                + (
-                    f"give --worker between 0 and {len(pods) - 1}"
-                    if pods
-                    else "check `daskcloud cluster status` (is it running?)"
-                )
+                f"no daskcloud cluster {name!r} in namespace {ns!r} to update; "
+                "`daskcloud cluster list` shows the ones there"
             )
-        pod = _fetch(Pod, pods[index]["metadata"]["name"], namespace, api)
-        return "\n".join(pod.logs(tail_lines=tail))
+        return spec_from_objects(job, deployment)
+
+    def apply_update(self, current, desired, changed, *, timeout):
+        """Patch the worker Deployment to what ``desired`` builds; Kubernetes rolls its pods."""
+        from daskcloud.cluster.kubernetes._manifests import build_worker_deployment
+
+        ns = desired.namespace
+        with k8s_errors(f"update cluster {ns}/{desired.name}"):
+            deployment = self._workers_deployment(desired.name, ns, "update")
+            wanted = build_worker_deployment(desired)
+            patch = merge_patch(
+                {"spec": {k: deployment.raw["spec"].get(k) for k in ("replicas", "template")}},
+                {"spec": {k: wanted["spec"][k] for k in ("replicas", "template")}},
+            )
+            if patch:
+                deployment.patch(patch)
+
+    def logs(self, name, namespace=None, *, worker=None, driver=False, tail=200):
+        ns = self.ns(namespace)
+        api = self.api(ns)
+        component = "driver" if driver else ("worker" if worker is not None else "scheduler")
+        selector = {CLUSTER_LABEL: name}
+        selector |= {DRIVER_ROLE_LABEL: "driver"} if driver else {COMPONENT_LABEL: component}
+        with k8s_errors(f"read the logs of cluster {ns}/{name}"):
+            found = sorted(
+                pods(api, ns, selector),
+                key=lambda p: (p["metadata"].get("creationTimestamp", ""), p["metadata"]["name"]),
+            )
+            index = worker or 0
+            if index >= len(found) or index < 0:
+                have = f"{len(found)} {component} pod{'s' if len(found) != 1 else ''}"
+                raise KubernetesError(
+                    f"cluster {name!r} in namespace {ns!r} has {have}; "
+                    + (
+                        f"give --worker between 0 and {len(found) - 1}"
+                        if found
+                        else "check `daskcloud cluster status` (is it running?)"
+                    )
+                )
+            pod = fetch(Pod, found[index]["metadata"]["name"], ns, api)
+            return "\n".join(pod.logs(tail_lines=tail))
+
+    # --- connect -----------------------------------------------------------------------------
+
+    def endpoint(self, name, namespace=None):
+        from daskcloud.cluster.kubernetes._portforward import KubePortForward, ManagedPortForward
+        from daskcloud.cluster.kubernetes._tls import client_security
+
+        ns = self.ns(namespace)
+        security = client_security(ns, name)
+        status = self.status(name, ns)
+        if not status.scheduler_ready:
+            raise ClusterError(
+                f"cluster {ns}/{name} is {status.state}, its scheduler is not ready; see "
+                f"`daskcloud cluster status {name} --namespace {ns}`"
+            )
+        host = f"{name}-scheduler.{ns}.svc"
+        if _in_cluster():
+            # the NetworkPolicy admits only this cluster's pods: probe, else port-forward
+            with contextlib.suppress(OSError), socket.create_connection((host, SCHEDULER_PORT), 5):
+                return Endpoint(address=f"tls://{host}:{SCHEDULER_PORT}", security=security)
+        service = Service(f"{name}-scheduler", namespace=ns, api=self.api(ns))
+        comm = ManagedPortForward(
+            KubePortForward(service, SCHEDULER_PORT), name="scheduler-forward"
+        )
+        comm.start()
+        closers: list[Callable[[], None]] = [comm.close]
+        dashboard = None
+        try:
+            dash = ManagedPortForward(KubePortForward(service, DASHBOARD_PORT), name="dash-forward")
+            dash.start()
+            closers.append(dash.close)
+            dashboard = f"http://{dash.address}/status"
+        except ClusterError:  # the dashboard is a convenience; the scheduler is what matters
+            pass
+        return Endpoint(f"tls://{comm.address}", security, closers, dashboard)
 
 
 def submit_driver(
@@ -423,7 +429,7 @@ def submit_driver(
     from daskcloud.cluster.kubernetes._detach import build_detached_driver, build_journal_pvc
 
     api = api or kube_api(namespace=namespace)
-    job = _job(api, name, namespace)
+    job = scheduler_job(api, name, namespace)
     if job is None:
         raise KubernetesError(
             f"no daskcloud cluster {name!r} in namespace {namespace!r} to run the search on; "
@@ -432,13 +438,13 @@ def submit_driver(
     spec = spec_from_job(job)
     owner = Owner(name=job["metadata"]["name"], uid=job["metadata"]["uid"])
     pvc = build_journal_pvc(spec, size=pvc_size, storage_class=storage_class)
-    with _k8s(f"create the journal volume of cluster {namespace}/{name}"):
+    with k8s_errors(f"create the journal volume of cluster {namespace}/{name}"):
         claim = object_from_spec(pvc, api=api)
         if not claim.exists():
             claim.create()
     driver_name = ""
     for manifest in build_detached_driver(spec, owner=owner, args=args, spec_file=spec_file):
-        with _k8s(f"create {manifest['kind']} {manifest['metadata']['name']}"):
+        with k8s_errors(f"create {manifest['kind']} {manifest['metadata']['name']}"):
             object_from_spec(manifest, api=api).create()
         driver_name = manifest["metadata"]["name"]
     return driver_name

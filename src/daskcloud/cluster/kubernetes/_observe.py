@@ -2,8 +2,8 @@
 
 :mod:`._lifecycle` fetches the scheduler Job, the worker Deployment and the pods; these
 functions turn those dicts into a :class:`~daskcloud.cluster._status.ClusterStatus` (state,
-ready workers, age, time left, cost) or back into the :class:`ClusterSpec` fields a builder
-needs. No I/O.
+ready workers, age, time left, cost, rollout) or back into the :class:`ClusterSpec` a builder
+needs, and compute the merge patch that takes one object to another. No I/O.
 """
 
 from __future__ import annotations
@@ -12,12 +12,20 @@ import contextlib
 import datetime as dt
 from typing import Any
 
+from daskcloud.cluster._placement import Toleration
 from daskcloud.cluster._status import ClusterStatus, MemberInfo
 from daskcloud.cluster.kubernetes._diagnose import pod_is_ready, pod_summary
 from daskcloud.cluster.kubernetes._meta import CLUSTER_ID_LABEL, CLUSTER_LABEL, COMPONENT_LABEL
 from daskcloud.cluster.kubernetes._spec import ClusterSpec, parse_duration
 
-__all__ = ["PRICE_ANNOTATION", "spec_from_job", "status_from_objects"]
+__all__ = [
+    "PRICE_ANNOTATION",
+    "merge_patch",
+    "rollout",
+    "spec_from_job",
+    "spec_from_objects",
+    "status_from_objects",
+]
 
 PRICE_ANNOTATION = "daskcloud.io/price-per-hour"
 
@@ -93,7 +101,31 @@ def status_from_objects(
         price_per_hour=float(price) if price else None,
         members=infos,
         reason=reason,
+        rollout=rollout(deployment),
     )
+
+
+def rollout(deployment: dict[str, Any] | None) -> str:
+    """How the worker Deployment's last change is rolling out; "" before any change.
+
+    What ``kubectl rollout status`` reads: the Deployment controller has seen the latest
+    generation, and every wanted pod is updated and ready.
+    """
+    if not deployment:
+        return ""
+    generation = int(deployment.get("metadata", {}).get("generation") or 1)
+    status = deployment.get("status") or {}
+    if generation <= 1 or "observedGeneration" not in status:
+        return ""
+    wanted = int(deployment["spec"].get("replicas", 0))
+    updated = int(status.get("updatedReplicas") or 0)
+    ready = int(status.get("readyReplicas") or 0)
+    total = int(status.get("replicas") or 0)
+    if status["observedGeneration"] < generation or updated < wanted or ready < wanted:
+        return f"in progress: {updated}/{wanted} workers updated, {ready} ready"
+    if total > wanted:
+        return f"in progress: {total - wanted} old workers still stopping"
+    return f"complete (revision {generation})"
 
 
 def spec_from_job(job: dict[str, Any]) -> ClusterSpec:
@@ -109,3 +141,49 @@ def spec_from_job(job: dict[str, Any]) -> ClusterSpec:
         max_lifetime=f"{lifetime}s",
         idle_timeout=f"{min(_idle_timeout(job) or 1200, lifetime)}s",
     )
+
+
+def _worker_container(deployment: dict[str, Any]) -> dict[str, Any]:
+    containers = deployment["spec"]["template"]["spec"]["containers"]
+    return next((c for c in containers if c.get("name") == "worker"), containers[0])
+
+
+_FROM_JOB = {"name", "namespace", "cluster_id", "idle_timeout", "max_lifetime"}
+
+
+def spec_from_objects(job: dict[str, Any], deployment: dict[str, Any]) -> ClusterSpec:
+    """The spec of a running cluster, read back from its scheduler Job and worker Deployment.
+
+    The image is the workers' (``cluster update --image`` changes theirs, not the scheduler's).
+    """
+    base = spec_from_job(job)
+    pod = deployment["spec"]["template"]["spec"]
+    limits = _worker_container(deployment).get("resources", {}).get("limits", {})
+    price = job["metadata"].get("annotations", {}).get(PRICE_ANNOTATION)
+    return ClusterSpec(
+        **base.model_dump(include=_FROM_JOB),
+        image=_worker_container(deployment)["image"],
+        workers=int(deployment["spec"].get("replicas", 0)),
+        cpu=str(limits.get("cpu", "1")),
+        memory=str(limits.get("memory", "4Gi")),
+        gpu=int(limits.get("nvidia.com/gpu", 0)),
+        node_selector=dict(pod.get("nodeSelector") or {}),
+        tolerations=tuple(Toleration.from_k8s(t) for t in pod.get("tolerations") or []),
+        price_per_hour=float(price) if price else None,
+    )
+
+
+def merge_patch(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
+    """The JSON merge patch (RFC 7386) that turns ``old`` into ``new``; {} when equal.
+
+    Keys missing from ``new`` become ``None`` (deleted); lists are replaced whole.
+    """
+    patch: dict[str, Any] = {key: None for key in old.keys() - new.keys()}
+    for key, value in new.items():
+        before = old.get(key)
+        if isinstance(value, dict) and isinstance(before, dict):
+            if sub := merge_patch(before, value):
+                patch[key] = sub
+        elif value != before or key not in old:
+            patch[key] = value
+    return patch

@@ -17,16 +17,10 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import os
-import tempfile
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
-
+from daskcloud.cluster._certs import ClientCredentials, ClusterTLS, issue_tls, write_private
 from daskcloud.cluster.kubernetes._meta import Owner, metadata
 from daskcloud.cluster.kubernetes._spec import ClusterSpec
 from daskcloud.exceptions import ClusterError
@@ -48,94 +42,17 @@ __all__ = [
 
 #: where scheduler and worker pods mount the TLS Secret
 TLS_MOUNT_PATH = "/etc/daskcloud/tls"
-#: certificates outlive the cluster's maximum lifetime by this much (clock skew, slow starts)
-_VALIDITY_MARGIN = dt.timedelta(days=1)
-
-
-@dataclass(frozen=True)
-class ClusterTLS:
-    """PEM-encoded certificates and keys of one cluster (the CA's private key is not kept)."""
-
-    ca_cert: str
-    scheduler_cert: str
-    scheduler_key: str
-    worker_cert: str
-    worker_key: str
-    client_cert: str
-    client_key: str
-
-    def secret_files(self) -> dict[str, str]:
-        """File name -> PEM text for the Secret: everything except the client's key pair."""
-        return {
-            "ca.pem": self.ca_cert,
-            "scheduler.pem": self.scheduler_cert,
-            "scheduler-key.pem": self.scheduler_key,
-            "worker.pem": self.worker_cert,
-            "worker-key.pem": self.worker_key,
-        }
-
-
-@dataclass(frozen=True)
-class ClientCredentials:
-    """Paths of the client's CA bundle, certificate and key on this machine."""
-
-    directory: Path
-    ca_file: Path
-    cert_file: Path
-    key_file: Path
-
-    def security(self) -> Security:
-        """A ``distributed.security.Security`` that connects to the cluster over mutual TLS."""
-        from distributed.security import Security
-
-        return Security(
-            tls_ca_file=str(self.ca_file),
-            tls_client_cert=str(self.cert_file),
-            tls_client_key=str(self.key_file),
-            require_encryption=True,
-        )
 
 
 def generate_tls(spec: ClusterSpec, *, now: dt.datetime | None = None) -> ClusterTLS:
     """A fresh CA and scheduler, worker and client certificates for ``spec``'s cluster."""
-    now = now or dt.datetime.now(dt.UTC)
-    not_after = now + dt.timedelta(seconds=spec.max_lifetime_seconds) + _VALIDITY_MARGIN
-    ca_key = ec.generate_private_key(ec.SECP256R1())
-    ca_name = _name(f"daskcloud {spec.namespace}/{spec.name} CA")
-    ca_cert = (
-        _builder(ca_name, ca_name, ca_key.public_key(), now, not_after)
-        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-        .add_extension(_key_usage(ca=True), critical=True)
-        .sign(ca_key, hashes.SHA256())
-    )
-
-    def leaf(role: str, dns: list[str], usages: list[x509.ObjectIdentifier]) -> tuple[str, str]:
-        key = ec.generate_private_key(ec.SECP256R1())
-        sans: list[x509.GeneralName] = [x509.DNSName(d) for d in dns]
-        cert = (
-            _builder(_name(f"daskcloud-{role}"), ca_name, key.public_key(), now, not_after)
-            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-            .add_extension(_key_usage(ca=False), critical=True)
-            .add_extension(x509.ExtendedKeyUsage(usages), critical=False)
-            .add_extension(x509.SubjectAlternativeName(sans), critical=False)
-            .sign(ca_key, hashes.SHA256())
-        )
-        return _pem_cert(cert), _pem_key(key)
-
-    both = [ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH]
     svc = spec.scheduler_name
-    scheduler_dns = [svc, f"{svc}.{spec.namespace}", spec.scheduler_host, "localhost"]
-    scheduler_cert, scheduler_key = leaf("scheduler", scheduler_dns, both)
-    worker_cert, worker_key = leaf("worker", [f"{spec.workers_name}.{spec.namespace}"], both)
-    client_cert, client_key = leaf("client", ["daskcloud-client"], [both[1]])
-    return ClusterTLS(
-        ca_cert=_pem_cert(ca_cert),
-        scheduler_cert=scheduler_cert,
-        scheduler_key=scheduler_key,
-        worker_cert=worker_cert,
-        worker_key=worker_key,
-        client_cert=client_cert,
-        client_key=client_key,
+    return issue_tls(
+        f"{spec.namespace}/{spec.name}",
+        spec.max_lifetime_seconds,
+        scheduler_dns=[svc, f"{svc}.{spec.namespace}", spec.scheduler_host, "localhost"],
+        worker_dns=[f"{spec.workers_name}.{spec.namespace}"],
+        now=now,
     )
 
 
@@ -155,9 +72,10 @@ def build_tls_secret(
 
 
 def state_home() -> Path:
-    """daskcloud's state directory: ``$DASKCLOUD_HOME``, else ``~/.daskcloud``."""
-    env = os.environ.get("DASKCLOUD_HOME")
-    return Path(env).expanduser() if env else Path.home() / ".daskcloud"
+    """The state directory: ``daskcloud.home`` (``$DASKCLOUD_HOME``), else ``~/.daskcloud``."""
+    from daskcloud.config import home_dir
+
+    return home_dir()
 
 
 def client_credentials(namespace: str, name: str, *, home: Path | None = None) -> ClientCredentials:
@@ -183,7 +101,7 @@ def write_client_credentials(
         (creds.cert_file, tls.client_cert),
         (creds.key_file, tls.client_key),
     ]:
-        _write_private(path, text)
+        write_private(path, text)
     return creds
 
 
@@ -198,69 +116,3 @@ def client_security(namespace: str, name: str, *, home: Path | None = None) -> S
             "recreate the cluster"
         )
     return creds.security()
-
-
-def _write_private(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` readable by the owner only, via a temp file and rename."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        os.fchmod(fd, 0o600)
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def _name(common_name: str) -> x509.Name:
-    return x509.Name(
-        [
-            x509.NameAttribute(NameOID.ORGANIZATION_NAME, "daskcloud"),
-            x509.NameAttribute(NameOID.COMMON_NAME, common_name),
-        ]
-    )
-
-
-def _builder(
-    subject: x509.Name,
-    issuer: x509.Name,
-    public_key: ec.EllipticCurvePublicKey,
-    now: dt.datetime,
-    not_after: dt.datetime,
-) -> x509.CertificateBuilder:
-    return (
-        x509.CertificateBuilder()
-        .subject_name(subject)
-        .issuer_name(issuer)
-        .public_key(public_key)
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(minutes=5))
-        .not_valid_after(not_after)
-    )
-
-
-def _key_usage(*, ca: bool) -> x509.KeyUsage:
-    return x509.KeyUsage(
-        digital_signature=not ca,
-        content_commitment=False,
-        key_encipherment=False,
-        data_encipherment=False,
-        key_agreement=not ca,
-        key_cert_sign=ca,
-        crl_sign=ca,
-        encipher_only=False,
-        decipher_only=False,
-    )
-
-
-def _pem_cert(cert: x509.Certificate) -> str:
-    return cert.public_bytes(serialization.Encoding.PEM).decode()
-
-
-def _pem_key(key: ec.EllipticCurvePrivateKey) -> str:
-    return key.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption(),
-    ).decode()

@@ -1,10 +1,17 @@
-"""Optuna samplers as strategies: an in-memory study in the driver, driven by ask/tell.
+"""Optuna samplers as strategies: a study in the driver, driven by ask/tell.
 
 The runner asks whenever a worker slot is free, so as many trials are in flight
 as there are worker threads (TPE uses Optuna's ``constant_liar`` so that trials
-asked together differ). The study never leaves the driver; the journal is the
-durable record, and a resumed search replays it into a fresh study with
-``study.add_trial``.
+asked together differ). The journal is the durable record, and a resumed search
+replays it into the study with ``study.add_trial``.
+
+The study lives in memory unless ``storage`` names an Optuna storage — an RDB URL
+(``sqlite:///study.db``, ``postgresql://...``), a JournalStorage file
+(``journal:///path/study.log`` or a path ending in ``.log``) or a ``BaseStorage``
+instance — so optuna-dashboard can watch a running search and Optuna itself can
+continue the study (``optuna.load_study(study_name=..., storage=...)``). Its value is
+scikit-learn's signed score, maximised. On resume, trials already in the stored study
+are not added again, and trials a killed driver left RUNNING are marked FAIL.
 
 With a ``resource`` the candidates Optuna proposes are also promoted by
 asynchronous successive halving (this class *is* a :class:`Halving` whose
@@ -26,7 +33,7 @@ from daskcloud.search.space import from_optuna_params, to_optuna_distributions
 from daskcloud.search.strategies._base import TrialResult
 from daskcloud.search.strategies._halving import Halving, params_key
 
-__all__ = ["SAMPLERS", "OptunaStrategy", "make_sampler"]
+__all__ = ["SAMPLERS", "OptunaStrategy", "make_sampler", "open_storage"]
 
 #: sampler names accepted by :func:`make_sampler` (``optuna-random`` is the registry's
 #: name for Optuna's random sampler; ``random`` alone is scikit-learn's random search)
@@ -83,6 +90,37 @@ def make_sampler(sampler: Any, seed: int | None, **options: Any) -> Any:
     )
 
 
+def open_storage(storage: Any) -> Any:
+    """``None`` (in memory), an RDB URL, ``journal:///path`` or ``*.log``, or a BaseStorage.
+
+    Raises:
+        ConfigError: a storage Optuna cannot open, with the reason.
+    """
+    import optuna
+
+    if storage is None or isinstance(storage, optuna.storages.BaseStorage):
+        return storage
+    if not isinstance(storage, str):
+        raise ConfigError(
+            f"storage {storage!r} is not an Optuna storage; give an RDB URL such as "
+            "'sqlite:///study.db', 'journal:///path/study.log' or an optuna.storages object"
+        )
+    path = storage.removeprefix("journal://") if storage.startswith("journal://") else None
+    if path is None and "://" not in storage and storage.endswith(".log"):
+        path = storage
+    try:
+        if path is not None:
+            from optuna.storages.journal import JournalFileBackend
+
+            return optuna.storages.JournalStorage(JournalFileBackend(path))
+        return optuna.storages.RDBStorage(storage)
+    except Exception as e:  # SQLAlchemy and file errors: one message with the fix
+        raise ConfigError(
+            f"cannot open the Optuna storage {storage!r}: {e}; give a reachable RDB URL "
+            "('sqlite:///study.db') or a writable journal file ('journal:///tmp/study.log')"
+        ) from e
+
+
 class OptunaStrategy(Halving):
     """Candidates proposed by an Optuna sampler; optionally promoted by successive halving.
 
@@ -96,6 +134,8 @@ class OptunaStrategy(Halving):
         sampler_options: keyword arguments for the sampler's constructor.
         resource, min_resource, max_resource, eta: as for :class:`Halving`; the
             default ``resource=None`` runs every trial on the full data.
+        storage: where the study lives (see the module docstring); default in memory.
+        study_name: the study's name in ``storage`` (created, or loaded when it exists).
 
     The study is available as :attr:`study` (``study.trials_dataframe()``, Optuna's plots).
 
@@ -121,12 +161,16 @@ class OptunaStrategy(Halving):
         min_resource: int | None = None,
         max_resource: int | None = None,
         eta: int = 3,
+        storage: Any = None,
+        study_name: str | None = None,
     ) -> None:
         n = DEFAULT_N_CANDIDATES if n_candidates is None else n_candidates
         if isinstance(n, bool) or not isinstance(n, int) or n < 1:
             raise ConfigError(f"n_candidates must be a positive integer, got {n_candidates!r}")
         self.sampler = sampler
         self.sampler_options = dict(sampler_options or {})
+        self.storage = storage
+        self.study_name = study_name
         super().__init__(
             space,
             n_candidates=n,
@@ -142,15 +186,34 @@ class OptunaStrategy(Halving):
 
         optuna.logging.set_verbosity(optuna.logging.WARNING)
         self.distributions = to_optuna_distributions(self.space)
+        storage = open_storage(self.storage)
         self.study = optuna.create_study(
             direction="maximize",
             sampler=make_sampler(self.sampler, self._seed, **self.sampler_options),
+            storage=storage,
+            study_name=self.study_name,
+            load_if_exists=True,
         )
+        self._stored = set() if storage is None else self._settle_stored_trials(storage)
         self.candidates = []
         self._by_key = {}
         self._open: dict[int, Any] = {}  # candidate -> optuna.Trial still RUNNING
         self._replayed: dict[int, dict[int, float]] | None = None
         self._exhausted = False
+
+    def _settle_stored_trials(self, storage: Any) -> set[str]:
+        """Keys of the finished trials already in a stored study; stale RUNNING ones -> FAIL."""
+        from optuna.trial import TrialState
+
+        stored = set()
+        study_id = storage.get_study_id_from_name(self.study.study_name)
+        for trial in self.study.get_trials(deepcopy=False):
+            if trial.state == TrialState.RUNNING:  # its driver died; the journal has its fits
+                trial_id = storage.get_trial_id_from_study_id_trial_number(study_id, trial.number)
+                storage.set_trial_state_values(trial_id, TrialState.FAIL)
+            elif trial.state.is_finished() and set(trial.params) == set(self.distributions):
+                stored.add(params_key(from_optuna_params(self.space, trial.params)))
+        return stored
 
     def _add_candidate(self, params: Mapping[str, Any]) -> int:
         index = len(self.candidates)
@@ -266,7 +329,8 @@ class OptunaStrategy(Halving):
         try:
             super().replay(results)
             for candidate in sorted(self._replayed):
-                self._add_frozen(candidate, self._replayed[candidate])
+                if params_key(self.candidates[candidate]) not in self._stored:
+                    self._add_frozen(candidate, self._replayed[candidate])
             if self._replayed and self._seed is not None and isinstance(self.sampler, str):
                 # A fresh sampler with the old seed would re-propose the journaled points
                 # first; derive a new seed from the number of replayed candidates instead.
