@@ -10,6 +10,10 @@ thread, started once, not timed):
 - ``joblib-dask``: ``GridSearchCV(n_jobs=-1)`` under joblib's dask backend (fewer
   trials: it is slow, see the result);
 - ``sklearn-loky``: ``GridSearchCV(n_jobs=2)``, for reference.
+
+The machine's limit for trivial trials: the same fit and score done serially in
+this process with no framework (:func:`serial_rate`), times the cores. Every
+contender's rate is also reported as a share of it (goal for daskcloud: 0.5).
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ from benchmarks._common import interleave, local_client, md_table, median
 __all__ = ["run", "tables"]
 
 GOAL_TRIALS_PER_S = 2000.0
+GOAL_SHARE_OF_LIMIT = 0.5
 
 
 def _data() -> tuple[np.ndarray, np.ndarray, list[tuple[np.ndarray, np.ndarray]]]:
@@ -41,6 +46,18 @@ def trivial_trial(i: float, X: np.ndarray, y: np.ndarray) -> float:
 
     est = DummyRegressor(strategy="constant", constant=float(i)).fit(X[:48], y[:48])
     return float(est.score(X[48:], y[48:]))
+
+
+def serial_rate(n: int) -> float:
+    """Trivial trials per second done serially in this process, no framework (best of 3)."""
+    X, y, _ = _data()
+    best = float("inf")
+    for _ in range(3):
+        t = time.perf_counter()
+        for i in range(n):
+            trivial_trial(float(i), X, y)
+        best = min(best, time.perf_counter() - t)
+    return n / best
 
 
 def _daskcloud(client: Any, n: int, workdir: Path) -> dict[str, Any]:
@@ -140,6 +157,10 @@ def run(
     n_slow = n_slow or min(n, 300 if quick else 2000)
     own = contextlib.nullcontext(client) if client is not None else local_client(2)
     with tempfile.TemporaryDirectory() as tmp, own as client:
+        cores = sum(client.nthreads().values())
+        serial = serial_rate(min(n, 2000))
+        print(f"  serial fit + score: {serial:.0f}/s x {cores} cores = limit "
+              f"{serial * cores:.0f}/s", flush=True)  # fmt: skip
         table = {
             "daskcloud": lambda: _daskcloud(client, n, Path(tmp)),
             "dask": lambda: _dask(client, n),
@@ -158,9 +179,12 @@ def run(
             else {"error": rs[0]["error"]}
         )
     ref = summary.get("daskcloud", {}).get("trials_per_s")
+    limit = serial * cores
     for s in summary.values():
         if ref and "trials_per_s" in s:
             s["ratio_to_daskcloud"] = s["trials_per_s"] / ref
+        if "trials_per_s" in s:
+            s["share_of_limit"] = s["trials_per_s"] / limit
     return {
         "benchmark": "dispatch",
         "mode": "quick" if quick else "full",
@@ -168,6 +192,10 @@ def run(
         "n_slow": n_slow,
         "rounds": rounds,
         "goal_trials_per_s": GOAL_TRIALS_PER_S,
+        "goal_share_of_limit": GOAL_SHARE_OF_LIMIT,
+        "serial_trials_per_s": serial,
+        "cores": cores,
+        "limit_trials_per_s": limit,
         "summary": summary,
         "runs": runs,
     }
@@ -177,9 +205,24 @@ def tables(result: dict[str, Any]) -> str:
     rows = []
     for name, s in result["summary"].items():
         if "error" in s:
-            rows.append([name, None, None, None, s["error"]])
+            rows.append([name, None, None, None, None, s["error"]])
         else:
-            rows.append([name, s["n"], s["trials_per_s"], s.get("ratio_to_daskcloud"), ""])
-    return md_table(
-        ["contender", "trials", "trials/s (median)", "rate / daskcloud's", "note"], rows
+            rows.append([name, s["n"], s["trials_per_s"], s.get("ratio_to_daskcloud"),
+                         s.get("share_of_limit"), ""])  # fmt: skip
+    table = md_table(
+        ["contender", "trials", "trials/s (median)", "rate / daskcloud's", "rate / limit", "note"],
+        rows,
     )
+    if "limit_trials_per_s" not in result:  # a result from before the limit was measured
+        return table
+    ours = result["summary"].get("daskcloud", {})
+    dask = result["summary"].get("dask", {})
+    line = (
+        f"Limit: the same fit + score serially in one process, {result['serial_trials_per_s']:.0f}"
+        f"/s x {result['cores']} cores = {result['limit_trials_per_s']:.0f} trials/s; daskcloud "
+        f"{ours.get('trials_per_s', float('nan')):.0f}/s = "
+        f"{ours.get('share_of_limit', float('nan')):.2f} of it (goal {GOAL_SHARE_OF_LIMIT})"
+    )
+    if dask.get("ratio_to_daskcloud"):
+        line += f", {1 / dask['ratio_to_daskcloud']:.1f}x plain Dask (goal 3x)"
+    return line + ".\n\n" + table

@@ -435,6 +435,64 @@ app.command("manifests")(manifests)
 app.add_typer(cluster_app, name="cluster")
 
 
+# --- image: the production tier ---------------------------------------------------------------
+
+image_app = typer.Typer(
+    help="The production tier: an image with everything the pods need (see docs/delivery.md).",
+    no_args_is_help=True,
+)
+app.add_typer(image_app, name="image")
+
+
+@image_app.command("build")
+def image_build(
+    tag: str = typer.Option(..., "--tag", "-t", help="Image to build, REGISTRY/NAME:TAG."),
+    push: bool = typer.Option(False, "--push", help="Push it after the build."),
+    packages: list[str] = typer.Option(
+        [], "--packages", help="Another package to bake in at this machine's version."
+    ),
+    builder: str | None = typer.Option(
+        None, "--builder", help="docker, podman or buildah (default: the first on PATH)."
+    ),
+    context: Path | None = typer.Option(
+        None, "--context", help="Write the build context here and keep it (default: a temp dir)."
+    ),
+    write_only: bool = typer.Option(
+        False, "--write-only", help="Write the context and stop: build it elsewhere."
+    ),
+) -> None:
+    """Build an image from this machine's environment: nothing installed when pods start.
+
+    The default tier (sync) needs no image: pods run the official dask image and an init
+    container installs this machine's pinned packages at every start. For production — fast
+    starts, air-gapped clusters, an artefact to scan and keep — bake them into an image
+    instead: the Dockerfile (deploy/Dockerfile rendered on the official dask image at this
+    machine's dask and Python versions), requirements.txt (every package pinned to the versions
+    here) and wheels of daskcloud and local packages, built with docker, podman or buildah.
+    Pass the printed --image to `daskcloud cluster up` or `daskcloud manifests`.
+    """
+    import tempfile
+
+    from daskcloud.exceptions import ConfigError
+    from daskcloud.sync._image import build_image, write_context
+
+    with tempfile.TemporaryDirectory(prefix="daskcloud-image-") as tmp:
+        where = context or Path(tmp)
+        written = write_context(where, packages)
+        err_console.print(
+            f"build context in {where}: FROM {written.base_image}, "
+            f"{len(written.requirements)} pinned packages, {', '.join(written.wheels)}",
+            highlight=False,
+        )
+        if write_only:
+            if context is None:
+                raise ConfigError("--write-only needs --context DIR to keep the context in")
+            return
+        for command in build_image(written, tag, push=push, builder=builder):
+            err_console.print(f"ran: {command}", highlight=False)
+    typer.echo(f"--image {tag}")
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``daskcloud`` console script."""
     from daskcloud.jobs._signals import stop_on_signals

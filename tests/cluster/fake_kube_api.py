@@ -20,6 +20,7 @@ the ``app.kubernetes.io/component`` label of pod templates.
 from __future__ import annotations
 
 import asyncio
+import copy
 import datetime
 import threading
 import uuid
@@ -118,8 +119,12 @@ class FakeKubeAPI(kmock.KubernetesEmulator):
             meta = request.data.setdefault("metadata", {})
             meta.setdefault("uid", str(uuid.uuid4()))
             meta.setdefault("creationTimestamp", _now())
+            meta.setdefault("generation", 1)
             if request.namespace:
                 meta.setdefault("namespace", request.namespace)
+        before = None
+        if action == kmock.action.UPDATE and request.resource is not None:
+            before = copy.deepcopy(self._get(request.resource, request.namespace, request.name))
         response = await super()._handle(request)
         if request.resource is None or response.status >= 400:
             return response
@@ -127,7 +132,7 @@ class FakeKubeAPI(kmock.KubernetesEmulator):
         if action == kmock.action.CREATE and plural in ("jobs", "deployments"):
             await self._kubelet(request.data)
         elif action == kmock.action.UPDATE and plural == "deployments":
-            await self._kubelet(self._get(request.resource, request.namespace, request.name))
+            await self._rollout(request.resource, request.namespace, request.name, before or {})
         elif action == kmock.action.DELETE:
             await self._collect_garbage()
         return response
@@ -169,6 +174,24 @@ class FakeKubeAPI(kmock.KubernetesEmulator):
                 self._objects[key].create(obj)
             else:
                 self._objects[key] = obj
+
+    async def _rollout(self, resource, namespace, name, before: dict[str, Any]) -> None:
+        """A changed Deployment: a new generation; a changed pod template replaces every pod
+        (the fake's rollout: all at once); then the controller's status."""
+        key = (resource, namespace, name)
+        after = self._get(resource, namespace, name)
+        if after.get("spec") != before.get("spec"):
+            generation = int(before.get("metadata", {}).get("generation", 1)) + 1
+            async with self._lock:
+                self._objects[key].patch({"metadata": {"generation": generation}})
+        if after.get("spec", {}).get("template") != before.get("spec", {}).get("template"):
+            uid = after["metadata"]["uid"]
+            for pod in self._live("pods"):
+                if any(r.get("uid") == uid for r in pod["metadata"].get("ownerReferences", [])):
+                    pod_key = (kmock.resource("", "v1", "pods"), namespace, pod["metadata"]["name"])
+                    async with self._lock:
+                        self._objects[pod_key].delete()
+        await self._kubelet(self._get(resource, namespace, name))
 
     async def _kubelet(self, owner: dict[str, Any]) -> None:
         if not owner:
@@ -233,6 +256,31 @@ class FakeKubeAPI(kmock.KubernetesEmulator):
                     "lastTimestamp": _now(),
                 }
                 await self._put("events", "", "v1", event)
+        if owner.get("kind") == "Deployment":
+            mine = [
+                p
+                for p in self._live("pods")
+                if any(
+                    r.get("uid") == meta["uid"] for r in p["metadata"].get("ownerReferences", [])
+                )
+            ]
+            ready = sum(
+                1
+                for p in mine
+                if any(
+                    c["type"] == "Ready" and c["status"] == "True"
+                    for c in p["status"].get("conditions", [])
+                )
+            )
+            status = {
+                "observedGeneration": int(meta.get("generation", 1)),
+                "replicas": len(mine),
+                "updatedReplicas": len(mine),
+                "readyReplicas": ready,
+            }
+            key = (kmock.resource("apps", "v1", "deployments"), meta["namespace"], meta["name"])
+            async with self._lock:
+                self._objects[key].patch({"status": status})
 
     @staticmethod
     def _status(spec: dict[str, Any], b: PodBehaviour) -> dict[str, Any]:

@@ -115,8 +115,12 @@ def test_tune_detach_submits_the_checked_spec_as_a_driver_job(fake_kube_api, tmp
     assert args[:2] == ["tune", "/spec/ridge.toml"]
     assert args[args.index("--scheduler") + 1] == "$(DASK_SCHEDULER_ADDRESS)"
     assert args[args.index("--out") + 1].startswith("/journal/")
-    (config_map,) = fake_kube_api.live("configmaps", NS)
+    maps = fake_kube_api.live("configmaps", NS)
+    (config_map,) = [c for c in maps if c["metadata"]["name"] == "hpo-driver-spec"]
     assert config_map["data"]["ridge.toml"] == spec.read_text()
+    # the driver runs daskcloud's command line: its init container installs all of daskcloud's
+    (init,) = driver["spec"]["template"]["spec"]["initContainers"]
+    assert "/etc/daskcloud/sync/requirements-driver.txt" in init["args"]
 
 
 def test_tune_detach_needs_a_cluster_and_a_valid_spec(fake_kube_api, tmp_path, capsys):

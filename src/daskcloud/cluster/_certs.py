@@ -15,8 +15,6 @@ either writes a key.
 from __future__ import annotations
 
 import datetime as dt
-import os
-import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +24,8 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+from daskcloud.core.files import atomic_write
 
 if TYPE_CHECKING:  # pragma: no cover
     from distributed.security import Security
@@ -141,15 +141,8 @@ def issue_tls(
 
 def write_private(path: Path, text: str) -> None:
     """Write ``text`` to ``path`` readable by the owner only, via a temp file and rename."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        os.fchmod(fd, 0o600)
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_write(path, mode=0o600) as part:
+        part.write_text(text)
 
 
 def _name(common_name: str) -> x509.Name:

@@ -14,17 +14,18 @@ are well-formed, packages are pip requirements. Invalid values raise
 from __future__ import annotations
 
 import re
+import sys
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
+from importlib.metadata import version
 from typing import Any, Literal
 
 from packaging.requirements import InvalidRequirement, Requirement
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from daskcloud._version import __version__
 from daskcloud.cluster._placement import Toleration, parse_node_selector, parse_tolerations
+from daskcloud.core.units import format_cpu, parse_cpu, parse_duration, parse_memory
 from daskcloud.exceptions import ConfigError
 
 __all__ = [
@@ -43,7 +44,7 @@ __all__ = [
 
 SCHEDULER_PORT = 8786
 DASHBOARD_PORT = 8787
-DEFAULT_IMAGE_REPOSITORY = "ghcr.io/daskcloud/daskcloud"
+DEFAULT_IMAGE_REPOSITORY = "ghcr.io/dask/dask"
 #: longest cluster name: leaves room for the ``-scheduler``/``-workers`` suffixes and pod hashes
 MAX_NAME_LENGTH = 40
 #: no cluster may be asked to live longer than this
@@ -52,76 +53,26 @@ MAX_LIFETIME_SECONDS = 30 * 24 * 3600
 _DNS_LABEL = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
 _NAMESPACE = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 _LABEL_VALUE = re.compile(r"^([A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?)?$")
-_DURATION = re.compile(r"^(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$")
-_CPU = re.compile(r"^(\d+(?:\.\d+)?|\.\d+)(m?)$")
-_MEMORY = re.compile(r"^(\d+(?:\.\d+)?)(Ki|Mi|Gi|Ti|Pi|Ei|k|M|G|T|P|E)?$")
-_MEMORY_UNITS = {
-    None: 1,
-    "k": 10**3,
-    "M": 10**6,
-    "G": 10**9,
-    "T": 10**12,
-    "P": 10**15,
-    "E": 10**18,
-    "Ki": 2**10,
-    "Mi": 2**20,
-    "Gi": 2**30,
-    "Ti": 2**40,
-    "Pi": 2**50,
-    "Ei": 2**60,
-}
 _MIN_MEMORY = 256 * 2**20
 
 
 def default_image() -> str:
-    """``daskcloud.cluster.image``, else our image at the installed version (never latest)."""
+    """The team's image (dask config ``daskcloud.cluster.image``), else the official dask image
+    at the client's distributed and Python versions: it exists for every dask release, and the
+    sync init container adds the client's pinned packages (never ``latest``)."""
     from daskcloud.config import get
 
-    return get("cluster.image") or f"{DEFAULT_IMAGE_REPOSITORY}:{__version__}"
+    configured = get("cluster.image")
+    if configured:
+        return str(configured)
+    python = f"{sys.version_info[0]}.{sys.version_info[1]}"
+    return f"{DEFAULT_IMAGE_REPOSITORY}:{version('distributed')}-py{python}"
 
 
-def parse_duration(value: str | int, what: str = "duration") -> int:
-    """Seconds in ``value``: ``"90s"``, ``"20m"``, ``"8h"``, ``"1h30m"``, ``"2d"`` or an int."""
-    if isinstance(value, bool):
-        raise ValueError(f"{what} {value!r} is not a duration; write e.g. '20m', '8h' or '1h30m'")
-    if isinstance(value, int):
-        seconds = value
-    else:
-        match = _DURATION.match(str(value).strip())
-        if not match or not any(match.groups()):
-            raise ValueError(
-                f"{what} {value!r} is not a duration; write a number with a unit s, m, h or d, "
-                "e.g. '20m', '8h' or '1h30m'"
-            )
-        d, h, m, s = (int(g or 0) for g in match.groups())
-        seconds = ((d * 24 + h) * 60 + m) * 60 + s
-    if seconds <= 0:
-        raise ValueError(f"{what} {value!r} must be longer than zero, e.g. '20m'")
-    return seconds
+def _config(key: str) -> Any:
+    from daskcloud.config import get
 
-
-def parse_memory(value: str | int) -> int:
-    """Bytes in a Kubernetes memory quantity such as ``"4Gi"`` or ``"512Mi"``."""
-    text = str(value).strip()
-    match = _MEMORY.match(text)
-    if not match:
-        raise ValueError(
-            f"memory {value!r} is not a Kubernetes quantity; {_memory_hint(text)} "
-            "(units Ki, Mi, Gi, Ti are powers of 1024; k, M, G, T powers of 1000; no space)"
-        )
-    number, unit = match.groups()
-    return int(Decimal(number) * _MEMORY_UNITS[unit])
-
-
-def _memory_hint(text: str) -> str:
-    """Suggest the quantity the user probably meant: '12 GB' -> '12Gi'."""
-    match = re.match(r"^\s*(\d+(?:\.\d+)?)\s*([kKmMgGtTpP])?\s*(i?[bB]?)?\s*$", text)
-    if match and match.group(2):
-        number, prefix = match.group(1), match.group(2).upper()
-        prefix = "k" if prefix == "K" else prefix
-        binary = "Ki" if prefix == "k" else f"{prefix}i"
-        return f"write '{number}{binary}' or '{number}{prefix}'"
-    return "write e.g. '4Gi' or '512Mi'"
+    return get(key)
 
 
 @dataclass(frozen=True)
@@ -194,16 +145,33 @@ class ClusterSpec(BaseModel):
     gpu: int = _option(0, "GPUs per worker (nvidia.com/gpu).", flag="--gpu", metavar="N")
     image: str = _option(
         default_factory=default_image,
-        help="Container image pinned by tag or digest (default: daskcloud's, this version).",
+        help="Container image pinned by tag or digest (default: the official dask image at "
+        "this machine's dask and Python versions; `daskcloud image build` makes one).",
         flag="--image",
         metavar="IMAGE",
     )
     packages: tuple[str, ...] = _option(
         (),
-        "pip requirement to install on the workers, e.g. 'xgboost>=2' (repeatable).",
+        "Package the workers need besides the search's, at this machine's version: an "
+        "installed distribution (xgboost) or a local module (my_models) (repeatable).",
         flag="--packages",
-        metavar="REQ",
+        metavar="PKG",
     )
+    index_url: str | None = _option(
+        default_factory=lambda: _config("packages.index-url"),
+        help="Package index the pods install from (a mirror; default: pip's).",
+        flag="--index-url", metavar="URL",
+    )  # fmt: skip
+    extra_index_urls: tuple[str, ...] = _option(
+        default_factory=lambda: tuple(_config("packages.extra-index-urls") or ()),
+        help="Another package index, e.g. a private one (repeatable).",
+        flag="--extra-index-url", metavar="URL",
+    )  # fmt: skip
+    image_pull_secret: str | None = _option(
+        default_factory=lambda: _config("cluster.image-pull-secret"),
+        help="Secret with the credentials of a private registry (imagePullSecrets).",
+        flag="--image-pull-secret", metavar="NAME",
+    )  # fmt: skip
     idle_timeout: str = _option(
         "20m", "End the cluster after this long without work.", flag="--idle-timeout",
         metavar="DURATION",
@@ -333,15 +301,7 @@ class ClusterSpec(BaseModel):
     def _check_cpu(cls, value: Any) -> str:
         if isinstance(value, bool) or not isinstance(value, str | int | float):
             raise ValueError(f"cpu {value!r} is not a number of cores; write e.g. '2' or '500m'")
-        text = str(value).strip()
-        match = _CPU.match(text)
-        millicores = _millicores(match) if match else None
-        if millicores is None or millicores <= 0:
-            raise ValueError(
-                f"cpu {value!r} is not a positive Kubernetes cpu quantity; write cores such as "
-                "'2' or '1.5', or millicores such as '500m'"
-            )
-        return f"{millicores // 1000}" if millicores % 1000 == 0 else f"{millicores}m"
+        return format_cpu(parse_cpu(value))
 
     @field_validator("memory", mode="before")
     @classmethod
@@ -372,6 +332,32 @@ class ClusterSpec(BaseModel):
             )
         return value
 
+    @field_validator("index_url", "extra_index_urls", mode="before")
+    @classmethod
+    def _check_index_urls(cls, value: Any) -> Any:
+        if value is None:
+            return None
+        if isinstance(value, str) and value.strip() and not value.startswith("--"):
+            urls, one = [value], True
+        else:
+            urls, one = list(value or ()), False
+        for url in urls:
+            if not re.match(r"^https?://[^\s/]+", str(url)):
+                raise ValueError(
+                    f"package index {url!r} is not an http(s) URL; write e.g. "
+                    "'https://pypi.example.com/simple'"
+                )
+        return value if one else tuple(str(u) for u in urls)
+
+    @field_validator("image_pull_secret")
+    @classmethod
+    def _check_pull_secret(cls, value: str | None) -> str | None:
+        if value is not None and not re.match(r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$", value):
+            raise ValueError(
+                f"image pull secret {value!r} is not a Secret name; write e.g. 'regcred'"
+            )
+        return value
+
     @field_validator("packages", mode="before")
     @classmethod
     def _check_packages(cls, value: Any) -> Any:
@@ -383,8 +369,9 @@ class ClusterSpec(BaseModel):
             try:
                 Requirement(str(item))
             except InvalidRequirement as exc:
+                detail = str(exc).splitlines()[0].strip()
                 raise ValueError(
-                    f"package {item!r} is not a pip requirement ({exc}); write e.g. "
+                    f"package {item!r} is not a pip requirement ({detail}); write e.g. "
                     "'xgboost>=2' or 'lightgbm==4.5.0'"
                 ) from None
         return tuple(str(item).strip() for item in value)
@@ -435,11 +422,7 @@ class ClusterSpec(BaseModel):
     @property
     def cpu_millicores(self) -> int:
         """CPU per worker in millicores."""
-        match = _CPU.match(self.cpu)
-        assert match is not None
-        millicores = _millicores(match)
-        assert millicores is not None
-        return millicores
+        return parse_cpu(self.cpu)
 
     @property
     def threads_per_worker(self) -> int:
@@ -523,18 +506,6 @@ def _compared(spec: ClusterSpec, field: str) -> Any:
     if field == "memory":
         return parse_memory(spec.memory)
     return getattr(spec, field)
-
-
-def _millicores(match: re.Match[str]) -> int | None:
-    number, milli = match.groups()
-    try:
-        amount = Decimal(number)
-    except InvalidOperation:  # pragma: no cover - the regex admits only decimals
-        return None
-    scaled = amount if milli else amount * 1000
-    if scaled != scaled.to_integral_value():
-        return None
-    return int(scaled)
 
 
 def _suggest_label(value: str) -> str:

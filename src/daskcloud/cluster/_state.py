@@ -14,20 +14,20 @@ the Kubernetes API stays the truth for Kubernetes clusters. Writes are atomic (t
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import tempfile
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
 from daskcloud.cluster.kubernetes._tls import state_home
+from daskcloud.core.files import atomic_write
 from daskcloud.exceptions import ClusterError
 
 __all__ = [
     "ClusterRecord",
     "cluster_dir",
+    "cluster_price",
     "list_records",
     "load_record",
     "remove_record",
@@ -76,14 +76,8 @@ def save_record(record: ClusterRecord) -> Path:
     directory = cluster_dir(record.backend, record.name, record.namespace)
     directory.mkdir(parents=True, exist_ok=True, mode=0o700)
     path = directory / "cluster.json"
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".cluster.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as f:
-            f.write(record.to_json())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_write(path, mode=0o600) as part:
+        part.write_text(record.to_json())
     return path
 
 
@@ -122,3 +116,21 @@ def list_records(backend: Backend | None = None) -> list[ClusterRecord]:
 def remove_record(backend: Backend, name: str, namespace: str | None = None) -> None:
     """Delete the cluster's local directory (record, client certificate and key, logs)."""
     shutil.rmtree(cluster_dir(backend, name, namespace), ignore_errors=True)
+
+
+def cluster_price(client: Any) -> float | None:
+    """The price per hour recorded for the cluster ``client`` (a Client or an address) uses.
+
+    The local record of a cluster made by ``daskcloud cluster up`` gives its price; an
+    unknown cluster returns None (its cost then counts as 0: give ``price_per_hour``).
+    """
+    address = client if isinstance(client, str) else getattr(client, "scheduler", None)
+    address = getattr(address, "address", address)
+    try:
+        records = list_records()
+    except Exception:  # a missing or unreadable state directory just means "unknown"
+        return None
+    for record in records:
+        if record.address and address and str(address).endswith(record.address.split("://")[-1]):
+            return record.price_per_hour
+    return None

@@ -24,7 +24,6 @@ Steps of :func:`run_rossmann`:
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
@@ -35,6 +34,7 @@ import numpy as np
 import pandas as pd
 from sklearn.base import clone
 
+from daskcloud.core.files import atomic_write
 from daskcloud.exceptions import ConfigError, DataError
 from daskcloud.jobs._rossmann_plan import (
     MODELS,
@@ -142,12 +142,8 @@ def _write_submission(model: Any, test: pd.DataFrame, path: Path) -> Path:
     sales = np.asarray(model.predict(X_test), dtype=np.float64)
     sales[X_test["Open"].to_numpy() == 0] = 0.0
     frame = pd.DataFrame({"Id": test["Id"].to_numpy(), "Sales": sales}).sort_values("Id")
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    try:
-        frame.to_csv(tmp, index=False, float_format="%.2f")
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    with atomic_write(path) as part:
+        frame.to_csv(part, index=False, float_format="%.2f")
     return path
 
 
@@ -189,9 +185,8 @@ def _write_holdout_predictions(
             **{name: np.asarray(pred) for name, pred in predictions.items()},
         }
     )
-    tmp = path.with_name(f".{path.name}.tmp")
-    table.to_parquet(tmp, index=False)
-    tmp.replace(path)
+    with atomic_write(path) as part:
+        table.to_parquet(part, index=False)
 
 
 def _run_name(data_dir: Any, preset: str, model: str) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import time
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -127,6 +127,15 @@ def open_client(
         yield client
 
 
+def _priced(budget: Any, client: Any) -> Any:
+    """A ``max_cost`` budget without a price, at the price recorded for ``client``'s cluster."""
+    if client is None or budget is None or budget.max_cost is None or budget.price_per_hour:
+        return budget
+    from daskcloud.cluster import cluster_price
+
+    return budget.with_price(cluster_price(client))
+
+
 def _make_search(estimator: Any, space: Any, cv: Any, options: SearchOptions, **engine: Any) -> Any:
     from daskcloud.search import DaskSearchCV, resolve_strategy
 
@@ -176,24 +185,35 @@ def search(
     called only after the search checked its inputs.
     """
     started = time.perf_counter()
-    engine = _make_search(
-        estimator,
-        space,
-        cv,
-        options,
-        client=client,
-        journal=run_dir / JOURNAL_FILE,
-        resume=resume,
-        progress=progress,
-    )
     fresh = not any(run_dir.iterdir())
-    try:
-        with as_interrupted():
-            fitted = engine.fit(X, y)
-    except DaskcloudError as e:
-        if e.exit_code == 2 and fresh and not any(run_dir.iterdir()):
-            run_dir.rmdir()  # an input that could never work leaves nothing behind
-        raise
+    budget = options.budget
+    with contextlib.ExitStack() as stack:
+        lazy = callable(client) and not hasattr(client, "submit")
+        if (
+            lazy
+            and budget is not None
+            and budget.max_cost is not None
+            and not budget.price_per_hour
+        ):
+            # the price comes from the cluster: open it now
+            client, lazy = stack.enter_context(client()), False
+        engine = _make_search(
+            estimator,
+            space,
+            cv,
+            replace(options, budget=_priced(budget, None if lazy else client)),
+            client=client,
+            journal=run_dir / JOURNAL_FILE,
+            resume=resume,
+            progress=progress,
+        )
+        try:
+            with as_interrupted():
+                fitted = engine.fit(X, y)
+        except DaskcloudError as e:
+            if e.exit_code == 2 and fresh and not any(run_dir.iterdir()):
+                run_dir.rmdir()  # an input that could never work leaves nothing behind
+            raise
     wall_s = time.perf_counter() - started
     summary = write_run(fitted, run_dir, name=name, wall_s=wall_s, extra=extra)
     return TuneResult(run_dir=run_dir, summary=summary, search=fitted)

@@ -10,7 +10,6 @@ from __future__ import annotations
 import datetime as dt
 import html
 import json
-import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -18,6 +17,7 @@ from typing import Any
 import plotly.graph_objects as go
 from plotly.offline import get_plotlyjs
 
+from daskcloud.core.files import atomic_write
 from daskcloud.report import _figures as figures
 from daskcloud.report._load import RunData, load_run
 from daskcloud.search._terms import ScoreTerms
@@ -180,10 +180,6 @@ def write_report(run_dir: str | Path) -> Path:
     """
     run = load_run(run_dir)
     path = run.run_dir / REPORT_FILE
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    try:
-        tmp.write_text(render_report(run), encoding="utf-8")
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    with atomic_write(path) as part:
+        part.write_text(render_report(run), encoding="utf-8")
     return path

@@ -29,6 +29,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields, replace
 from typing import Any
 
+from daskcloud.core.units import parse_duration
 from daskcloud.exceptions import ConfigError
 
 __all__ = ["Budget", "BudgetStop", "StopReason", "Usage", "make_stop", "resolve_budget"]
@@ -79,8 +80,8 @@ class Budget:
         max_time: most wall-clock seconds.
         max_cpu_hours: most CPU hours of finished fits and scores.
         max_cost: most money, at ``price_per_hour`` of the cluster.
-        price_per_hour: the cluster's price (0 for a local cluster); the runner
-            fills it from the cluster spec with :meth:`with_price`.
+        price_per_hour: the cluster's price (0 for a local cluster); the jobs layer
+            fills it from the cluster's record with :meth:`with_price`.
     """
 
     max_trials: int | None = None
@@ -193,8 +194,6 @@ def _durations(limits: Mapping[str, Any]) -> dict[str, Any]:
     out = dict(limits)
     text = out.get("max_time")
     if isinstance(text, str):
-        from daskcloud.cluster.kubernetes._spec import parse_duration
-
         try:
             out["max_time"] = float(text)  # plain seconds, "90" or "1.5"
         except ValueError:
@@ -249,34 +248,11 @@ class BudgetStop:
         return self.budget.describe(self.usage(stats))
 
 
-def cluster_price(client: Any) -> float | None:
-    """The price per hour recorded for the cluster ``client`` points at; 0 for a local cluster.
+def make_stop(budget: Any) -> BudgetStop | None:
+    """The runner's stop callback for ``DaskSearchCV(budget=...)``; None when unlimited.
 
-    ``None`` (daskcloud starts a local cluster) costs 0. For an address or a Client,
-    the local record of a cluster made by ``daskcloud cluster up`` gives its price;
-    an unknown cluster returns None (cost then counts as 0: give ``price_per_hour``).
+    ``max_cost`` counts at the budget's ``price_per_hour``: whoever knows the cluster (the
+    jobs layer, from ``daskcloud.cluster``) sets it with :meth:`Budget.with_price`.
     """
-    if client is None:
-        return 0.0
-    address = client if isinstance(client, str) else getattr(client, "scheduler", None)
-    address = getattr(address, "address", address)
-    try:
-        from daskcloud.cluster._state import list_records
-
-        records = list_records()
-    except Exception:  # a missing or unreadable state directory just means "unknown"
-        return None
-    for record in records:
-        if record.address and address and str(address).endswith(record.address.split("://")[-1]):
-            return record.price_per_hour
-    return None
-
-
-def make_stop(budget: Any, client: Any) -> BudgetStop | None:
-    """The runner's stop callback for ``DaskSearchCV(budget=...)``; None when unlimited."""
     resolved = resolve_budget(budget)
-    if not resolved.limited:
-        return None
-    if resolved.price_per_hour == 0 and resolved.max_cost is not None:
-        resolved = resolved.with_price(cluster_price(client))
-    return BudgetStop(resolved)
+    return BudgetStop(resolved) if resolved.limited else None

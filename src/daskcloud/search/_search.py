@@ -152,20 +152,22 @@ class DaskSearchCV(BaseSearchCV):
             state["journal"] = None if journal.path is None else str(journal.path)
         return state
 
-    def _stop_condition(self, budget: Any, client: Any) -> Any:
+    def _stop_condition(self, budget: Any) -> Any:
         """A callable ``(RunStats) -> reason | None`` that stops the search; None: never stop.
 
         The hook for budgets (max_trials, max_time, max_cpu_hours, max_cost); ``budget`` is
-        already resolved, ``client`` gives the cluster's price for ``max_cost``.
+        already resolved, priced for ``max_cost`` by whoever knows the cluster.
         """
         from daskcloud.search._budget import make_stop
 
-        return make_stop(budget, client)
+        return make_stop(budget)
 
     def fit(self, X: Any, y: Any = None, groups: Any = None, **fit_params: Any) -> DaskSearchCV:
         """Run the search on the cluster, then refit the best candidate on all of ``X, y``."""
-        from daskcloud.cluster import check_versions, open_client
+        from daskcloud.core.client import open_client
+        from daskcloud.core.versions import check_versions
         from daskcloud.search._budget import resolve_budget
+        from daskcloud.sync import prepare_cluster
 
         t0 = time.time()
         budget = resolve_budget(self.budget)  # a bad budget fails before any cluster starts
@@ -211,7 +213,9 @@ class DaskSearchCV(BaseSearchCV):
                  "n_samples": len(y) if y is not None else None, "folds": fold_tokens},
             )  # fmt: skip
             with open_client(self.client) as client:
-                check_versions(client)
+                # ship what the workers lack (daskcloud, local modules) before checking versions
+                plan = prepare_cluster(client, self.estimator, X, y, scorers, space=self.space)
+                check_versions(client, ["python", "daskcloud", *plan.checked])
                 n_threads = sum(client.nthreads().values()) or 1
                 data = SearchData(
                     X=X, y=y, splits=splits, estimator=clone(self.estimator), scorer=scorers,
@@ -240,7 +244,7 @@ class DaskSearchCV(BaseSearchCV):
                     n_workers=n_threads,
                     random_state=self.random_state,
                 )
-                stop = self._stop_condition(budget, self.client)
+                stop = self._stop_condition(budget)
                 if progress is not None and stop is not None:
                     progress.note = getattr(stop, "describe", None)  # budget used, on the bar
                 runner = Runner(

@@ -20,15 +20,15 @@ import contextlib
 import datetime as dt
 import json
 import math
-import os
 import platform
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from daskcloud.core.files import atomic_write
 from daskcloud.exceptions import DataError
 from daskcloud.search._terms import ScoreTerms, score_terms
 
@@ -57,17 +57,6 @@ JOBLIB_FILE = "best_model.joblib"
 # --- small helpers ---------------------------------------------------------------------------
 
 
-@contextlib.contextmanager
-def _atomic(path: Path) -> Iterator[Path]:
-    """Yield a temporary path next to ``path``; rename it onto ``path`` only on success."""
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    try:
-        yield tmp
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-
-
 def to_jsonable(value: Any) -> Any:
     """Plain JSON types: NumPy scalars to Python, tuples to lists, NaN to None, others to repr."""
     if isinstance(value, Mapping):
@@ -88,7 +77,7 @@ def to_jsonable(value: Any) -> Any:
 def write_json(path: str | Path, payload: Mapping[str, Any]) -> Path:
     """Write ``payload`` as indented JSON, atomically."""
     path = Path(path)
-    with _atomic(path) as tmp:
+    with atomic_write(path) as tmp:
         tmp.write_text(json.dumps(to_jsonable(payload), indent=2) + "\n", encoding="utf-8")
     return path
 
@@ -205,11 +194,11 @@ def _save_model(estimator: Any, run_dir: Path) -> dict[str, Any]:
     import skops.io as sio
 
     info: dict[str, Any] = {}
-    with _atomic(run_dir / JOBLIB_FILE) as tmp:
+    with atomic_write(run_dir / JOBLIB_FILE) as tmp:
         joblib.dump(estimator, tmp)
     info["joblib"] = JOBLIB_FILE
     try:
-        with _atomic(run_dir / SKOPS_FILE) as tmp:
+        with atomic_write(run_dir / SKOPS_FILE) as tmp:
             sio.dump(estimator, tmp)
             trusted, untrusted = _trusted(sio.get_untrusted_types(file=tmp))
             if untrusted:
@@ -267,9 +256,9 @@ def write_run(
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     frame = cv_results_frame(search.cv_results_)
-    with _atomic(run_dir / "results.parquet") as tmp:
+    with atomic_write(run_dir / "results.parquet") as tmp:
         frame.to_parquet(tmp, index=False)
-    with _atomic(run_dir / "cv_results.csv") as tmp:
+    with atomic_write(run_dir / "cv_results.csv") as tmp:
         frame.to_csv(tmp, index=False)
 
     metric = primary_metric(search)

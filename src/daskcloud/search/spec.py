@@ -26,6 +26,7 @@ from __future__ import annotations
 import difflib
 import importlib
 import math
+import sys
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -143,6 +144,8 @@ class TuneSpec(BaseModel):
     error_score: float | Literal["raise"] = math.nan
     return_train_score: bool = False
     budget: dict[str, Any] | None = None
+    #: the spec file's folder: modules beside it import (set by load_spec, not read from TOML)
+    base_dir: Path | None = Field(default=None, exclude=True)
 
     @field_validator("estimator", mode="before")
     @classmethod
@@ -220,13 +223,15 @@ def load_spec(path: str | Path) -> TuneSpec:
             rossmann = rossmann.model_copy(update={"data_dir": base / rossmann.data_dir})
         data = data.model_copy(update={"rossmann": rossmann})
     name = spec.name or path.stem
-    return spec.model_copy(update={"data": data, "name": name})
+    return spec.model_copy(update={"data": data, "name": name, "base_dir": base})
 
 
-def _import(target: str, what: str) -> Any:
+def _import(target: str, what: str, base_dir: Path | None = None) -> Any:
     module_name, _, attr = target.partition(":")
     try:
         module = importlib.import_module(module_name)
+    except ModuleNotFoundError as e:
+        module = _import_beside(module_name, e, [base_dir, Path.cwd()], what)
     except ImportError as e:
         raise ConfigError(
             f"{what}: cannot import module {module_name!r} ({e}); check the name"
@@ -239,8 +244,36 @@ def _import(target: str, what: str) -> Any:
         ) from None
 
 
-def _build_estimator(spec: EstimatorSpec) -> Any:
-    factory = _import(spec.factory, "estimator.factory")
+def _import_beside(
+    module_name: str, error: ModuleNotFoundError, folders: list[Path | None], what: str
+) -> Any:
+    """Import a user's module that lies beside the spec file or in the current directory.
+
+    The folder joins ``sys.path`` (at its end: installed packages keep precedence), so the
+    estimator's classes unpickle here; the search ships the module to the workers.
+    """
+    top = module_name.split(".")[0]
+    for folder in folders:
+        if folder is None or error.name != top:
+            continue
+        if (folder / f"{top}.py").is_file() or (folder / top / "__init__.py").is_file():
+            if str(folder) not in sys.path:
+                sys.path.append(str(folder))
+            importlib.invalidate_caches()
+            try:
+                return importlib.import_module(module_name)
+            except ImportError as e:
+                raise ConfigError(
+                    f"{what}: cannot import module {module_name!r} from {folder} ({e})"
+                ) from e
+    raise ConfigError(
+        f"{what}: cannot import module {module_name!r} ({error}); check the name, or put "
+        f"{top}.py beside the spec file"
+    ) from error
+
+
+def _build_estimator(spec: EstimatorSpec, base_dir: Path | None = None) -> Any:
+    factory = _import(spec.factory, "estimator.factory", base_dir)
     if not callable(factory):
         raise ConfigError(f"estimator.factory: {spec.factory!r} is not callable")
     try:
@@ -399,7 +432,7 @@ def check_spec(spec: TuneSpec, *, where: str | Path = "spec") -> TuneJob:
         DataError: the data file is missing or lacks the target column.
     """
     try:
-        estimator = _build_estimator(spec.estimator)
+        estimator = _build_estimator(spec.estimator, spec.base_dir)
         space = resolve_space(spec.space)
         _check_param_names(estimator, space)
         cv = _build_cv(spec.cv)

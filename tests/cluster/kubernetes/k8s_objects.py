@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from daskcloud.cluster.kubernetes import ClusterSpec, ClusterTLS, Owner, build_cluster, build_rbac
+from daskcloud.sync import SyncBundle, pack_modules
 
 OWNER = Owner(name="hpo-scheduler", uid="0b9a7c1e-3f42-4d8e-9a51-6c2d7e8f9a10")
+#: a fixed sync bundle: the renderings do not change with this machine's environment
+BUNDLE = SyncBundle(
+    requirements=("numpy==2.4.6", "scikit-learn==1.9.1", "scipy==1.17.1"),
+    driver_requirements=("numpy==2.4.6", "optuna==5.1.0", "scikit-learn==1.9.1"),
+    wheels=(pack_modules({"golden_models": Path(__file__).with_name("golden_models.py")}),),
+    index_url="https://pypi.example/simple",
+)
 
 SPECS = {
     "plain": {"name": "hpo", "namespace": "dask", "workers": 3, "cpu": "2", "memory": "8Gi"},
@@ -30,8 +39,8 @@ SPECS = {
 def rendered(spec: ClusterSpec, tls: ClusterTLS) -> dict[str, list[dict[str, Any]]]:
     """Each way the objects leave the program: for kubectl, owned by the Job, and RBAC."""
     return {
-        "apply": build_cluster(spec, tls=tls),
-        "owned": build_cluster(spec, tls=tls, owner=OWNER),
+        "apply": build_cluster(spec, tls=tls, bundle=BUNDLE),
+        "owned": build_cluster(spec, tls=tls, owner=OWNER, bundle=BUNDLE),
         "rbac": build_rbac(spec.namespace),
     }
 

@@ -30,11 +30,11 @@ def test_prints_yaml_for_kubectl_apply(capsys, home: Path) -> None:
     out = capsys.readouterr()
     docs = [d for d in yaml.safe_load_all(out.out) if d]
     kinds = [d["kind"] for d in docs]
-    assert kinds == ["Secret", "Service", "NetworkPolicy", "NetworkPolicy", "Job", "Deployment",
-                     "ServiceAccount", "Role", "RoleBinding"]  # fmt: skip
+    assert kinds == ["Secret", "ConfigMap", "Service", "NetworkPolicy", "NetworkPolicy", "Job",
+                     "Deployment", "ServiceAccount", "Role", "RoleBinding"]  # fmt: skip
     for doc in docs:
         kubernetes_validate.validate(doc, kubernetes_validate.latest_version(), strict=True)
-    job = docs[4]
+    job = docs[5]
     assert job["spec"]["activeDeadlineSeconds"] == 4 * 3600
     assert "--idle-timeout" in job["spec"]["template"]["spec"]["containers"][0]["args"]
     assert "client certificate written to" in out.err
@@ -51,9 +51,30 @@ def test_header_says_keys_inside_where_the_client_cert_went_and_how_to_delete(ca
     assert "contains private keys" in header
     assert str(home / "clusters" / "dask" / "hpo") in header
     assert (
-        "kubectl delete job,deployment,service,secret,networkpolicy -n dask "
+        "kubectl delete job,deployment,service,secret,configmap,networkpolicy -n dask "
         f"-l daskcloud.io/cluster-id={cluster_id}"
     ) in header
+
+
+def test_pods_run_the_public_dask_image_with_the_pinned_packages(capsys) -> None:
+    import importlib.metadata as md
+
+    assert main(["manifests", "--name", "x"]) == 0
+    text = capsys.readouterr().out
+    docs = [d for d in yaml.safe_load_all(text) if d]
+    python = f"{sys.version_info[0]}.{sys.version_info[1]}"
+    image = f"ghcr.io/dask/dask:{md.version('distributed')}-py{python}"
+    (sync,) = [d for d in docs if d["kind"] == "ConfigMap"]
+    pins = sync["data"]["requirements.txt"].split()
+    for name in ("scikit-learn", "numpy", "pandas", "dask", "distributed", "threadpoolctl"):
+        assert f"{name}=={md.version(name)}" in pins
+    assert "daskcloud-" + md.version("daskcloud") + "-py3-none-any.whl" in sync["binaryData"]
+    for doc in docs:
+        if doc["kind"] in ("Job", "Deployment"):
+            pod = doc["spec"]["template"]["spec"]
+            (init,) = pod["initContainers"]
+            assert init["image"] == pod["containers"][0]["image"] == image
+    assert f"installs {len(pins)} packages pinned to this machine's versions" in text
 
 
 def test_client_files_are_written_private_and_usable(capsys, home: Path) -> None:

@@ -10,7 +10,7 @@ import os
 from pathlib import Path
 
 import pytest
-from k8s_objects import OWNER, only, rendered
+from k8s_objects import BUNDLE, OWNER, only, rendered
 
 from daskcloud._version import __version__
 from daskcloud.cluster.kubernetes import (
@@ -42,14 +42,20 @@ def test_objects_in_creation_order(variant) -> None:
     spec, tls = variant
     groups = rendered(spec, tls)
     n, s, w = spec.secret_name, spec.scheduler_name, spec.workers_name
-    owned = [f"Secret/{n}", f"Service/{s}", f"NetworkPolicy/{s}", f"NetworkPolicy/{w}"]
+    owned = [
+        f"Secret/{n}",
+        f"ConfigMap/{spec.name}-sync",
+        f"Service/{s}",
+        f"NetworkPolicy/{s}",
+        f"NetworkPolicy/{w}",
+    ]
     assert _kinds(groups["apply"]) == [*owned, f"Job/{s}", f"Deployment/{w}"]
     assert _kinds(groups["owned"]) == [*owned, f"Deployment/{w}"]
 
 
 def test_scheduler_job_is_the_same_object_either_way(variant) -> None:
     spec, tls = variant
-    job = build_scheduler_job(spec)
+    job = build_scheduler_job(spec, bundle=BUNDLE)
     assert job == only(rendered(spec, tls)["apply"], "Job")
     assert "ownerReferences" not in job["metadata"]
 
@@ -121,7 +127,8 @@ def test_worker_count_and_name(variant) -> None:
 def test_builders_are_pure(variant) -> None:
     spec, tls = variant
     before = spec.model_dump()
-    assert build_cluster(spec, tls=tls, owner=OWNER) == build_cluster(spec, tls=tls, owner=OWNER)
+    twice = [build_cluster(spec, tls=tls, owner=OWNER, bundle=BUNDLE) for _ in range(2)]
+    assert twice[0] == twice[1]
     assert spec.model_dump() == before
 
 
@@ -143,7 +150,7 @@ def test_golden_rendering(golden: str, options: dict, owned: bool) -> None:
         cluster_id="0123456789ab",
         **options,
     )
-    objects = build_cluster(spec, tls=FAKE_TLS, owner=OWNER if owned else None)
+    objects = build_cluster(spec, tls=FAKE_TLS, owner=OWNER if owned else None, bundle=BUNDLE)
     text = render_yaml(objects, header="golden rendering").replace(__version__, "VERSION")
     path = GOLDEN / golden
     if os.environ.get("DASKCLOUD_UPDATE_GOLDEN"):
@@ -161,6 +168,7 @@ def test_public_api_has_the_spec_and_builders() -> None:
         "build_service", "build_tls_secret", "build_worker_deployment", "client_credentials",
         "client_labels", "client_security", "default_image", "delete_command", "generate_tls",
         "manifests_for_apply", "render_yaml", "state_home", "write_client_credentials",
+        "OVERLAY_PATH", "add_overlay", "build_sync_config_map", "cluster_bundle_of",
     }  # fmt: skip
     for name in k8s.__all__:
         assert hasattr(k8s, name), name

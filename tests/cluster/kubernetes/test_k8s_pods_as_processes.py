@@ -57,7 +57,13 @@ def _pod(objects: list[dict[str, Any]], kind: str) -> dict[str, Any]:
 
 
 class LocalPod:
-    """One rendered pod run as a local process under ``root`` (see the module docstring)."""
+    """One rendered pod run as local processes under ``root`` (see the module docstring).
+
+    Init containers run first, to completion, as the kubelet runs them; ``objects`` are the
+    cluster's Secret and ConfigMaps, materialised where the pod mounts them. ``bin_dir`` is the
+    "image": the folder its ``python`` and ``dask`` come from; ``inherit_pythonpath`` lets the
+    tests' own daskcloud stand in for the image's.
+    """
 
     def __init__(
         self,
@@ -66,25 +72,60 @@ class LocalPod:
         root: Path,
         replacements: dict[str, str],
         log: Path,
+        *,
+        objects: list[dict[str, Any]] = (),  # type: ignore[assignment]
+        bin_dir: Path = BIN,
+        inherit_pythonpath: bool = True,
     ) -> None:
-        (container,) = pod["containers"]
-        volumes = {v["name"]: v for v in pod["volumes"]}
-        # rewrite 1: every mount path lives under root; secrets materialised, emptyDirs made
+        self.root, self.replacements, self.bin_dir = root, replacements, bin_dir
+        self.volumes = {v["name"]: v for v in pod["volumes"]}
+        self.sources = {(o["kind"], o["metadata"]["name"]): o for o in [secret, *objects]}
         self.paths: dict[str, str] = {}
+        self.inherit = inherit_pythonpath
+        self._log = log.open("wb")
+        self.init_seconds = 0.0
+        started = time.monotonic()
+        for init in pod.get("initContainers", []):
+            argv, env = self._prepare(init)
+            done = subprocess.run(argv, env=env, stdout=self._log, stderr=subprocess.STDOUT)
+            if done.returncode != 0:
+                self._log.close()
+                pytest.fail(f"init container {init['name']} failed:\n{log.read_text()[-3000:]}")
+        self.init_seconds = time.monotonic() - started
+        (container,) = pod["containers"]
+        self.argv, self.env = self._prepare(container)
+        self.proc = subprocess.Popen(
+            self.argv, env=self.env, stdout=self._log, stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )  # fmt: skip
+
+    def _prepare(self, container: dict[str, Any]) -> tuple[list[str], dict[str, str]]:
+        # rewrite 1: every mount path lives under root; secrets and config maps materialised
         for mount in container["volumeMounts"]:
-            local = root / mount["mountPath"].lstrip("/")
-            local.mkdir(parents=True, exist_ok=True)
+            local = self.root / mount["mountPath"].lstrip("/")
             self.paths[mount["mountPath"]] = str(local)
-            volume = volumes[mount["name"]]
+            if local.exists():
+                continue  # the same volume, seen by an earlier container of the pod
+            local.mkdir(parents=True)
+            volume = self.volumes[mount["name"]]
             if "secret" in volume:
-                assert volume["secret"]["secretName"] == secret["metadata"]["name"]
-                for key, data in secret["data"].items():
-                    (local / key).write_bytes(base64.b64decode(data))
-                    (local / key).chmod(volume["secret"]["defaultMode"])
+                source = self.sources[("Secret", volume["secret"]["secretName"])]
+                files = {k: base64.b64decode(v) for k, v in source["data"].items()}
+                mode = volume["secret"]["defaultMode"]
+            elif "configMap" in volume:
+                source = self.sources[("ConfigMap", volume["configMap"]["name"])]
+                files = {k: v.encode() for k, v in source.get("data", {}).items()}
+                files |= {k: base64.b64decode(v) for k, v in source.get("binaryData", {}).items()}
+                mode = volume["configMap"]["defaultMode"]
             else:
                 assert "emptyDir" in volume, volume
-        self.replacements = replacements
-        env = {"PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}"}
+                continue
+            for key, data in files.items():
+                (local / key).write_bytes(data)
+                (local / key).chmod(mode)
+        env = {"PATH": f"{self.bin_dir}{os.pathsep}{os.environ['PATH']}"}
+        if self.inherit and "PYTHONPATH" in os.environ:  # the image's daskcloud is under test
+            env["PYTHONPATH"] = os.environ["PYTHONPATH"]
         for var in container["env"]:
             if "valueFrom" in var:
                 # rewrite 3: the downward API's metadata.name
@@ -92,16 +133,11 @@ class LocalPod:
                 env[var["name"]] = "proc-workers-5d8f7c9b4-x2x7q"
             else:
                 env[var["name"]] = self._local(var["value"])
-        self.env = env
         args = [self._local(a) for a in container["args"]]
         # rewrite 3: the kubelet's $(VAR) expansion
         args = [re.sub(r"\$\((\w+)\)", lambda m: env[m.group(1)], a) for a in args]
-        command = [str(BIN / container["command"][0]), *container["command"][1:]]
-        self.argv = command + args
-        self._log = log.open("wb")
-        self.proc = subprocess.Popen(
-            self.argv, env=env, stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True
-        )
+        command = [str(self.bin_dir / container["command"][0]), *container["command"][1:]]
+        return command + args, env
 
     def _local(self, value: str) -> str:
         for old, new in self.replacements.items():  # rewrite 2
@@ -122,9 +158,11 @@ class LocalPod:
         self._log.close()
 
 
-def _start_scheduler(spec: ClusterSpec, root: Path) -> tuple[LocalPod, int, dict[str, Any]]:
+def _start_scheduler(
+    spec: ClusterSpec, root: Path, *, bundle: Any = None, bin_dir: Path = BIN
+) -> tuple[LocalPod, int, dict[str, Any]]:
     tls = generate_tls(spec)
-    objects = build_cluster(spec, tls=tls)
+    objects = build_cluster(spec, tls=tls, bundle=bundle)
     (secret,) = [o for o in objects if o["kind"] == "Secret"]
     port, dashboard = _free_port(), _free_port()
     root.mkdir(parents=True, exist_ok=True)
@@ -136,9 +174,15 @@ def _start_scheduler(spec: ClusterSpec, root: Path) -> tuple[LocalPod, int, dict
     job_pod = _pod(objects, "Job")
     args = job_pod["containers"][0]["args"]
     args[args.index("--port") + 1] = str(port)
-    scheduler = LocalPod(job_pod, secret, root / "scheduler", replacements, root / "scheduler.log")
+    pod_options = {"objects": objects, "bin_dir": bin_dir, "inherit_pythonpath": bundle is None}
+    scheduler = LocalPod(
+        job_pod, secret, root / "scheduler", replacements, root / "scheduler.log", **pod_options
+    )
     _wait_for_port(port, scheduler, root / "scheduler.log")
-    ctx = {"tls": tls, "objects": objects, "secret": secret, "replacements": replacements}
+    ctx = {
+        "tls": tls, "objects": objects, "secret": secret, "replacements": replacements,
+        "pod_options": pod_options,
+    }  # fmt: skip
     return scheduler, port, ctx
 
 
@@ -320,3 +364,80 @@ def test_scheduler_exits_on_its_own_when_idle(tmp_path: Path) -> None:
     assert returncode == 0, log
     assert "idle" in log.lower()
     assert 4 <= waited < 30
+
+
+# --- the sync tier: a bare interpreter, the init container's real pip install, a local module --
+
+MODELS = '''
+from sklearn.linear_model import Ridge
+
+
+class ShrunkRidge(Ridge):
+    """A user's estimator, in a module installed nowhere."""
+'''
+
+
+@pytest.mark.slow  # a bare venv and scikit-learn, SciPy, NumPy, pandas from the index: minutes
+def test_sync_overlay_on_a_bare_interpreter_runs_a_search_of_a_local_module(
+    tmp_path_factory: pytest.TempPathFactory, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The official image holds dask and distributed only: the init containers install the
+    rest from the index into each pod's overlay, and the search ships the local module."""
+    import numpy as np
+    from distributed import Client
+    from sklearn.datasets import make_regression
+    from sklearn.model_selection import GridSearchCV
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    from bare_venv import make_venv
+    from daskcloud.search import DaskSearchCV
+    from daskcloud.sync import cluster_bundle
+
+    python = make_venv(tmp_path_factory.getbasetemp() / "venv-image", ["dask", "distributed"])
+    spec = ClusterSpec(name="sync", namespace="test", workers=1, cpu="1", memory="1Gi")
+    root = tmp_path / "pods"
+    scheduler, port, ctx = _start_scheduler(
+        spec, root, bundle=cluster_bundle(), bin_dir=python.parent
+    )
+    worker = None
+    try:
+        worker = LocalPod(
+            _pod(ctx["objects"], "Deployment"), ctx["secret"], root / "worker",
+            ctx["replacements"], root / "worker.log", **ctx["pod_options"],
+        )  # fmt: skip
+        creds = write_client_credentials(spec, ctx["tls"], home=root / "home")
+        (tmp_path / "house_models.py").write_text(MODELS)
+        monkeypatch.syspath_prepend(str(tmp_path))
+        import house_models
+
+        X, y = make_regression(n_samples=150, n_features=5, noise=2.0, random_state=3)
+        pipe = make_pipeline(StandardScaler(), house_models.ShrunkRidge())
+        space = {"shrunkridge__alpha": [0.01, 1.0, 100.0]}
+        with Client(f"tls://127.0.0.1:{port}", security=creds.security(), timeout="30s") as c:
+            c.wait_for_workers(1, timeout=120)
+            ours = DaskSearchCV(pipe, space, cv=3, client=c, progress=False).fit(X, y)
+            where = c.run(_origins)
+        theirs = GridSearchCV(pipe, space, cv=3).fit(X, y)
+        np.testing.assert_allclose(
+            ours.cv_results_["mean_test_score"], theirs.cv_results_["mean_test_score"]
+        )
+        assert ours.best_params_ == theirs.best_params_
+        ((_, origin),) = where.items()
+        assert origin["sklearn"].startswith(str(root / "worker" / "opt/daskcloud/overlay"))
+        assert "daskcloud-sync-" in origin["house_models"]
+    finally:
+        if worker is not None:
+            worker.stop()
+        scheduler.stop()
+
+
+def _origins() -> dict[str, str]:
+    import importlib
+
+    import sklearn
+
+    return {
+        "sklearn": sklearn.__file__,
+        "house_models": importlib.import_module("house_models").__file__,
+    }

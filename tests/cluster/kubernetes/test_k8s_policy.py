@@ -13,10 +13,10 @@ import pytest
 import yaml
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
-from k8s_objects import OWNER, only, pod_specs, rendered
+from k8s_objects import BUNDLE, OWNER, only, pod_specs, rendered
 
 from daskcloud.cluster.kubernetes import CLUSTER_ID_LABEL, ClusterSpec, build_rbac
-from daskcloud.cluster.kubernetes._spec import parse_memory
+from daskcloud.core.units import parse_memory
 
 #: Pod Security Standard "restricted": the volume types it allows
 RESTRICTED_VOLUMES = {
@@ -41,7 +41,7 @@ def test_pods_meet_the_restricted_pod_security_standard(variant) -> None:
     spec, tls = variant
     for pod in pod_specs(rendered(spec, tls)["apply"]):
         assert pod["automountServiceAccountToken"] is False
-        for key in ("hostNetwork", "hostPID", "hostIPC", "hostUsers", "initContainers"):
+        for key in ("hostNetwork", "hostPID", "hostIPC", "hostUsers"):
             assert key not in pod
         ctx = pod["securityContext"]
         assert ctx["runAsNonRoot"] is True
@@ -50,7 +50,7 @@ def test_pods_meet_the_restricted_pod_security_standard(variant) -> None:
         for volume in pod["volumes"]:
             (kind,) = set(volume) - {"name"}
             assert kind in RESTRICTED_VOLUMES
-        for container in pod["containers"]:
+        for container in [*pod.get("initContainers", []), *pod["containers"]]:
             sc = container["securityContext"]
             assert sc["allowPrivilegeEscalation"] is False
             assert sc["privileged"] is False
@@ -85,11 +85,52 @@ def test_everywhere_dask_writes_is_an_emptydir(variant) -> None:
 
 def test_images_are_pinned(variant) -> None:
     spec, tls = variant
-    for obj in rendered(spec, tls)["apply"]:
-        if obj["kind"] in ("Job", "Deployment"):
-            image = _container(obj)["image"]
+    for pod in pod_specs(rendered(spec, tls)["apply"]):
+        for container in [*pod["initContainers"], *pod["containers"]]:
+            image = container["image"]
             assert image == spec.image
             assert ":" in image.rsplit("/", 1)[-1] and not image.endswith(":latest")
+
+
+# --- the sync overlay ----------------------------------------------------------------------
+
+
+def test_the_init_container_writes_only_to_emptydirs(variant) -> None:
+    spec, tls = variant
+    for pod in pod_specs(rendered(spec, tls)["apply"]):
+        (init,) = pod["initContainers"]
+        empty = {v["name"] for v in pod["volumes"] if "emptyDir" in v}
+        for mount in init["volumeMounts"]:
+            assert mount["name"] in empty or mount.get("readOnly") is True, mount
+        assert init["securityContext"]["readOnlyRootFilesystem"] is True
+        target = _arg(init["args"], "--target")
+        assert {"name": "overlay", "mountPath": target} in init["volumeMounts"]
+        # the main containers read the overlay first and cannot change it
+        for container in pod["containers"]:
+            env = {e["name"]: e.get("value") for e in container["env"]}
+            assert env["PYTHONPATH"].split(":")[0] == target
+            assert {"name": "overlay", "mountPath": target, "readOnly": True} in container[
+                "volumeMounts"
+            ]
+
+
+def test_the_init_container_installs_the_bundle_pins(variant) -> None:
+    spec, tls = variant
+    objects = rendered(spec, tls)["apply"]
+    config_map = only(objects, "ConfigMap", f"{spec.name}-sync")
+    assert config_map["immutable"] is True
+    assert config_map["data"]["requirements.txt"].split() == list(BUNDLE.requirements)
+    assert sorted(config_map["binaryData"]) == [w.filename for w in BUNDLE.wheels]
+    for pod in pod_specs(objects):
+        (init,) = pod["initContainers"]
+        assert _arg(init["args"], "--index-url") == BUNDLE.index_url
+        sync = [v for v in pod["volumes"] if v["name"] == "sync"]
+        assert sync == [
+            {
+                "name": "sync",
+                "configMap": {"name": config_map["metadata"]["name"], "defaultMode": 0o444},
+            }
+        ]
 
 
 # --- resources and lifetime ----------------------------------------------------------------
@@ -132,7 +173,9 @@ def test_objects_are_owned_by_the_scheduler_job(variant) -> None:
     spec, tls = variant
     groups = rendered(spec, tls)
     owned = groups["owned"]
-    assert {o["kind"] for o in owned} == {"Secret", "Service", "NetworkPolicy", "Deployment"}
+    assert {o["kind"] for o in owned} == {
+        "Secret", "ConfigMap", "Service", "NetworkPolicy", "Deployment"
+    }  # fmt: skip
     for obj in owned:
         assert obj["metadata"]["ownerReferences"] == [
             {

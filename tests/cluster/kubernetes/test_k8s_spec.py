@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 
-from daskcloud._version import __version__
 from daskcloud.cluster.kubernetes import ClusterSpec, Toleration, default_image
 from daskcloud.exceptions import ConfigError
 
@@ -47,13 +46,24 @@ def test_durations(value: object, seconds: int) -> None:
     assert ClusterSpec(name="a", idle_timeout=value).idle_timeout_seconds == seconds
 
 
-def test_default_image_is_pinned_to_the_installed_version() -> None:
+def test_default_image_is_the_official_dask_image_at_the_client_versions() -> None:
+    import sys
+    from importlib.metadata import version
+
+    python = f"{sys.version_info[0]}.{sys.version_info[1]}"
     assert (
         ClusterSpec(name="a").image
         == default_image()
-        == f"ghcr.io/daskcloud/daskcloud:{__version__}"
+        == f"ghcr.io/dask/dask:{version('distributed')}-py{python}"
     )
     assert not default_image().endswith(":latest")
+
+
+def test_a_team_image_from_dask_config() -> None:
+    import dask
+
+    with dask.config.set({"daskcloud.cluster.image": "registry.example/team/hpo:7"}):
+        assert ClusterSpec(name="a").image == default_image() == "registry.example/team/hpo:7"
 
 
 @pytest.mark.parametrize(

@@ -25,7 +25,9 @@ from typing import Any
 from daskcloud.cluster.kubernetes._manifests import build_scheduler_job, client_labels
 from daskcloud.cluster.kubernetes._meta import Owner, labels
 from daskcloud.cluster.kubernetes._spec import ClusterSpec
+from daskcloud.cluster.kubernetes._sync import add_overlay
 from daskcloud.cluster.kubernetes._tls import TLS_MOUNT_PATH
+from daskcloud.sync import SyncBundle
 
 __all__ = [
     "DRIVER_ROLE_LABEL",
@@ -68,6 +70,7 @@ def build_detached_driver(
     spec_file: tuple[str, str] | None = None,
     cpu: str = "1",
     memory: str = "2Gi",
+    bundle: SyncBundle | None = None,
 ) -> list[dict[str, Any]]:
     """The driver Job (and the ConfigMap with the search spec), owned by the scheduler Job.
 
@@ -79,6 +82,9 @@ def build_detached_driver(
             address and TLS settings reach it through ``DASK_*`` environment variables.
         spec_file: ``(file name, text)`` of the search spec, mounted at ``/spec/<file name>``.
         cpu, memory: the driver pod's requests == limits.
+        bundle: the cluster's sync bundle: the driver's init container installs all of
+            daskcloud's requirements (``requirements-driver.txt`` of the cluster's sync
+            ConfigMap) into its overlay. ``None``: the image holds them.
     """
     job_name = f"{spec.name}-driver"
     pod = copy.deepcopy(build_scheduler_job(spec)["spec"]["template"]["spec"])
@@ -126,6 +132,8 @@ def build_detached_driver(
             {"name": "spec", "configMap": {"name": config_map["metadata"]["name"]}}
         )
     pod["restartPolicy"] = "Never"
+    if bundle is not None:
+        add_overlay(spec, pod, bundle, requirements="requirements-driver.txt")
     pod_labels = {**client_labels(spec), DRIVER_ROLE_LABEL: "driver"}
     objects.append(
         {

@@ -63,6 +63,7 @@ from daskcloud.cluster.kubernetes._observe import (
     status_from_objects,
 )
 from daskcloud.exceptions import ClusterError, ConfigError, KubernetesError
+from daskcloud.sync import SyncBundle
 
 __all__ = [
     "PRICE_ANNOTATION",
@@ -182,7 +183,8 @@ class KubernetesBackend(Backend):
     kind = "kubernetes"
     options = frozenset(
         {"name", "namespace", "workers", "cpu", "memory", "gpu", "image", "idle_timeout",
-         "max_lifetime", "node_selector", "tolerations", "price_per_hour"}
+         "max_lifetime", "node_selector", "tolerations", "price_per_hour", "packages",
+         "index_url", "extra_index_urls", "image_pull_secret"}
     )  # fmt: skip
     updatable = frozenset(
         {"workers", "image", "cpu", "memory", "gpu", "node_selector", "tolerations"}
@@ -226,10 +228,15 @@ class KubernetesBackend(Backend):
 
     def create(self, spec, *, timeout, progress):
         from daskcloud.cluster.kubernetes._manifests import build_cluster, build_scheduler_job
+        from daskcloud.cluster.kubernetes._sync import build_sync_config_map, cluster_bundle_of
         from daskcloud.cluster.kubernetes._tls import generate_tls, write_client_credentials
 
         api = self.api(spec.namespace)
-        job_manifest = build_scheduler_job(spec)
+        # what the init containers install, read from this environment; built (and its size
+        # checked against the 1 MiB object limit) before anything is created
+        bundle = cluster_bundle_of(spec)
+        build_sync_config_map(spec, bundle)
+        job_manifest = build_scheduler_job(spec, bundle=bundle)
         if spec.price_per_hour is not None:
             annotations = job_manifest["metadata"].setdefault("annotations", {})
             annotations[PRICE_ANNOTATION] = f"{spec.price_per_hour:g}"
@@ -238,7 +245,7 @@ class KubernetesBackend(Backend):
             job = Job(job_manifest, api=api)
             job.create()
         owner = Owner(name=job.name, uid=job.metadata["uid"])
-        for manifest in build_cluster(spec, tls=tls, owner=owner):
+        for manifest in build_cluster(spec, tls=tls, owner=owner, bundle=bundle):
             with k8s_errors(f"create {manifest['kind']} {manifest['metadata']['name']}"):
                 object_from_spec(manifest, api=api).create()
         creds = write_client_credentials(spec, tls)
@@ -443,8 +450,25 @@ def submit_driver(
         if not claim.exists():
             claim.create()
     driver_name = ""
-    for manifest in build_detached_driver(spec, owner=owner, args=args, spec_file=spec_file):
+    bundle = _cluster_sync(job)
+    for manifest in build_detached_driver(
+        spec, owner=owner, args=args, spec_file=spec_file, bundle=bundle
+    ):
         with k8s_errors(f"create {manifest['kind']} {manifest['metadata']['name']}"):
             object_from_spec(manifest, api=api).create()
         driver_name = manifest["metadata"]["name"]
     return driver_name
+
+
+def _cluster_sync(job: Any) -> SyncBundle | None:
+    """The sync settings of a live scheduler Job (its ConfigMap exists already), or None."""
+    pod = job["spec"]["template"]["spec"]
+    inits = [c for c in pod.get("initContainers", []) if c["name"] == "sync"]
+    if not inits:
+        return None
+    args = inits[0]["args"]
+    index = [args[i + 1] for i, a in enumerate(args[:-1]) if a == "--index-url"]
+    extra = [args[i + 1] for i, a in enumerate(args[:-1]) if a == "--extra-index-url"]
+    return SyncBundle(
+        (), (), (), index_url=index[0] if index else None, extra_index_urls=tuple(extra)
+    )

@@ -5,6 +5,7 @@ The objects of one cluster::
     Job <name>-scheduler            dask scheduler --idle-timeout; one pod, never restarted,
     │                               activeDeadlineSeconds = max lifetime, ttlSecondsAfterFinished
     ├── Secret <name>-tls           CA + scheduler/worker key pairs (owned by the Job)
+    ├── ConfigMap <name>-sync       pinned requirements + wheels for the init containers
     ├── Service <name>-scheduler    ClusterIP, 8786 comm (TLS) and 8787 dashboard
     ├── NetworkPolicy <name>-scheduler   8786 only from this cluster's workers and clients
     ├── NetworkPolicy <name>-workers     workers only from this cluster's pods
@@ -23,7 +24,9 @@ from typing import Any
 
 from daskcloud.cluster.kubernetes._meta import CLIENT_LABEL, Owner, labels, metadata, selector
 from daskcloud.cluster.kubernetes._spec import DASHBOARD_PORT, SCHEDULER_PORT, ClusterSpec
+from daskcloud.cluster.kubernetes._sync import add_overlay, build_sync_config_map
 from daskcloud.cluster.kubernetes._tls import TLS_MOUNT_PATH, ClusterTLS, build_tls_secret
+from daskcloud.sync import SyncBundle
 
 __all__ = [
     "RUN_AS_USER",
@@ -52,7 +55,11 @@ WORKER_SCRATCH = "/scratch"
 
 
 def build_cluster(
-    spec: ClusterSpec, *, tls: ClusterTLS, owner: Owner | None = None
+    spec: ClusterSpec,
+    *,
+    tls: ClusterTLS,
+    owner: Owner | None = None,
+    bundle: SyncBundle | None = None,
 ) -> list[dict[str, Any]]:
     """The cluster's objects in the order to create them.
 
@@ -62,19 +69,24 @@ def build_cluster(
         owner: the scheduler Job once it exists. Given, the result is the objects the Job owns
             (with ``ownerReferences``), to create after it. ``None``: every object including
             the Job, without ``ownerReferences`` — for ``kubectl apply``, where no uid exists.
+        bundle: what the init containers install (:func:`daskcloud.sync.cluster_bundle`);
+            adds the sync ConfigMap and each pod's overlay. ``None``: the image holds
+            everything (an image built by ``daskcloud image build``).
     """
+    sync = [] if bundle is None else [build_sync_config_map(spec, bundle, owner=owner)]
     owned = [
         build_tls_secret(spec, tls, owner=owner),
+        *sync,
         build_service(spec, owner=owner),
         *build_network_policies(spec, owner=owner),
-        build_worker_deployment(spec, owner=owner),
+        build_worker_deployment(spec, owner=owner, bundle=bundle),
     ]
     if owner is not None:
         return owned
-    return [*owned[:-1], build_scheduler_job(spec), owned[-1]]
+    return [*owned[:-1], build_scheduler_job(spec, bundle=bundle), owned[-1]]
 
 
-def build_scheduler_job(spec: ClusterSpec) -> dict[str, Any]:
+def build_scheduler_job(spec: ClusterSpec, *, bundle: SyncBundle | None = None) -> dict[str, Any]:
     """The scheduler Job: one pod that ends after the idle timeout or the maximum lifetime."""
     args = [
         "--protocol",
@@ -104,6 +116,8 @@ def build_scheduler_job(spec: ClusterSpec) -> dict[str, Any]:
     )
     pod = _pod_spec(spec, container, scratch=False, placement=False)
     pod["restartPolicy"] = "Never"
+    if bundle is not None:
+        add_overlay(spec, pod, bundle)
     return {
         "apiVersion": "batch/v1",
         "kind": "Job",
@@ -137,7 +151,9 @@ def build_service(spec: ClusterSpec, *, owner: Owner | None = None) -> dict[str,
     }
 
 
-def build_worker_deployment(spec: ClusterSpec, *, owner: Owner | None = None) -> dict[str, Any]:
+def build_worker_deployment(
+    spec: ClusterSpec, *, owner: Owner | None = None, bundle: SyncBundle | None = None
+) -> dict[str, Any]:
     """The workers: requests == limits, and the same numbers handed to ``dask worker``."""
     args = [
         spec.scheduler_address,
@@ -168,6 +184,9 @@ def build_worker_deployment(spec: ClusterSpec, *, owner: Owner | None = None) ->
         ports=[],
         scratch=True,
     )
+    pod = _pod_spec(spec, container, scratch=True, placement=True)
+    if bundle is not None:
+        add_overlay(spec, pod, bundle)
     return {
         "apiVersion": "apps/v1",
         "kind": "Deployment",
@@ -178,7 +197,7 @@ def build_worker_deployment(spec: ClusterSpec, *, owner: Owner | None = None) ->
             "selector": {"matchLabels": selector(spec, "worker")},
             "template": {
                 "metadata": {"labels": labels(spec, "worker")},
-                "spec": _pod_spec(spec, container, scratch=True, placement=True),
+                "spec": pod,
             },
         },
     }
@@ -350,6 +369,8 @@ def _pod_spec(
     }
     # Node selector and tolerations place the workers (spot or GPU pools); the scheduler stays
     # on regular nodes, so reclaiming a spot node costs a worker, not the whole cluster.
+    if spec.image_pull_secret:
+        pod["imagePullSecrets"] = [{"name": spec.image_pull_secret}]
     if placement and spec.node_selector:
         pod["nodeSelector"] = dict(spec.node_selector)
     if placement and spec.tolerations:

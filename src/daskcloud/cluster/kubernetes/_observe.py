@@ -16,7 +16,8 @@ from daskcloud.cluster._placement import Toleration
 from daskcloud.cluster._status import ClusterStatus, MemberInfo
 from daskcloud.cluster.kubernetes._diagnose import pod_is_ready, pod_summary
 from daskcloud.cluster.kubernetes._meta import CLUSTER_ID_LABEL, CLUSTER_LABEL, COMPONENT_LABEL
-from daskcloud.cluster.kubernetes._spec import ClusterSpec, parse_duration
+from daskcloud.cluster.kubernetes._spec import ClusterSpec
+from daskcloud.core.units import parse_duration
 
 __all__ = [
     "PRICE_ANNOTATION",

@@ -12,11 +12,13 @@ from daskcloud.cluster.kubernetes._manifests import TTL_AFTER_FINISHED_SECONDS, 
 from daskcloud.cluster.kubernetes._meta import CLUSTER_ID_LABEL
 from daskcloud.cluster.kubernetes._rbac import build_rbac
 from daskcloud.cluster.kubernetes._spec import ClusterSpec
+from daskcloud.cluster.kubernetes._sync import cluster_bundle_of
 from daskcloud.cluster.kubernetes._tls import (
     ClientCredentials,
     generate_tls,
     write_client_credentials,
 )
+from daskcloud.sync import SyncBundle
 
 __all__ = ["delete_command", "manifests_for_apply", "render_yaml"]
 
@@ -24,7 +26,7 @@ __all__ = ["delete_command", "manifests_for_apply", "render_yaml"]
 def delete_command(spec: ClusterSpec) -> str:
     """The ``kubectl delete`` that removes every object of the cluster, by its id label."""
     return (
-        "kubectl delete job,deployment,service,secret,networkpolicy "
+        "kubectl delete job,deployment,service,secret,configmap,networkpolicy "
         f"-n {spec.namespace} -l {CLUSTER_ID_LABEL}={spec.cluster_id}"
     )
 
@@ -37,18 +39,25 @@ def render_yaml(objects: list[dict[str, Any]], header: str = "") -> str:
 
 
 def manifests_for_apply(
-    spec: ClusterSpec, *, rbac: bool = False, home: Path | None = None
+    spec: ClusterSpec,
+    *,
+    rbac: bool = False,
+    home: Path | None = None,
+    bundle: SyncBundle | None = None,
 ) -> tuple[str, ClientCredentials]:
     """Make the cluster's certificates, keep the client's on this machine, render the YAML.
 
     The YAML carries the scheduler's and workers' private keys (in the Secret) — the cluster
     cannot start without them — and its header says so, where the client's files went, and
     how to delete the cluster by label (the YAML has no ``ownerReferences``: they need the
-    scheduler Job's uid, which exists only once the Job has been created).
+    scheduler Job's uid, which exists only once the Job has been created). ``bundle``
+    (default: :func:`~daskcloud.sync.cluster_bundle` of this environment) is what the init
+    containers install; the header names it and the sync ConfigMap lists every pin.
     """
+    bundle = bundle if bundle is not None else cluster_bundle_of(spec)
     tls = generate_tls(spec)
     creds = write_client_credentials(spec, tls, home=home)
-    objects = build_cluster(spec, tls=tls)
+    objects = build_cluster(spec, tls=tls, bundle=bundle)
     if rbac:
         objects += build_rbac(spec.namespace)
     gpu = f", {spec.gpu} GPU" if spec.gpu else ""
@@ -57,6 +66,12 @@ def manifests_for_apply(
             f"daskcloud {__version__}: Dask cluster {spec.namespace}/{spec.name} "
             f"(id {spec.cluster_id})",
             f"  {spec.workers} workers x {spec.cpu} cpu, {spec.memory}{gpu}; image {spec.image}",
+            f"Packages: an init container installs {len(bundle.requirements)} packages pinned "
+            "to this machine's versions (those the",
+            f"  image holds are skipped) from {bundle.index_url or 'the package index'}, and "
+            + (", ".join(f"{w.name} {w.version}" for w in bundle.wheels) or "no local code")
+            + " built here;",
+            f"  the list: ConfigMap {spec.name}-sync, requirements.txt below.",
             "Apply:  kubectl apply -f THIS_FILE",
             "",
             f"WARNING: this file contains private keys. The Secret {spec.secret_name} holds the "

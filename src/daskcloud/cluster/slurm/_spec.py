@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from daskcloud.cluster.kubernetes._spec import parse_duration, parse_memory
+from daskcloud.core.units import parse_duration, parse_memory
 from daskcloud.exceptions import ConfigError
 
 __all__ = [

@@ -6,7 +6,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from daskcloud.exceptions import SearchError
@@ -17,13 +17,15 @@ __all__ = ["PACKAGES", "check_versions", "compare_versions", "local_versions"]
 PACKAGES = ("python", "dask", "distributed", "scikit-learn", "numpy", "pandas", "daskcloud")
 
 
-def local_versions() -> dict[str, str | None]:
-    """Versions of :data:`PACKAGES` in this process (python as major.minor)."""
+def local_versions(packages: Sequence[str] = PACKAGES) -> dict[str, str | None]:
+    """Versions of ``packages`` in this process (python as major.minor)."""
     import sys
     from importlib.metadata import PackageNotFoundError, version
 
     out: dict[str, str | None] = {"python": f"{sys.version_info[0]}.{sys.version_info[1]}"}
-    for name in PACKAGES[1:]:
+    for name in packages:
+        if name == "python":
+            continue
         try:
             out[name] = version(name)
         except PackageNotFoundError:
@@ -40,6 +42,8 @@ def compare_versions(versions: Mapping[str, Mapping[str, str | None]]) -> list[s
     """
     problems = []
     for package in PACKAGES:
+        if not any(package in v for v in versions.values()):
+            continue  # not checked this time
         seen: dict[str | None, list[str]] = {}
         for where, packages in versions.items():
             v = packages.get(package)
@@ -56,11 +60,18 @@ def compare_versions(versions: Mapping[str, Mapping[str, str | None]]) -> list[s
     return problems
 
 
-def check_versions(client: Any) -> dict[str, dict[str, str | None]]:
-    """Gather versions from client, scheduler and workers; raise SearchError on a mismatch."""
-    versions: dict[str, dict[str, str | None]] = {"client": local_versions()}
-    versions["scheduler"] = client.run_on_scheduler(local_versions)
-    versions.update(client.run(local_versions))
+def check_versions(
+    client: Any, packages: Sequence[str] = PACKAGES
+) -> dict[str, dict[str, str | None]]:
+    """Gather versions from client, scheduler and workers; raise SearchError on a mismatch.
+
+    ``packages`` narrows the check to what a search needs (a search on NumPy arrays does
+    not need pandas on the workers).
+    """
+    names = [p for p in PACKAGES if p in packages]
+    versions: dict[str, dict[str, str | None]] = {"client": local_versions(names)}
+    versions["scheduler"] = client.run_on_scheduler(local_versions, names)
+    versions.update(client.run(local_versions, names))
     problems = compare_versions(versions)
     if problems:
         raise SearchError(

@@ -4,7 +4,7 @@
 (a scheduler in this process; each worker a separate ``python -m dask spec`` process
 with one thread, as many as cores, started again when it dies), connects a ``Client`` and tears
 both down in :meth:`~LocalDaskCluster.close`, which is safe to call twice. Use it as a
-context manager::
+context manager (or through :func:`daskcloud.core.client.open_client`)::
 
     with LocalDaskCluster(n_workers=2) as cluster:
         cluster.client.submit(sum, [1, 2]).result()

@@ -6,8 +6,8 @@ import pytest
 from sklearn.datasets import make_regression
 from sklearn.linear_model import Ridge
 
-from daskcloud.cluster import _versions
-from daskcloud.cluster._versions import PACKAGES, check_versions, compare_versions, local_versions
+from daskcloud.core import versions as _versions
+from daskcloud.core.versions import PACKAGES, check_versions, compare_versions, local_versions
 from daskcloud.exceptions import SearchError
 
 SAME = dict.fromkeys(PACKAGES, "1.0")

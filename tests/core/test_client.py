@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from daskcloud.cluster import LocalDaskCluster, connect, default_n_workers, open_client
+from daskcloud.core.client import LocalDaskCluster, connect, default_n_workers, open_client
 from daskcloud.exceptions import ClusterError, ConfigError
 
 
@@ -91,7 +91,7 @@ def test_a_script_without_a_main_guard_runs_on_the_embedded_cluster(tmp_path):
 
 
 def test_a_worker_that_cannot_start_says_why(monkeypatch):
-    from daskcloud.cluster import local
+    from daskcloud.core import local
 
     monkeypatch.setattr(local, "DEATH_TIMEOUT", "soon")  # the worker process rejects it
     with pytest.raises(ClusterError, match=r"a local Dask worker exited while starting \(exit "

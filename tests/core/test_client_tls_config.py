@@ -5,7 +5,7 @@ from __future__ import annotations
 import dask
 import pytest
 
-from daskcloud.cluster.address import _security_from_config, connect
+from daskcloud.core.client import _security_from_config, connect
 from daskcloud.exceptions import ConfigError
 
 

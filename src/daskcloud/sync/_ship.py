@@ -1,0 +1,205 @@
+"""Before the first task: every scheduler and worker can import what the search needs.
+
+:func:`prepare_cluster` is the one call the search engine makes (next to its version check),
+for clusters daskcloud created and clusters it did not (``--scheduler ADDR``, a dask-gateway
+or operator cluster, ``client=``):
+
+1. on the client, :func:`search_needs` pins what the search's objects need (daskcloud's
+   worker-side code, the estimator's and scorer's modules, the data's types, their
+   requirements) at the client's versions;
+2. one round trip asks the scheduler and every worker which of them they lack and at which
+   versions (:func:`~._remote.probe`);
+3. :func:`plan_shipping` (pure) splits the answer: pure-Python code that is missing —
+   daskcloud itself, local and editable packages, loose modules such as ``my_models.py`` — is
+   shipped as wheels through a worker plugin (kept by the scheduler for workers that join
+   later) and a scheduler plugin; a missing compiled package, a different version or a
+   different Python is one line each, with both versions and the fix. With
+   ``install_missing`` the client's pinned versions are pip-installed on the workers instead
+   (distributed's ``PipInstall`` plugin, opt-in: it changes the workers' environment).
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib.metadata as md
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from daskcloud.exceptions import SearchError
+from daskcloud.sync._environment import WORKER_DISTRIBUTIONS, Needs, Pin, find_needs, modules_of
+from daskcloud.sync._wheels import Wheel, pack_modules, repack_distribution
+
+__all__ = ["ShippingPlan", "plan_shipping", "prepare_cluster", "search_needs"]
+
+_SCHEDULER = "scheduler"
+
+
+@dataclass(frozen=True)
+class ShippingPlan:
+    """What :func:`plan_shipping` decided.
+
+    Attributes:
+        ship: distributions to ship as wheels (pure-Python code that is missing somewhere).
+        ship_modules: loose modules to ship (not importable somewhere).
+        install: requirements to pip-install on the workers (missing compiled packages or
+            other versions), used only with ``install_missing``.
+        problems: one line per package that cannot be fixed by shipping code.
+        checked: every distribution whose version was compared.
+    """
+
+    ship: tuple[Pin, ...] = ()
+    ship_modules: tuple[str, ...] = ()
+    install: tuple[str, ...] = ()
+    problems: tuple[str, ...] = ()
+    checked: tuple[str, ...] = ()
+
+
+def grid_values(space: Any) -> list[Any]:
+    """The values of a search space that travel to the workers as parameters.
+
+    Lists are candidate values (estimators, callables); distributions (scipy, Optuna) stay
+    on the client, which samples them.
+    """
+    spaces = [space] if isinstance(space, Mapping) else list(space or ())
+    return [v for sub in spaces if isinstance(sub, Mapping) for v in sub.values()
+            if isinstance(v, list | tuple)]  # fmt: skip
+
+
+def search_needs(*objects: Any, space: Any = None) -> Needs:
+    """The pinned needs of a search over ``objects`` (estimator, data, scorers) and ``space``.
+
+    daskcloud itself is taken without its requirements: its worker-side code needs only
+    :data:`~._environment.WORKER_DISTRIBUTIONS` (the command line, reports and Kubernetes
+    code never run on a worker).
+    """
+    roots = {*WORKER_DISTRIBUTIONS, "daskcloud", *modules_of(*objects, *grid_values(space))}
+    return find_needs(sorted(roots), strict=False, leaves=("daskcloud",))
+
+
+def plan_shipping(
+    needs: Needs, reports: Mapping[str, Mapping[str, Any]], *, python: str | None = None
+) -> ShippingPlan:
+    """Decide, from each process's :func:`~._remote.probe` report, what to ship or report.
+
+    ``reports`` maps ``"scheduler"`` and worker addresses to reports. The scheduler only
+    unpickles graphs, so a compiled package it lacks is not a problem; code it lacks is
+    shipped to it as to the workers.
+    """
+    python = python or f"{sys.version_info[0]}.{sys.version_info[1]}"
+    ship: dict[str, Pin] = {}
+    install: dict[str, str] = {}
+    problems: list[str] = []
+    wrong_python = sorted(w for w, r in reports.items() if r["python"] != python)
+    if wrong_python:
+        seen = ", ".join(sorted({f"{reports[w]['python']} on {w}" for w in wrong_python}))
+        problems.append(
+            f"python: {python} here, {seen}; run the cluster on Python {python} (the default "
+            "image ghcr.io/dask/dask:<version>-py<X.Y> follows the client)"
+        )
+    for pin in needs.pins:
+        missing, different = [], {}
+        for where, report in reports.items():
+            found = report["versions"].get(pin.name)
+            if found is None:
+                missing.append(where)
+            elif found != pin.version:
+                different.setdefault(found, []).append(where)
+        if different:
+            install[pin.name] = pin.requirement
+            seen = "; ".join(f"{v} on {', '.join(sorted(w))}" for v, w in sorted(different.items()))
+            problems.append(f"{pin.name}: {pin.version} here, {seen}")
+        if not missing:
+            continue
+        if pin.local or _is_pure(pin.name):
+            ship[pin.name] = pin
+        elif any(where != _SCHEDULER for where in missing):
+            install[pin.name] = pin.requirement
+            where = ", ".join(sorted(w for w in missing if w != _SCHEDULER))
+            problems.append(f"{pin.name}: {pin.version} here, not installed on {where}")
+    ship_modules = tuple(
+        sorted(m for m in needs.modules if any(not r["modules"].get(m) for r in reports.values()))
+    )
+    return ShippingPlan(
+        ship=tuple(ship.values()),
+        ship_modules=ship_modules,
+        install=tuple(install.values()),
+        problems=tuple(problems),
+        checked=tuple(p.name for p in needs.pins),
+    )
+
+
+def prepare_cluster(
+    client: Any, *objects: Any, space: Any = None, install_missing: bool | None = None
+) -> ShippingPlan:
+    """Make the search's code importable on the scheduler and every worker; raise if it cannot.
+
+    Args:
+        client: a connected ``distributed.Client``.
+        objects: what the tasks carry: the estimator, X, y, the scorers.
+        space: the search space; its candidate lists travel too (:func:`grid_values`).
+        install_missing: pip-install missing compiled packages and other versions at the
+            client's versions on the workers. ``None`` reads dask config
+            ``daskcloud.packages.install-missing`` (default False).
+
+    Raises:
+        SearchError: a package is missing or differs and cannot be shipped (one line each).
+    """
+    import cloudpickle
+
+    from daskcloud import config
+    from daskcloud.sync import _remote
+
+    if install_missing is None:
+        install_missing = bool(config.get("packages.install-missing"))
+    needs = search_needs(*objects, space=space)
+    cloudpickle.register_pickle_by_value(_remote)  # plain workers have no daskcloud to import
+    names, modules = [p.name for p in needs.pins], sorted(needs.modules)
+    reports = dict(client.run(_remote.probe, names, modules))
+    reports[_SCHEDULER] = client.run_on_scheduler(_remote.probe, names, modules)
+    plan = plan_shipping(needs, reports)
+    if plan.ship or plan.ship_modules:
+        wheels = {w.filename: w.data for w in ship_wheels(plan, needs)}
+        client.register_plugin(_remote.ShipToScheduler(wheels))
+        client.register_plugin(_remote.ShipToWorkers(wheels))
+    if plan.problems and install_missing:
+        from distributed.diagnostics.plugin import PipInstall
+
+        client.register_plugin(PipInstall(list(plan.install), restart_workers=True))
+        reports = dict(client.run(_remote.probe, names, modules))
+        reports[_SCHEDULER] = client.run_on_scheduler(_remote.probe, names, modules)
+        plan = plan_shipping(needs, reports)
+    if plan.problems:
+        fix = (
+            "pip-install the client's versions on the workers (e.g. pip install "
+            + " ".join(plan.install[:4])
+            + (" ...)" if plan.install[4:] else ")")
+            if plan.install
+            else "run the cluster on the client's Python version"
+        )
+        raise SearchError(
+            "the workers' environment differs from this one -- "
+            + " | ".join(plan.problems)
+            + f". Fix: {fix}, pass --install-missing (install_missing=True) to let daskcloud "
+            "do it, or start the cluster from an image built by `daskcloud image build`"
+        )
+    return plan
+
+
+def ship_wheels(plan: ShippingPlan, needs: Needs) -> list[Wheel]:
+    """The wheels that carry a plan's code: each distribution, plus one for loose modules."""
+    wheels = [repack_distribution(pin.name) for pin in plan.ship]
+    if plan.ship_modules:
+        wheels.append(pack_modules({m: needs.modules[m] for m in plan.ship_modules}))
+    return wheels
+
+
+@functools.cache
+def _is_pure(name: str) -> bool:
+    """True if the installed distribution holds no compiled module (it can be shipped)."""
+    try:
+        files = md.distribution(name).files or []
+    except md.PackageNotFoundError:
+        return False
+    return not any(str(f).endswith((".so", ".pyd", ".dylib")) for f in files)

@@ -1,0 +1,212 @@
+"""A search on a Dask cluster daskcloud did not create, whose environment has none of daskcloud.
+
+``dask scheduler`` and ``dask worker`` run from a bare virtual environment holding dask,
+distributed, scikit-learn and pandas (the spec's data is a DataFrame) at the client's
+versions, installed from the package index — no daskcloud, no ``my_models``. The search's
+code reaches them through the plugins of :mod:`daskcloud.sync`, including a worker that
+joins after the search.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import signal
+import socket
+import subprocess
+import sys
+import textwrap
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from bare_venv import clean_env, make_venv
+
+pytestmark = pytest.mark.slow  # a venv from the package index: ~1 min the first time
+
+MODELS = textwrap.dedent(
+    """
+    from sklearn.linear_model import Ridge
+
+
+    class ShrunkRidge(Ridge):
+        '''A user's own estimator, in a module installed nowhere.'''
+
+
+    def make(alpha=1.0):
+        return ShrunkRidge(alpha=alpha)
+    """
+)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Processes:
+    """Processes this test starts; each in its own group, stopped by its own id."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.procs: list[subprocess.Popen] = []
+
+    def start(self, name: str, argv: list[str], cwd: Path) -> subprocess.Popen:
+        log = (self.root / f"{name}.log").open("wb")
+        proc = subprocess.Popen(
+            argv, cwd=cwd, env=clean_env(), stdout=log, stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )  # fmt: skip
+        self.procs.append(proc)
+        return proc
+
+    def stop(self) -> None:
+        for proc in reversed(self.procs):
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+        for proc in self.procs:
+            try:
+                proc.wait(15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(5)
+
+
+@pytest.fixture(scope="module")
+def plain_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    venv = tmp_path_factory.getbasetemp() / "venv-plain"
+    python = make_venv(venv, ["dask", "distributed", "scikit-learn", "pandas"])
+    root = tmp_path_factory.mktemp("plain")
+    probe = subprocess.run(
+        [str(python), "-c", "import daskcloud"], env=clean_env(), capture_output=True, cwd=root
+    )
+    assert probe.returncode != 0, "the bare environment must not hold daskcloud"
+    port = _free_port()
+    address = f"tcp://127.0.0.1:{port}"
+    procs = Processes(root)
+    bin_dir = python.parent
+    try:
+        procs.start(
+            "scheduler",
+            [str(bin_dir / "dask"), "scheduler", "--host", "127.0.0.1", "--port", str(port),
+             "--no-dashboard"],
+            root,
+        )  # fmt: skip
+        procs.start(
+            "worker-1",
+            [str(bin_dir / "dask"), "worker", address, "--nthreads", "1", "--no-dashboard",
+             "--name", "plain-1"],
+            root,
+        )  # fmt: skip
+        yield {"address": address, "root": root, "procs": procs, "bin": bin_dir}
+    finally:
+        procs.stop()
+
+
+def _wait_workers(address: str, n: int) -> None:
+    from distributed import Client
+
+    with Client(address, timeout="30s") as client:
+        client.wait_for_workers(n, timeout=60)
+
+
+def test_tune_with_a_local_module_on_a_plain_cluster(
+    plain_cluster: dict[str, Any], tmp_path: Path
+) -> None:
+    from sklearn.datasets import make_regression
+
+    _wait_workers(plain_cluster["address"], 1)
+    X, y = make_regression(n_samples=120, n_features=4, noise=1.0, random_state=0)
+    rows = ["x0,x1,x2,x3,target"] + [",".join(map(str, [*r, t])) for r, t in zip(X, y, strict=True)]
+    (tmp_path / "data.csv").write_text("\n".join(rows) + "\n")
+    (tmp_path / "my_models.py").write_text(MODELS)
+    (tmp_path / "spec.toml").write_text(
+        textwrap.dedent(
+            """
+            name = "plain"
+            estimator = "my_models:make"
+            scoring = "r2"
+            [data]
+            path = "data.csv"
+            target = "target"
+            [space]
+            alpha = [0.1, 1.0, 10.0]
+            [cv]
+            name = "kfold"
+            n_splits = 3
+            """
+        )
+    )
+    elsewhere = tmp_path / "elsewhere"  # run from another folder: the module is beside the spec
+    elsewhere.mkdir()
+    done = subprocess.run(
+        [sys.executable, "-m", "daskcloud.cli", "tune", str(tmp_path / "spec.toml"),
+         "--scheduler", plain_cluster["address"], "--json", "--out", str(tmp_path / "run")],
+        cwd=elsewhere, capture_output=True, text=True, timeout=240,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    result = json.loads(done.stdout)
+    assert result["best_params"] == {"alpha": 0.1}
+    assert result["n_fits"] >= 9
+
+    # a worker that joins after the search gets the shipped code from the scheduler
+    procs: Processes = plain_cluster["procs"]
+    procs.start(
+        "worker-2",
+        [str(plain_cluster["bin"] / "dask"), "worker", plain_cluster["address"], "--nthreads",
+         "1", "--no-dashboard", "--name", "plain-2"],
+        plain_cluster["root"],
+    )  # fmt: skip
+    from distributed import Client
+
+    with Client(plain_cluster["address"], timeout="30s") as client:
+        client.wait_for_workers(2, timeout=60)
+        late = [a for a, w in client.scheduler_info()["workers"].items() if w["name"] == "plain-2"]
+        found = client.run(_where_is_my_models, workers=late)
+    ((_, origin),) = found.items()
+    assert "daskcloud-sync-" in origin["my_models"] and origin["daskcloud"] == "0.1.0"
+
+
+def _where_is_my_models() -> dict[str, str]:
+    import importlib
+    import importlib.metadata
+
+    return {
+        "my_models": importlib.import_module("my_models").__file__,
+        "daskcloud": importlib.metadata.version("daskcloud"),
+    }
+
+
+def test_python_api_ships_the_estimator_module(
+    plain_cluster: dict[str, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from distributed import Client
+    from sklearn.datasets import make_regression
+    from sklearn.model_selection import GridSearchCV
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    from daskcloud.search import DaskSearchCV
+
+    package = tmp_path / "pkg"
+    package.mkdir()
+    (package / "house_models.py").write_text(MODELS)
+    monkeypatch.syspath_prepend(str(package))
+    import house_models  # installed nowhere; importable here only
+
+    _wait_workers(plain_cluster["address"], 1)
+    X, y = make_regression(n_samples=150, n_features=5, noise=2.0, random_state=1)
+    pipe = make_pipeline(StandardScaler(), house_models.ShrunkRidge())
+    space = {"shrunkridge__alpha": [0.01, 1.0, 100.0]}
+    with Client(plain_cluster["address"], timeout="30s") as client:
+        ours = DaskSearchCV(pipe, space, cv=3, client=client, progress=False).fit(X, y)
+    theirs = GridSearchCV(pipe, space, cv=3).fit(X, y)
+    np.testing.assert_allclose(
+        ours.cv_results_["mean_test_score"], theirs.cv_results_["mean_test_score"]
+    )
+    assert ours.best_params_ == theirs.best_params_
+    assert re.search(r"ShrunkRidge", repr(ours.best_estimator_))
