@@ -65,6 +65,7 @@ class Shift(TransformerMixin, BaseEstimator):  # defined in __main__: reaches wo
         self.by = by
 
     def fit(self, X, y=None):
+        self.n_features_in_ = X.shape[1]
         return self
 
     def transform(self, X):
