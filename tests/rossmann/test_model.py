@@ -235,3 +235,14 @@ def test_warm_start_continues_the_mlp_to_max_iter_in_all() -> None:
     first = cold.mlp_
     assert cold.set_params(max_iter=9).fit(X, y).mlp_ is not first
     assert cold.n_iter_ == 9
+
+
+def test_a_batch_larger_than_the_rows_is_clipped_silently() -> None:
+    import warnings
+
+    rng = np.random.default_rng(0)
+    X = np.c_[np.ones(60), rng.normal(size=(60, 2))]
+    y = np.exp(8 + 0.3 * X[:, 1])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a halving rung of 60 rows with batch_size 512
+        LogTargetMLP(batch_size=512, max_iter=3).fit(X, y)

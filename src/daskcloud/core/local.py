@@ -31,6 +31,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from daskcloud.core.closing import Closing
 from daskcloud.exceptions import ClusterError, ConfigError
 
 __all__ = ["LocalDaskCluster", "default_n_workers"]
@@ -101,7 +102,7 @@ def _worker_class() -> type:
     return WorkerProcess
 
 
-class LocalDaskCluster:
+class LocalDaskCluster(Closing):
     """A local Dask cluster of ``n_workers`` processes x ``threads_per_worker`` threads.
 
     Nothing starts in ``__init__``; :meth:`start` (or ``with``) starts the
@@ -214,6 +215,7 @@ class LocalDaskCluster:
             cluster.close()
         if logs is not None:
             logs.cleanup()
+        super().close()
 
     def __enter__(self) -> LocalDaskCluster:
         return self.start()

@@ -159,6 +159,8 @@ class LogTargetMLP(RegressorMixin, BaseEstimator):
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", ConvergenceWarning)
+                # a halving rung's subsample can hold fewer rows than a batch: clipped, as meant
+                warnings.filterwarnings("ignore", message="Got `batch_size` less than 1")
                 self.mlp_.fit(inputs, ((log_y - self.y_mean_) / self.y_scale_).astype(inputs.dtype))
         except ValueError as e:
             raise ConfigError(f"MLPRegressor rejected its parameters: {e}") from e
