@@ -95,6 +95,12 @@ _RESUME = typer.Option(
     True, "--resume/--no-resume", help="Skip fits already in the run directory's journal."
 )
 _JSON = typer.Option(False, "--json", help="Print one JSON object on stdout.")
+_MLFLOW = typer.Option(
+    False,
+    "--mlflow",
+    help="Log the search to MLflow ($MLFLOW_TRACKING_URI, $MLFLOW_EXPERIMENT_NAME; "
+    "pip install 'daskcloud[mlflow]').",
+)
 _CLUSTER = typer.Option(
     None, "--cluster", help="Run on a daskcloud cluster by name (`daskcloud cluster up`)."
 )
@@ -170,6 +176,7 @@ def _rossmann(
     max_trials: int | None = _MAX_TRIALS,
     max_time: str | None = _MAX_TIME,
     max_cost: float | None = _MAX_COST,
+    mlflow: bool = _MLFLOW,
     as_json: bool = _JSON,
 ) -> None:
     """The main job: tune the MLP pipeline on (synthetic) Rossmann data; score it on a holdout."""
@@ -191,6 +198,7 @@ def _rossmann(
             progress=True,
             quick=quick,
             model=model,
+            mlflow=mlflow,
             budget={"max_trials": max_trials, "max_time": max_time, "max_cost": max_cost},
             **_where(cluster, namespace, (tls_ca_file, tls_cert, tls_key)),
         )
@@ -325,6 +333,7 @@ def tune(
     max_trials: int | None = _MAX_TRIALS,
     max_time: str | None = _MAX_TIME,
     max_cost: float | None = _MAX_COST,
+    mlflow: bool = _MLFLOW,
     as_json: bool = _JSON,
 ) -> None:
     """Run the hyperparameter search a TOML spec describes; write results to a run directory."""
@@ -348,7 +357,7 @@ def tune(
     with _stdout_to_stderr(as_json):
         result = run_tune(
             spec, scheduler=scheduler, workers=workers, out=out, resume=resume,
-            max_trials=max_trials, max_time=max_time, max_cost=max_cost, **where,
+            max_trials=max_trials, max_time=max_time, max_cost=max_cost, mlflow=mlflow, **where,
         )  # fmt: skip
     _print_search(result, as_json)
 

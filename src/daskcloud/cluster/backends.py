@@ -320,6 +320,11 @@ class ClusterConnection(Closing):
 
         self.endpoint = endpoint
         self.dashboard_url = endpoint.dashboard_url
+        if endpoint.dashboard_url:  # links Dask prints (client.dashboard_link) use the forward
+            import dask.config
+
+            restore = dask.config.set({"distributed.dashboard.link": endpoint.dashboard_url})
+            self.closing(lambda: restore.__exit__(None, None, None))  # runs last
         for closer in endpoint.closers:
             self.closing(closer)
         try:

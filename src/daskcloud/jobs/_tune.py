@@ -18,6 +18,7 @@ from daskcloud.jobs._run import (
 from daskcloud.report import write_report
 from daskcloud.search._budget import resolve_budget
 from daskcloud.search.spec import DataSpec, TuneJob, check_spec, load_spec
+from daskcloud.tracking import resolve_logger
 
 __all__ = ["load_table", "run_tune"]
 
@@ -61,6 +62,7 @@ def run_tune(
     max_trials: int | None = None,
     max_time: float | str | None = None,
     max_cost: float | None = None,
+    mlflow: Any = None,
 ) -> TuneResult:
     """Run the search a spec file describes; the spec is fully checked before any cluster starts.
 
@@ -75,6 +77,8 @@ def run_tune(
         progress: show the search's progress bar (on stderr).
         max_trials, max_time, max_cost: override the spec's ``[budget]`` (``max_time`` in
             seconds or a duration such as ``"10m"``).
+        mlflow: log to MLflow (``True``, a tracking URI or a
+            :class:`daskcloud.tracking.MlflowLogger`); the extra ``daskcloud[mlflow]``.
 
     Raises:
         ConfigError, DataError: a bad spec or missing data (before anything runs).
@@ -95,6 +99,7 @@ def run_tune(
         seed=spec.seed,
         budget=budget,
     )
+    tracker = resolve_logger(mlflow)
     run_dir = resolve_run_dir(out, job.name)
     # the search opens the cluster once it has checked the splitter and dry-fitted its data
     connect = functools.partial(
@@ -113,8 +118,11 @@ def run_tune(
         progress=progress,
         name=job.name,
         extra={"spec": spec.model_dump(mode="json"), "spec_file": str(spec_path)},
+        tracker=tracker,
     )
     write_report(run_dir)
+    if tracker is not None:
+        tracker.finish(run_dir)
     return result
 
 
