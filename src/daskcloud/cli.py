@@ -323,7 +323,8 @@ def tune(
     detach: bool = typer.Option(
         False,
         "--detach",
-        help="With --cluster: run the search driver as a Job in the cluster (journal on a volume).",
+        help="With --cluster: run the search driver in the cluster (a Kubernetes Job with its "
+        "journal on a volume, or a Slurm batch job writing --out on the shared filesystem).",
     ),
     workers: int | None = _WORKERS,
     out: Path | None = typer.Option(
@@ -344,10 +345,10 @@ def tune(
 
         driver = detach_tune(
             spec, cluster=cluster, namespace=namespace, resume=resume,
-            max_trials=max_trials, max_time=max_time, max_cost=max_cost,
+            max_trials=max_trials, max_time=max_time, max_cost=max_cost, out=out,
         )  # fmt: skip
         console.print(
-            f"driver Job {driver} started in cluster {cluster}; follow it with "
+            f"driver job {driver} started in cluster {cluster}; follow it with "
             f"`daskcloud cluster logs {cluster} --driver`",
             highlight=False,
             soft_wrap=True,
