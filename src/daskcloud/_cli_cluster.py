@@ -131,9 +131,11 @@ def cluster_up(
         with chosen.connect(spec.name, status.namespace) as conn:
             n = len(conn.client.scheduler_info(n_workers=-1)["workers"])
             typer.echo(f"connected: a client reached the scheduler and sees {n} workers")
+            if conn.dashboard_url:  # the real URL (a port-forward's closes with this command)
+                typer.echo(f"dashboard: {conn.dashboard_url}")
     ns = f" --namespace {status.namespace}" if status.namespace else ""
     typer.echo(f"use it:    daskcloud tune SPEC --cluster {spec.name}   (Python: connect_cluster)")
-    typer.echo(f"dashboard: daskcloud cluster dashboard {spec.name}{ns}")
+    typer.echo(f"dashboard: daskcloud cluster dashboard {spec.name}{ns}   (keeps it reachable)")
     if spec.jupyter:
         typer.echo(f"notebook:  daskcloud cluster jupyter {spec.name}{ns} [--open]")
     typer.echo(f"stop it:   daskcloud cluster down {spec.name}{ns}")

@@ -4,12 +4,14 @@
 distributed, scikit-learn and pandas (the spec's data is a DataFrame) at the client's
 versions, installed from the package index — no daskcloud, no ``my_models``. The search's
 code reaches them through the plugins of :mod:`daskcloud.sync`, including a worker that
-joins after the search.
+joins after the search. pyarrow (compiled; the CSV frame's strings are Arrow-backed) is
+missing: one line names it, and the opt-in install-missing setting pip-installs it.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import re
 import signal
 import socket
@@ -143,15 +145,29 @@ def test_tune_with_a_local_module_on_a_plain_cluster(
     )
     elsewhere = tmp_path / "elsewhere"  # run from another folder: the module is beside the spec
     elsewhere.mkdir()
-    done = subprocess.run(
-        [sys.executable, "-m", "daskcloud.cli", "tune", str(tmp_path / "spec.toml"),
-         "--scheduler", plain_cluster["address"], "--json", "--out", str(tmp_path / "run")],
-        cwd=elsewhere, capture_output=True, text=True, timeout=240,
-    )  # fmt: skip
+    argv = [sys.executable, "-m", "daskcloud.cli", "tune", str(tmp_path / "spec.toml"),
+            "--scheduler", plain_cluster["address"], "--json",
+            "--out", str(tmp_path / "run")]  # fmt: skip
+    # the CSV's frame has Arrow-backed strings: unpickling it needs pyarrow, compiled, missing
+    done = subprocess.run(argv, cwd=elsewhere, capture_output=True, text=True, timeout=240)
+    assert done.returncode == 1 and "Traceback" not in done.stderr, done.stderr[-3000:]
+    assert re.search(r"pyarrow: \S+ here, not installed on tcp://", done.stderr), done.stderr
+    # opt-in: pip-install the client's pinned version on the workers (distributed's PipInstall)
+    env = {**os.environ, "DASK_DASKCLOUD__PACKAGES__INSTALL_MISSING": "1"}
+    done = subprocess.run(argv, cwd=elsewhere, capture_output=True, text=True, timeout=600, env=env)
     assert done.returncode == 0, done.stderr[-3000:]
     result = json.loads(done.stdout)
     assert result["best_params"] == {"alpha": 0.1}
     assert result["n_fits"] >= 9
+
+    def _where_is_my_models() -> dict[str, str]:  # local: pickled by value
+        import importlib
+        import importlib.metadata
+
+        return {
+            "my_models": importlib.import_module("my_models").__file__,
+            "daskcloud": importlib.metadata.version("daskcloud"),
+        }
 
     # a worker that joins after the search gets the shipped code from the scheduler
     procs: Processes = plain_cluster["procs"]
@@ -169,16 +185,6 @@ def test_tune_with_a_local_module_on_a_plain_cluster(
         found = client.run(_where_is_my_models, workers=late)
     ((_, origin),) = found.items()
     assert "daskcloud-sync-" in origin["my_models"] and origin["daskcloud"] == "0.1.0"
-
-
-def _where_is_my_models() -> dict[str, str]:
-    import importlib
-    import importlib.metadata
-
-    return {
-        "my_models": importlib.import_module("my_models").__file__,
-        "daskcloud": importlib.metadata.version("daskcloud"),
-    }
 
 
 def test_python_api_ships_the_estimator_module(

@@ -36,6 +36,7 @@ from typing import Any, ClassVar
 from daskcloud.cluster._config import spec_changes
 from daskcloud.cluster._spec import ClusterSpec, spec_options
 from daskcloud.cluster._status import ClusterStatus
+from daskcloud.core.closing import Closing
 from daskcloud.exceptions import ClusterError, ConfigError
 
 __all__ = [
@@ -328,11 +329,13 @@ def list_clusters(
     return found, notes
 
 
-class ClusterConnection:
+class ClusterConnection(Closing):
     """A ``distributed.Client`` connected to a cluster, plus what keeps it connected.
 
-    ``close()`` closes the client and then any port-forward; it is safe to call twice. Use it
-    as a context manager. Closing never deletes the cluster (``cluster down`` does).
+    ``close()`` closes the client and then any port-forward; it is safe to call twice (the one
+    idempotent close of :class:`~daskcloud.core.closing.Closing`, which the embedded
+    ``LocalDaskCluster`` shares). Use it as a context manager. Closing never deletes the
+    cluster (``cluster down`` does).
     """
 
     def __init__(self, endpoint: Endpoint, *, timeout: float = 60.0) -> None:
@@ -340,7 +343,13 @@ class ClusterConnection:
 
         self.endpoint = endpoint
         self.dashboard_url = endpoint.dashboard_url
-        self._closed = False
+        if endpoint.dashboard_url:  # links Dask prints (client.dashboard_link) use the forward
+            import dask.config
+
+            restore = dask.config.set({"distributed.dashboard.link": endpoint.dashboard_url})
+            self.closing(lambda: restore.__exit__(None, None, None))  # runs last
+        for closer in endpoint.closers:
+            self.closing(closer)
         try:
             self.client = Client(
                 endpoint.address, security=endpoint.security, timeout=timeout,
@@ -352,25 +361,10 @@ class ClusterConnection:
                 f"cannot connect to the scheduler at {endpoint.address} within {timeout:.0f} s "
                 f"({exc}); check `daskcloud cluster status`"
             ) from exc
-
-    def close(self) -> None:
-        """Close the client, then the port-forwards (idempotent)."""
-        if self._closed:
-            return
-        self._closed = True
-        client = getattr(self, "client", None)
-        if client is not None:
-            with contextlib.suppress(Exception):
-                client.close()
-        for closer in reversed(self.endpoint.closers):
-            with contextlib.suppress(Exception):
-                closer()
+        self.closing(self.client.close)
 
     def __enter__(self) -> ClusterConnection:
         return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
 
 def connect_cluster(

@@ -14,12 +14,11 @@ imported modules. Three kinds of needs come out:
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import importlib.metadata as md
 import importlib.util
-import inspect
 import json
+import pickletools
 import sys
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
@@ -156,37 +155,64 @@ def pinned_closure(roots: Iterable[str], *, leaves: Collection[str] = ()) -> lis
 
 
 def modules_of(*objects: Any) -> set[str]:
-    """Top-level modules whose code the objects need to be unpickled and run.
+    """Top-level modules that unpickling the objects imports: what the workers need.
 
-    Walks estimators through ``get_params(deep=True)``, containers, classes and functions;
-    for anything else, its type.
+    Each object is pickled as the search will pickle it (cloudpickle) and the module of
+    every global the pickle names is collected — classes, functions, and the dtypes of data
+    (a pandas frame with Arrow-backed strings names ``pyarrow``). Data is sampled (its first
+    rows keep its types); what cannot be pickled counts by its type's module.
     """
+    import cloudpickle
+
     found: set[str] = set()
-    stack = list(objects)
-    seen: set[int] = set()
-    while stack:
-        obj = stack.pop()
-        if id(obj) in seen or obj is None or isinstance(obj, str | bytes | int | float | bool):
+    for obj in objects:
+        try:
+            data = cloudpickle.dumps(_sample(obj), protocol=5)
+        except Exception:  # the search will fail on it with its own message
+            found.add(type(obj).__module__.split(".")[0])
             continue
-        seen.add(id(obj))
-        if isinstance(obj, Mapping):
-            stack.extend(obj.keys())
-            stack.extend(obj.values())
+        found |= _pickled_modules(data)
+    ignore = {"builtins", "__main__", "__builtin__", "copy_reg"}
+    return {m for m in found if m not in sys.stdlib_module_names and m not in ignore}
+
+
+def _sample(obj: Any) -> Any:
+    """The first rows of a frame, series or array (same types, a few bytes); else ``obj``."""
+    if hasattr(obj, "iloc") and hasattr(obj, "dtypes" if hasattr(obj, "columns") else "dtype"):
+        return obj.iloc[:2]
+    if type(obj).__module__ == "numpy" and hasattr(obj, "shape") and getattr(obj, "ndim", 0):
+        return obj[:2]
+    return obj
+
+
+def _pickled_modules(data: bytes) -> set[str]:
+    """Top-level modules of the globals a pickle names (GLOBAL and STACK_GLOBAL opcodes)."""
+    modules: set[str] = set()
+    pushed: list[Any] = []  # strings pushed so far (None for anything else), for STACK_GLOBAL
+    memo: dict[int, Any] = {}
+    for op, arg, _ in pickletools.genops(data):
+        if op.name in _STRING_OPS:
+            pushed.append(arg)
+        elif op.name in ("BINGET", "LONG_BINGET", "GET"):
+            pushed.append(memo.get(int(arg)))
+        elif op.name == "MEMOIZE":
+            memo[len(memo)] = pushed[-1] if pushed else None
             continue
-        if isinstance(obj, list | tuple | set | frozenset):
-            stack.extend(obj)
-            continue
-        if isinstance(obj, type) or inspect.isroutine(obj):
-            module = getattr(obj, "__module__", None)
+        elif op.name == "GLOBAL":
+            modules.add(str(arg).split(" ")[0].split(".")[0])
+            pushed.append(None)
+        elif op.name == "STACK_GLOBAL" and len(pushed) >= 2 and isinstance(pushed[-2], str):
+            modules.add(pushed[-2].split(".")[0])
+            pushed.append(None)
         else:
-            module = type(obj).__module__
-        if module:
-            found.add(module.split(".")[0])
-        get_params = getattr(obj, "get_params", None)
-        if callable(get_params) and not isinstance(obj, type):
-            with contextlib.suppress(TypeError):  # a class's unbound get_params
-                stack.extend(get_params(deep=False).values())
-    return {m for m in found if m not in sys.stdlib_module_names and m != "builtins"}
+            pushed.append(None)
+    return modules
+
+
+_STRING_OPS = frozenset(
+    {"SHORT_BINUNICODE", "BINUNICODE", "BINUNICODE8", "UNICODE", "SHORT_BINSTRING", "BINSTRING",
+     "STRING"}
+)  # fmt: skip
 
 
 # --- reading the environment ------------------------------------------------------------------

@@ -181,8 +181,9 @@ def prepare_cluster(
         raise SearchError(
             "the workers' environment differs from this one -- "
             + " | ".join(plan.problems)
-            + f". Fix: {fix}, pass --install-missing (install_missing=True) to let daskcloud "
-            "do it, or start the cluster from an image built by `daskcloud image build`"
+            + f". Fix: {fix}, let daskcloud do it (DASK_DASKCLOUD__PACKAGES__INSTALL_MISSING=1, "
+            "dask config daskcloud.packages.install-missing), or start the cluster from an "
+            "image built by `daskcloud image build`"
         )
     return plan
 

@@ -411,6 +411,16 @@ def test_sync_overlay_on_a_bare_interpreter_runs_a_search_of_a_local_module(
         monkeypatch.syspath_prepend(str(tmp_path))
         import house_models
 
+        def _origins() -> dict[str, str]:  # local: pickled by value, the pods hold no tests
+            import importlib
+
+            import sklearn
+
+            return {
+                "sklearn": sklearn.__file__,
+                "house_models": importlib.import_module("house_models").__file__,
+            }
+
         X, y = make_regression(n_samples=150, n_features=5, noise=2.0, random_state=3)
         pipe = make_pipeline(StandardScaler(), house_models.ShrunkRidge())
         space = {"shrunkridge__alpha": [0.01, 1.0, 100.0]}
@@ -430,14 +440,3 @@ def test_sync_overlay_on_a_bare_interpreter_runs_a_search_of_a_local_module(
         if worker is not None:
             worker.stop()
         scheduler.stop()
-
-
-def _origins() -> dict[str, str]:
-    import importlib
-
-    import sklearn
-
-    return {
-        "sklearn": sklearn.__file__,
-        "house_models": importlib.import_module("house_models").__file__,
-    }

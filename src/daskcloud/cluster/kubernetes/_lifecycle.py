@@ -199,6 +199,9 @@ class KubernetesBackend(Backend):
         "namespace": "a cluster in another namespace is another cluster",
         "name": "a cluster with another name is another cluster",
         "price_per_hour": "the cost so far is computed from it",
+        "packages": "the workers install them from the cluster's immutable sync ConfigMap",
+        "index_url": "the workers install from the cluster's immutable sync ConfigMap",
+        "extra_index_urls": "the workers install from the cluster's immutable sync ConfigMap",
         "jupyter": "the notebook is made with the cluster",
         "notebook_storage": "the notebook's home is mounted when its pod starts",
     }
@@ -358,13 +361,17 @@ class KubernetesBackend(Backend):
         return spec_from_objects(job, deployment)
 
     def apply_update(self, current, desired, changed, *, timeout):
-        """Patch the worker Deployment to what ``desired`` builds; Kubernetes rolls its pods."""
+        """Patch the worker Deployment to what ``desired`` builds; Kubernetes rolls its pods.
+
+        The pods keep installing from the cluster's sync ConfigMap (its overlay is rebuilt
+        with the same index settings); the ConfigMap itself is immutable and untouched.
+        """
         from daskcloud.cluster.kubernetes._manifests import build_worker_deployment
 
         ns = desired.namespace
         with k8s_errors(f"update cluster {ns}/{desired.name}"):
             deployment = self._workers_deployment(desired.name, ns, "update")
-            wanted = build_worker_deployment(desired)
+            wanted = build_worker_deployment(desired, bundle=_cluster_sync(deployment.raw))
             patch = merge_patch(
                 {"spec": {k: deployment.raw["spec"].get(k) for k in ("replicas", "template")}},
                 {"spec": {k: wanted["spec"][k] for k in ("replicas", "template")}},
@@ -504,7 +511,8 @@ def _create_missing(api: kr8s.Api, manifest: dict[str, Any]) -> None:
 
 
 def _cluster_sync(job: Any) -> SyncBundle | None:
-    """The sync settings of a live scheduler Job (its ConfigMap exists already), or None."""
+    """The sync settings of a live scheduler Job or worker Deployment (its ConfigMap exists
+    already), or None."""
     pod = job["spec"]["template"]["spec"]
     inits = [c for c in pod.get("initContainers", []) if c["name"] == "sync"]
     if not inits:
