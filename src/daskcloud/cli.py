@@ -9,6 +9,7 @@ exit code 2 (bad input) or 1 (runtime failure); never a traceback.
 from __future__ import annotations
 
 import contextlib
+import signal
 import sys
 from pathlib import Path
 
@@ -16,7 +17,7 @@ import typer
 from rich.console import Console
 
 from daskcloud._version import __version__
-from daskcloud.exceptions import DaskcloudError
+from daskcloud.exceptions import DaskcloudError, Interrupted
 
 app = typer.Typer(
     name="daskcloud",
@@ -504,14 +505,20 @@ def image_build(
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``daskcloud`` console script."""
+    from daskcloud.jobs._signals import stop_on_signals
+
     try:
-        app(args=argv, prog_name="daskcloud", standalone_mode=False)
+        with stop_on_signals() as received:
+            code = app(args=argv, prog_name="daskcloud", standalone_mode=False)
+    except Interrupted as exc:  # a search: how far it got and how to resume
+        err_console.print(str(exc), highlight=False, soft_wrap=True)
+        return exc.exit_code
     except DaskcloudError as exc:
         err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
         return exc.exit_code
-    except KeyboardInterrupt:
-        err_console.print("interrupted")
-        return 130
+    except KeyboardInterrupt as exc:
+        err_console.print(str(exc) or "interrupted", highlight=False, soft_wrap=True)
+        return getattr(exc, "exit_code", 130)
     except typer.Exit as exc:
         return exc.exit_code
     except typer.Abort:
@@ -523,7 +530,10 @@ def main(argv: list[str] | None = None) -> int:
             raise
         show()
         return getattr(exc, "exit_code", 2)
-    return 0
+    if received:  # outside a search; typer turned the KeyboardInterrupt into its exit code
+        err_console.print(f"interrupted by {signal.Signals(received[0]).name}", highlight=False)
+        return 128 + received[0]
+    return code if isinstance(code, int) else 0
 
 
 if __name__ == "__main__":  # pragma: no cover

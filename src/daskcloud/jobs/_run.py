@@ -10,7 +10,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from daskcloud.exceptions import ConfigError
+from daskcloud.exceptions import ConfigError, DaskcloudError
+from daskcloud.jobs._signals import as_interrupted
 from daskcloud.search.results import default_run_dir, leaderboard, primary_metric, write_run
 
 __all__ = [
@@ -211,28 +212,49 @@ def search(
 ) -> TuneResult:
     """Fit a DaskSearchCV journaled in ``run_dir``, then write the run directory.
 
-    ``tracker`` (a :class:`daskcloud.tracking.MlflowLogger`) logs candidates as they finish;
-    the caller ends it with ``tracker.finish(run_dir)`` once the report is written.
+    ``client`` is a Client, or a zero-argument callable opening one (a context manager),
+    called only after the search checked its inputs. ``tracker`` (a
+    :class:`daskcloud.tracking.MlflowLogger`) logs candidates as they finish; the caller ends
+    it with ``tracker.finish(run_dir)`` once the report is written.
     """
     started = time.perf_counter()
-    options = replace(options, budget=_priced(options.budget, client))
-    engine = _make_search(
-        estimator,
-        space,
-        cv,
-        options,
-        client=client,
-        journal=run_dir / JOURNAL_FILE,
-        resume=resume,
-        progress=progress,
-    )
-    if tracker is None:
-        fitted = engine.fit(X, y)
-    else:  # child runs stream from the journal while the search runs
-        with tracker.streaming(run_dir, _n_splits(cv, X, y), name=name):
-            fitted = engine.fit(X, y)
+    fresh = not any(run_dir.iterdir())
+    budget = options.budget
+    link = None
+    with contextlib.ExitStack() as stack:
+        lazy = callable(client) and not hasattr(client, "submit")
+        if (
+            lazy
+            and budget is not None
+            and budget.max_cost is not None
+            and not budget.price_per_hour
+        ):
+            # the price comes from the cluster: open it now
+            client, lazy = stack.enter_context(client()), False
+        engine = _make_search(
+            estimator,
+            space,
+            cv,
+            replace(options, budget=_priced(budget, None if lazy else client)),
+            client=client,
+            journal=run_dir / JOURNAL_FILE,
+            resume=resume,
+            progress=progress,
+        )
+        try:
+            with as_interrupted():
+                if tracker is None:
+                    fitted = engine.fit(X, y)
+                else:  # child runs stream from the journal while the search runs
+                    with tracker.streaming(run_dir, _n_splits(cv, X, y), name=name):
+                        fitted = engine.fit(X, y)
+        except DaskcloudError as e:
+            if e.exit_code == 2 and fresh and not any(run_dir.iterdir()):
+                run_dir.rmdir()  # an input that could never work leaves nothing behind
+            raise
+        if client is not None and not lazy:
+            link = dashboard_link(client)
     wall_s = time.perf_counter() - started
-    link = None if client is None else dashboard_link(client)
     if link:  # the report links to the dashboard (live while the cluster is)
         extra = {**(extra or {}), "dashboard_link": link}
     summary = write_run(fitted, run_dir, name=name, wall_s=wall_s, extra=extra)

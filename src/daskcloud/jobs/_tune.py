@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 from typing import Any
 
@@ -101,24 +102,25 @@ def run_tune(
     )
     tracker = resolve_logger(mlflow)
     run_dir = resolve_run_dir(out, job.name)
-    with open_client(
-        scheduler, workers, cluster=cluster, namespace=namespace, security=security
-    ) as client:
-        result = search(
-            job.estimator,
-            job.space,
-            X,
-            y,
-            cv=job.cv,
-            options=options,
-            run_dir=run_dir,
-            client=client,
-            resume=resume,
-            progress=progress,
-            name=job.name,
-            extra={"spec": spec.model_dump(mode="json"), "spec_file": str(spec_path)},
-            tracker=tracker,
-        )
+    # the search opens the cluster once it has checked the splitter and dry-fitted its data
+    connect = functools.partial(
+        open_client, scheduler, workers, cluster=cluster, namespace=namespace, security=security
+    )
+    result = search(
+        job.estimator,
+        job.space,
+        X,
+        y,
+        cv=job.cv,
+        options=options,
+        run_dir=run_dir,
+        client=connect,
+        resume=resume,
+        progress=progress,
+        name=job.name,
+        extra={"spec": spec.model_dump(mode="json"), "spec_file": str(spec_path)},
+        tracker=tracker,
+    )
     write_report(run_dir)
     if tracker is not None:
         tracker.finish(run_dir)

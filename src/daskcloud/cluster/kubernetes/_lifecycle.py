@@ -199,11 +199,11 @@ class KubernetesBackend(Backend):
         "namespace": "a cluster in another namespace is another cluster",
         "name": "a cluster with another name is another cluster",
         "price_per_hour": "the cost so far is computed from it",
-        "jupyter": "the notebook is made with the cluster",
-        "notebook_storage": "the notebook's home is mounted when its pod starts",
         "packages": "the workers install them from the cluster's immutable sync ConfigMap",
         "index_url": "the workers install from the cluster's immutable sync ConfigMap",
         "extra_index_urls": "the workers install from the cluster's immutable sync ConfigMap",
+        "jupyter": "the notebook is made with the cluster",
+        "notebook_storage": "the notebook's home is mounted when its pod starts",
     }
 
     def __init__(self, *, context: str | None = None, poll: float = 2.0) -> None:
