@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -44,6 +45,7 @@ def run_json(capsys: pytest.CaptureFixture[str], *args: str) -> dict:
     code = main(["tune", *args, "--json"])
     captured = capsys.readouterr()
     assert code == 0, captured.err
+    run_json.stderr = captured.err  # type: ignore[attr-defined]
     return json.loads(captured.out)  # exactly one JSON object, nothing else
 
 
@@ -63,6 +65,11 @@ def test_tune_json_run_dir_and_resume(spec, tmp_path, capsys):
     assert first["n_candidates"] == 6 and first["n_fits"] == 18
     assert first["n_fits_skipped"] == 0
     assert first["run_dir"] == str(out)
+    # the Dask dashboard is announced on stderr as the search starts, and kept in the summary
+    links = re.findall(r"^dashboard: (http://\S+/status)$", run_json.stderr, re.M)
+    assert len(links) == 1
+    assert json.loads((out / "summary.json").read_text())["dashboard_link"] == links[0]
+    assert f'href="{links[0]}"' in (out / "report.html").read_text()
     assert "plotly" in (out / "report.html").read_text()
     frame = pd.read_csv(EXAMPLES / "diabetes.csv")
     reference = GridSearchCV(

@@ -131,9 +131,13 @@ def cluster_up(
         with chosen.connect(spec.name, status.namespace) as conn:
             n = len(conn.client.scheduler_info(n_workers=-1)["workers"])
             typer.echo(f"connected: a client reached the scheduler and sees {n} workers")
+            if conn.dashboard_url:  # the real URL (a port-forward's closes with this command)
+                typer.echo(f"dashboard: {conn.dashboard_url}")
     ns = f" --namespace {status.namespace}" if status.namespace else ""
     typer.echo(f"use it:    daskcloud tune SPEC --cluster {spec.name}   (Python: connect_cluster)")
-    typer.echo(f"dashboard: daskcloud cluster dashboard {spec.name}{ns}")
+    typer.echo(f"dashboard: daskcloud cluster dashboard {spec.name}{ns}   (keeps it reachable)")
+    if spec.jupyter:
+        typer.echo(f"notebook:  daskcloud cluster jupyter {spec.name}{ns} [--open]")
     typer.echo(f"stop it:   daskcloud cluster down {spec.name}{ns}")
 
 
@@ -280,3 +284,32 @@ def cluster_dashboard(
     with connect_cluster(name, namespace, backend=backend, context=context) as conn:
         typer.echo(f"dashboard: {conn.dashboard_url or 'not reachable'}  (Ctrl-C to stop)")
         time.sleep(hours * 3600)
+
+
+@cluster_app.command("jupyter")
+def cluster_jupyter(
+    name: str = typer.Argument(..., help="Cluster name (made with --jupyter)."),
+    namespace: str | None = _NAMESPACE,
+    backend: str | None = _BACKEND,
+    context: str | None = _CONTEXT,
+    open_browser: bool = typer.Option(False, "--open", help="Open the URL in a browser."),
+    hours: float = typer.Option(8, "--hours", help="Keep the port-forward open this long."),
+) -> None:
+    """Print the notebook's URL with its token; on Kubernetes, keep its port-forward open."""
+    import time
+    import webbrowser
+
+    from daskcloud.cluster.backends import find_cluster
+
+    found, _, _ = find_cluster(name, namespace, backend=backend, context=context)
+    assert found is not None
+    endpoint = found.notebook(name, namespace)
+    try:
+        held = "  (Ctrl-C to stop)" if endpoint.closers else ""
+        typer.echo(f"notebook: {endpoint.url}{held}")
+        if open_browser:
+            webbrowser.open(endpoint.url)
+        if endpoint.closers:  # a port-forward: it lives as long as this command
+            time.sleep(hours * 3600)
+    finally:
+        endpoint.close()

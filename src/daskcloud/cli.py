@@ -9,6 +9,7 @@ exit code 2 (bad input) or 1 (runtime failure); never a traceback.
 from __future__ import annotations
 
 import contextlib
+import signal
 import sys
 from pathlib import Path
 
@@ -16,7 +17,7 @@ import typer
 from rich.console import Console
 
 from daskcloud._version import __version__
-from daskcloud.exceptions import DaskcloudError
+from daskcloud.exceptions import DaskcloudError, Interrupted
 
 app = typer.Typer(
     name="daskcloud",
@@ -94,6 +95,12 @@ _RESUME = typer.Option(
     True, "--resume/--no-resume", help="Skip fits already in the run directory's journal."
 )
 _JSON = typer.Option(False, "--json", help="Print one JSON object on stdout.")
+_MLFLOW = typer.Option(
+    False,
+    "--mlflow",
+    help="Log the search to MLflow ($MLFLOW_TRACKING_URI, $MLFLOW_EXPERIMENT_NAME; "
+    "pip install 'daskcloud[mlflow]').",
+)
 _CLUSTER = typer.Option(
     None, "--cluster", help="Run on a daskcloud cluster by name (`daskcloud cluster up`)."
 )
@@ -169,6 +176,7 @@ def _rossmann(
     max_trials: int | None = _MAX_TRIALS,
     max_time: str | None = _MAX_TIME,
     max_cost: float | None = _MAX_COST,
+    mlflow: bool = _MLFLOW,
     as_json: bool = _JSON,
 ) -> None:
     """The main job: tune the MLP pipeline on (synthetic) Rossmann data; score it on a holdout."""
@@ -190,6 +198,7 @@ def _rossmann(
             progress=True,
             quick=quick,
             model=model,
+            mlflow=mlflow,
             budget={"max_trials": max_trials, "max_time": max_time, "max_cost": max_cost},
             **_where(cluster, namespace, (tls_ca_file, tls_cert, tls_key)),
         )
@@ -314,7 +323,8 @@ def tune(
     detach: bool = typer.Option(
         False,
         "--detach",
-        help="With --cluster: run the search driver as a Job in the cluster (journal on a volume).",
+        help="With --cluster: run the search driver in the cluster (a Kubernetes Job with its "
+        "journal on a volume, or a Slurm batch job writing --out on the shared filesystem).",
     ),
     workers: int | None = _WORKERS,
     out: Path | None = typer.Option(
@@ -324,6 +334,7 @@ def tune(
     max_trials: int | None = _MAX_TRIALS,
     max_time: str | None = _MAX_TIME,
     max_cost: float | None = _MAX_COST,
+    mlflow: bool = _MLFLOW,
     as_json: bool = _JSON,
 ) -> None:
     """Run the hyperparameter search a TOML spec describes; write results to a run directory."""
@@ -334,10 +345,10 @@ def tune(
 
         driver = detach_tune(
             spec, cluster=cluster, namespace=namespace, resume=resume,
-            max_trials=max_trials, max_time=max_time, max_cost=max_cost,
+            max_trials=max_trials, max_time=max_time, max_cost=max_cost, out=out,
         )  # fmt: skip
         console.print(
-            f"driver Job {driver} started in cluster {cluster}; follow it with "
+            f"driver job {driver} started in cluster {cluster}; follow it with "
             f"`daskcloud cluster logs {cluster} --driver`",
             highlight=False,
             soft_wrap=True,
@@ -347,7 +358,7 @@ def tune(
     with _stdout_to_stderr(as_json):
         result = run_tune(
             spec, scheduler=scheduler, workers=workers, out=out, resume=resume,
-            max_trials=max_trials, max_time=max_time, max_cost=max_cost, **where,
+            max_trials=max_trials, max_time=max_time, max_cost=max_cost, mlflow=mlflow, **where,
         )  # fmt: skip
     _print_search(result, as_json)
 
@@ -494,14 +505,20 @@ def image_build(
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``daskcloud`` console script."""
+    from daskcloud.jobs._signals import stop_on_signals
+
     try:
-        app(args=argv, prog_name="daskcloud", standalone_mode=False)
+        with stop_on_signals() as received:
+            code = app(args=argv, prog_name="daskcloud", standalone_mode=False)
+    except Interrupted as exc:  # a search: how far it got and how to resume
+        err_console.print(str(exc), highlight=False, soft_wrap=True)
+        return exc.exit_code
     except DaskcloudError as exc:
         err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
         return exc.exit_code
-    except KeyboardInterrupt:
-        err_console.print("interrupted")
-        return 130
+    except KeyboardInterrupt as exc:
+        err_console.print(str(exc) or "interrupted", highlight=False, soft_wrap=True)
+        return getattr(exc, "exit_code", 130)
     except typer.Exit as exc:
         return exc.exit_code
     except typer.Abort:
@@ -513,7 +530,10 @@ def main(argv: list[str] | None = None) -> int:
             raise
         show()
         return getattr(exc, "exit_code", 2)
-    return 0
+    if received:  # outside a search; typer turned the KeyboardInterrupt into its exit code
+        err_console.print(f"interrupted by {signal.Signals(received[0]).name}", highlight=False)
+        return 128 + received[0]
+    return code if isinstance(code, int) else 0
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -67,6 +67,9 @@ def test_update_patches_the_deployment_and_leaves_the_job(running, tmp_path):
     assert deployment["spec"]["template"]["spec"]["nodeSelector"] == {"pool": "spot"}
     (job_after,) = running.live("jobs", NS)
     assert job_after == job_before  # the scheduler is untouched
+    # the workers still install from the cluster's sync ConfigMap
+    inits = deployment["spec"]["template"]["spec"].get("initContainers", [])
+    assert [c["name"] for c in inits] == [c["name"] for c in _init(job_before)]
     writes = _writes(running)
     assert [m for m, _ in writes if m != "POST"] == ["PATCH"]  # one patch, no delete
     assert writes[-1][1].endswith("/deployments/hpo-workers")
@@ -76,6 +79,10 @@ def test_update_patches_the_deployment_and_leaves_the_job(running, tmp_path):
     status = KubernetesBackend().status("hpo", NS)
     assert status.rollout == "complete (revision 2)" and status.workers_ready == 3
     assert "rollout      complete (revision 2)" in status.render()
+
+
+def _init(job):
+    return job["spec"]["template"]["spec"].get("initContainers", [])
 
 
 def _img(pod):
@@ -106,6 +113,7 @@ def test_a_rollout_in_progress_is_shown(running):
         ({"idle_timeout": "5m", "workers": 4}, "--idle-timeout cannot change in place"),
         ({"price_per_hour": 2.0}, "--price-per-hour cannot change in place"),
         ({"partition": "gpu"}, "--partition is not supported by the kubernetes backend"),
+        ({"packages": ["xgboost>=2"]}, "--packages cannot change in place"),
         ({"memory": "12 GB"}, "memory '12 GB' is not a Kubernetes quantity"),
     ],
 )

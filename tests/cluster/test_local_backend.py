@@ -4,7 +4,9 @@ up/status/scale/logs/down/list commands as Kubernetes."""
 from __future__ import annotations
 
 import time
+import urllib.request
 
+import dask
 import pytest
 from distributed import Client
 
@@ -170,6 +172,11 @@ def test_connect_cluster_gives_a_client_and_closes_idempotently(local_cluster):
     with connect_cluster("lc") as conn:  # the backend is found from the local record
         assert conn.client.submit(sum, [2, 3]).result(timeout=30) == 5
         assert conn.dashboard_url.startswith("http://127.0.0.1:")
+        # links Dask itself prints point at the cluster's dashboard, and it answers
+        assert conn.client.dashboard_link == conn.dashboard_url
+        with urllib.request.urlopen(conn.dashboard_url, timeout=30) as page:
+            assert page.status == 200
+    assert dask.config.get("distributed.dashboard.link") != conn.dashboard_url  # restored
     conn.close()
     assert conn.client.status == "closed"
     assert B.status("lc").state == "running"  # closing a connection never stops the cluster

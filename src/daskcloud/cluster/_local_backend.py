@@ -58,13 +58,19 @@ class LocalBackend(Backend):
 
     kind = "local"
     options = frozenset(
-        {"name", "workers", "cpu", "memory", "idle_timeout", "max_lifetime", "price_per_hour"}
-    )
+        {"name", "workers", "cpu", "memory", "idle_timeout", "max_lifetime", "price_per_hour",
+         "jupyter"}
+    )  # fmt: skip
     updatable = frozenset({"workers", "cpu", "memory"})
     fixed: ClassVar[Mapping[str, str]] = {
         "idle_timeout": "the scheduler's own setting",
         "max_lifetime": "each worker's --lifetime",
         "price_per_hour": "the cost so far is computed from it",
+        "jupyter": "the notebook starts with the cluster",
+    }
+    hints: ClassVar[Mapping[str, str]] = {
+        "notebook_storage": "the local notebook keeps its files in the cluster's directory "
+        "until cluster down; use --backend kubernetes for a volume",
     }
 
     def where(self, namespace: str | None = None) -> str:
@@ -97,6 +103,17 @@ class LocalBackend(Backend):
             )
         )
         self._start_workers(spec.name, spec.workers)
+        if spec.jupyter:
+            from daskcloud.cluster._local_jupyter import start_jupyter
+
+            record = self._record(spec.name)
+            server = start_jupyter(
+                directory, info["address"], idle_timeout_s=spec.idle_timeout_seconds,
+                deadline=record.created_at + spec.max_lifetime_seconds,
+                timeout=min(timeout, 120.0),
+            )  # fmt: skip
+            record = self._record(spec.name)  # the workers were added meanwhile
+            save_record(replace(record, extra={**record.extra, "jupyter": server}))
 
     def wait(self, spec, *, timeout, progress):
         self._wait_workers(spec.name, spec.workers, min(timeout, 120.0))
@@ -220,6 +237,12 @@ class LocalBackend(Backend):
                     f"{key} (pid {pid_of(ident)})", "worker", "Running" if on else "Exited", on
                 )
             )
+        if "jupyter" in record.extra:
+            ident = record.extra["jupyter"]["process"]
+            on = alive(ident)
+            members.append(
+                MemberInfo(f"pid {pid_of(ident)}", "jupyter", "Running" if on else "Exited", on)
+            )
         dashboard = record.extra.get("dashboard")
         return ClusterStatus(
             name=name, backend="local", namespace=None, cluster_id=name, state=state,
@@ -252,9 +275,29 @@ class LocalBackend(Backend):
         record = load_record("local", name)
         if record is None:
             return False
-        stop([*record.extra.get("workers", {}).values(), *record.pids])
+        jupyter = [record.extra["jupyter"]["process"]] if "jupyter" in record.extra else []
+        stop([*jupyter, *record.extra.get("workers", {}).values(), *record.pids])
         remove_record("local", name)
         return True
+
+    def notebook(self, name, namespace=None):
+        from daskcloud.cluster._notebook import TOKEN_FILE, notebook_url
+        from daskcloud.cluster.backends import NotebookEndpoint
+
+        record = self._record(name)
+        server = record.extra.get("jupyter")
+        if server is None:
+            raise ClusterError(
+                f"local cluster {name!r} has no notebook; start one with `daskcloud cluster up "
+                f"--backend local --name {name} --jupyter` (after cluster down)"
+            )
+        if not alive(server["process"]):
+            raise ClusterError(
+                f"the notebook of local cluster {name!r} has stopped (its maximum lifetime?); "
+                f"see {cluster_dir('local', name) / 'jupyter.log'}"
+            )
+        token = (cluster_dir("local", name) / TOKEN_FILE).read_text().strip()
+        return NotebookEndpoint(notebook_url(server["port"], token))
 
     def endpoint(self, name, namespace=None):
         status = self.status(name)

@@ -193,7 +193,17 @@ class ClusterSpec(BaseModel):
         metavar="TAINT",
     )
     jupyter: bool = _option(
-        False, "Also run a JupyterLab server next to the scheduler.", flag="--jupyter"
+        False,
+        "Also run JupyterLab next to the scheduler; `cluster jupyter NAME` opens it "
+        "(docs/notebook.md).",
+        flag="--jupyter",
+    )
+    notebook_storage: str | None = _option(
+        None,
+        "With --jupyter: a PersistentVolumeClaim of this size as the notebook's home, e.g. "
+        "10Gi; it outlives the cluster (default: an emptyDir).",
+        flag="--notebook-storage",
+        metavar="QUANTITY",
     )
     price_per_hour: float | None = _option(
         None, "Price of the whole cluster per hour, for cost reports.", flag="--price-per-hour",
@@ -393,6 +403,20 @@ class ClusterSpec(BaseModel):
     def _parse_tolerations(cls, value: Any) -> Any:
         return parse_tolerations(value)
 
+    @field_validator("notebook_storage", mode="before")
+    @classmethod
+    def _check_storage(cls, value: Any) -> str | None:
+        if value is None:
+            return None
+        text = str(value).strip()
+        try:
+            size = parse_memory(text)
+        except ValueError as exc:  # its message names the quantity meant: '10 GB' -> '10Gi'
+            raise ValueError(str(exc).replace("memory", "notebook storage", 1)) from None
+        if size <= 0:
+            raise ValueError(f"notebook storage {value!r} is empty; give e.g. '10Gi'")
+        return text
+
     @field_validator("cluster_id")
     @classmethod
     def _check_cluster_id(cls, value: str) -> str:
@@ -414,6 +438,11 @@ class ClusterSpec(BaseModel):
             raise ValueError(
                 f"idle timeout {self.idle_timeout!r} is longer than the max lifetime "
                 f"{self.max_lifetime!r}; shorten the idle timeout or lengthen the lifetime"
+            )
+        if self.notebook_storage is not None and not self.jupyter:
+            raise ValueError(
+                f"notebook storage {self.notebook_storage!r} is the notebook's home; "
+                "add --jupyter, or drop --notebook-storage"
             )
         return self
 
@@ -456,6 +485,11 @@ class ClusterSpec(BaseModel):
     def secret_name(self) -> str:
         """Name of the Secret holding the cluster's CA and the scheduler/worker certificates."""
         return f"{self.name}-tls"
+
+    @property
+    def jupyter_name(self) -> str:
+        """Name of the notebook's Deployment, Service, NetworkPolicy and token Secret."""
+        return f"{self.name}-jupyter"
 
     @property
     def scheduler_host(self) -> str:

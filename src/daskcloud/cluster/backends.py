@@ -36,6 +36,7 @@ from typing import Any, ClassVar
 from daskcloud.cluster._config import spec_changes
 from daskcloud.cluster._spec import ClusterSpec, spec_options
 from daskcloud.cluster._status import ClusterStatus
+from daskcloud.core.closing import Closing
 from daskcloud.exceptions import ClusterError, ConfigError
 
 __all__ = [
@@ -43,6 +44,7 @@ __all__ = [
     "Backend",
     "ClusterConnection",
     "Endpoint",
+    "NotebookEndpoint",
     "connect_cluster",
     "find_cluster",
     "get_backend",
@@ -69,6 +71,21 @@ class Endpoint:
     security: Any = None
     closers: list[Callable[[], None]] = field(default_factory=list)
     dashboard_url: str | None = None
+
+
+@dataclass
+class NotebookEndpoint:
+    """The URL of a cluster's JupyterLab (token included), and what to close afterwards."""
+
+    url: str
+    closers: list[Callable[[], None]] = field(default_factory=list)
+
+    def close(self) -> None:
+        """Close the port-forward, if any (idempotent)."""
+        closers, self.closers = self.closers, []
+        for closer in reversed(closers):
+            with contextlib.suppress(Exception):
+                closer()
 
 
 class Backend(ABC):
@@ -135,6 +152,12 @@ class Backend(ABC):
     @abstractmethod
     def endpoint(self, name: str, namespace: str | None = None) -> Endpoint:
         """Where a client connects (opening a port-forward when one is needed)."""
+
+    def notebook(self, name: str, namespace: str | None = None) -> NotebookEndpoint:
+        """The JupyterLab of a cluster made with ``--jupyter`` (port-forwarded if need be)."""
+        raise ConfigError(
+            f"the {self.kind} backend runs no notebook; use --backend local or kubernetes"
+        )
 
     def current_spec(self, name: str, namespace: str | None = None) -> ClusterSpec:
         """The spec of the running cluster, read back (for ``update``)."""
@@ -306,11 +329,13 @@ def list_clusters(
     return found, notes
 
 
-class ClusterConnection:
+class ClusterConnection(Closing):
     """A ``distributed.Client`` connected to a cluster, plus what keeps it connected.
 
-    ``close()`` closes the client and then any port-forward; it is safe to call twice. Use it
-    as a context manager. Closing never deletes the cluster (``cluster down`` does).
+    ``close()`` closes the client and then any port-forward; it is safe to call twice (the one
+    idempotent close of :class:`~daskcloud.core.closing.Closing`, which the embedded
+    ``LocalDaskCluster`` shares). Use it as a context manager. Closing never deletes the
+    cluster (``cluster down`` does).
     """
 
     def __init__(self, endpoint: Endpoint, *, timeout: float = 60.0) -> None:
@@ -318,7 +343,13 @@ class ClusterConnection:
 
         self.endpoint = endpoint
         self.dashboard_url = endpoint.dashboard_url
-        self._closed = False
+        if endpoint.dashboard_url:  # links Dask prints (client.dashboard_link) use the forward
+            import dask.config
+
+            restore = dask.config.set({"distributed.dashboard.link": endpoint.dashboard_url})
+            self.closing(lambda: restore.__exit__(None, None, None))  # runs last
+        for closer in endpoint.closers:
+            self.closing(closer)
         try:
             self.client = Client(
                 endpoint.address, security=endpoint.security, timeout=timeout,
@@ -330,29 +361,14 @@ class ClusterConnection:
                 f"cannot connect to the scheduler at {endpoint.address} within {timeout:.0f} s "
                 f"({exc}); check `daskcloud cluster status`"
             ) from exc
-
-    def close(self) -> None:
-        """Close the client, then the port-forwards (idempotent)."""
-        if self._closed:
-            return
-        self._closed = True
-        client = getattr(self, "client", None)
-        if client is not None:
-            with contextlib.suppress(Exception):
-                client.close()
-        for closer in reversed(self.endpoint.closers):
-            with contextlib.suppress(Exception):
-                closer()
+        self.closing(self.client.close)
 
     def __enter__(self) -> ClusterConnection:
         return self
 
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
 
 def connect_cluster(
-    name: str,
+    name: str | None = None,
     namespace: str | None = None,
     *,
     backend: str | Backend | None = None,
@@ -366,12 +382,34 @@ def connect_cluster(
     through a managed port-forward that repairs itself; the client uses the cluster's TLS
     certificate from this machine's state directory.
 
+    Without a name it connects to the cluster the environment names — in the notebook of
+    ``cluster up --jupyter``, ``DASK_SCHEDULER_ADDRESS`` and dask's TLS settings — as
+    ``Client()`` would.
+
     Raises:
         ClusterError: no such cluster, not ready, no client certificate, or unreachable.
+        ConfigError: no name, and no ``DASK_SCHEDULER_ADDRESS`` either.
     """
+    if name is None:
+        return ClusterConnection(_environment_endpoint(), timeout=timeout)
     found, _, _ = find_cluster(name, namespace, backend=backend, context=context)
     assert found is not None
     return found.connect(name, namespace, timeout=timeout)
+
+
+def _environment_endpoint() -> Endpoint:
+    """The scheduler of dask's configuration (``DASK_SCHEDULER_ADDRESS``, ``DASK_...TLS...``)."""
+    import dask.config
+    from distributed.security import Security
+
+    address = dask.config.get("scheduler-address", None)
+    if not address:
+        raise ConfigError(
+            "connect_cluster() without a name needs DASK_SCHEDULER_ADDRESS (set in the notebook "
+            "of `daskcloud cluster up --jupyter`); give the cluster's name, e.g. "
+            'connect_cluster("hpo")'
+        )
+    return Endpoint(address=address, security=Security())
 
 
 def tls_security(

@@ -54,6 +54,7 @@ from daskcloud.rossmann.job import oracle_predictions, preset_data_dir
 from daskcloud.rossmann.splits import TimeSeriesFolds, holdout_split
 from daskcloud.search.results import write_json
 from daskcloud.search.space import resolve_space
+from daskcloud.tracking import resolve_logger
 
 __all__ = [
     "MODELS",
@@ -203,6 +204,7 @@ def _search(
     resume: bool,
     progress: bool,
     name: str,
+    tracker: Any = None,
 ) -> tuple[TuneResult, dict[str, np.ndarray], float]:
     """The search, with the reference models fitted on the cluster alongside its first fits:
     ``(search result, holdout predictions of every model, reference models' CPU seconds)``."""
@@ -224,6 +226,7 @@ def _search(
         resume=resume,
         progress=progress,
         name=name,
+        tracker=tracker,
     )
     predictions, reference_cpu_s = reference.result()
     predictions["tuned"] = result.search.best_estimator_.predict(frames.X_holdout)
@@ -276,6 +279,7 @@ def run_rossmann(
     security: Any = None,
     budget: Any = None,
     model: str = "mlp",
+    mlflow: Any = None,
 ) -> RossmannResult:
     """Tune the Rossmann pipeline and score it on the holdout; see the module docstring.
 
@@ -306,6 +310,7 @@ def run_rossmann(
     timings = {"data_s": time.perf_counter() - job_started}
     name = _run_name(data_dir, preset, model)
     run_dir = resolve_run_dir(out, name)
+    tracker = resolve_logger(mlflow)  # daskcloud[mlflow]: fails here, before any fit
     with (
         open_client(
             scheduler, workers, cluster=cluster, namespace=namespace, security=security
@@ -313,7 +318,14 @@ def run_rossmann(
         _driver_blas_threads(),
     ):
         result, predictions, timings["reference_cpu_s"] = _search(
-            plan, frames, client, run_dir, resume=resume, progress=progress, name=name
+            plan,
+            frames,
+            client,
+            run_dir,
+            resume=resume,
+            progress=progress,
+            name=name,
+            tracker=tracker,
         )
     timings["search_s"] = float(result.summary.get("wall_s") or 0.0)
     scores = holdout_scores(frames.y_holdout, predictions, frames.oracle_holdout)
@@ -327,5 +339,7 @@ def run_rossmann(
     timings["total_s"] = time.perf_counter() - job_started
     summary, report = _write_outputs(result, frames, predictions, scores, submission,
                                       {"model": model, "timings": timings})  # fmt: skip
+    if tracker is not None:
+        tracker.finish(run_dir)
     return RossmannResult(run_dir=run_dir, summary=summary, search=result.search,
                           holdout_rmspe=scores, submission=submission, report=report)  # fmt: skip

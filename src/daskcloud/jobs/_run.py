@@ -3,20 +3,24 @@
 from __future__ import annotations
 
 import contextlib
+import sys
 import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from daskcloud.exceptions import ConfigError
+from daskcloud.exceptions import ConfigError, DaskcloudError
+from daskcloud.jobs._signals import as_interrupted
 from daskcloud.search.results import default_run_dir, leaderboard, primary_metric, write_run
 
 __all__ = [
     "JSON_KEYS",
     "SearchOptions",
     "TuneResult",
+    "announce_dashboard",
     "check_where",
+    "dashboard_link",
     "open_client",
     "resolve_run_dir",
     "search",
@@ -120,10 +124,27 @@ def open_client(
     check_where(scheduler, workers, cluster)
     if cluster is not None:
         with connect_cluster(cluster, namespace) as connection:
+            announce_dashboard(connection.client)
             yield connection.client
         return
     with _open_client(scheduler, n_workers=workers, security=security) as client:
+        announce_dashboard(client)
         yield client
+
+
+def dashboard_link(client: Any) -> str | None:
+    """The Dask dashboard of ``client``'s scheduler (``distributed.dashboard.link``), or None."""
+    try:
+        return str(client.dashboard_link) or None
+    except Exception:  # a scheduler without a dashboard (no bokeh) has no link
+        return None
+
+
+def announce_dashboard(client: Any) -> None:
+    """One line on stderr, ``dashboard: URL``, as the search starts (``--json`` mode too)."""
+    link = dashboard_link(client)
+    if link:
+        print(f"dashboard: {link}", file=sys.stderr, flush=True)
 
 
 def _priced(budget: Any, client: Any) -> Any:
@@ -163,6 +184,16 @@ def _make_search(estimator: Any, space: Any, cv: Any, options: SearchOptions, **
     )
 
 
+def _n_splits(cv: Any, X: Any, y: Any) -> int | None:
+    """Folds per candidate, for logging candidates as soon as they are complete."""
+    from sklearn.model_selection import check_cv
+
+    try:
+        return int(check_cv(cv).get_n_splits(X, y))
+    except (TypeError, ValueError):
+        return None
+
+
 def search(
     estimator: Any,
     space: Any,
@@ -177,21 +208,54 @@ def search(
     progress: bool = True,
     name: str,
     extra: Mapping[str, Any] | None = None,
+    tracker: Any = None,
 ) -> TuneResult:
-    """Fit a DaskSearchCV journaled in ``run_dir``, then write the run directory."""
+    """Fit a DaskSearchCV journaled in ``run_dir``, then write the run directory.
+
+    ``client`` is a Client, or a zero-argument callable opening one (a context manager),
+    called only after the search checked its inputs. ``tracker`` (a
+    :class:`daskcloud.tracking.MlflowLogger`) logs candidates as they finish; the caller ends
+    it with ``tracker.finish(run_dir)`` once the report is written.
+    """
     started = time.perf_counter()
-    options = replace(options, budget=_priced(options.budget, client))
-    engine = _make_search(
-        estimator,
-        space,
-        cv,
-        options,
-        client=client,
-        journal=run_dir / JOURNAL_FILE,
-        resume=resume,
-        progress=progress,
-    )
-    fitted = engine.fit(X, y)
+    fresh = not any(run_dir.iterdir())
+    budget = options.budget
+    link = None
+    with contextlib.ExitStack() as stack:
+        lazy = callable(client) and not hasattr(client, "submit")
+        if (
+            lazy
+            and budget is not None
+            and budget.max_cost is not None
+            and not budget.price_per_hour
+        ):
+            # the price comes from the cluster: open it now
+            client, lazy = stack.enter_context(client()), False
+        engine = _make_search(
+            estimator,
+            space,
+            cv,
+            replace(options, budget=_priced(budget, None if lazy else client)),
+            client=client,
+            journal=run_dir / JOURNAL_FILE,
+            resume=resume,
+            progress=progress,
+        )
+        try:
+            with as_interrupted():
+                if tracker is None:
+                    fitted = engine.fit(X, y)
+                else:  # child runs stream from the journal while the search runs
+                    with tracker.streaming(run_dir, _n_splits(cv, X, y), name=name):
+                        fitted = engine.fit(X, y)
+        except DaskcloudError as e:
+            if e.exit_code == 2 and fresh and not any(run_dir.iterdir()):
+                run_dir.rmdir()  # an input that could never work leaves nothing behind
+            raise
+        if client is not None and not lazy:
+            link = dashboard_link(client)
     wall_s = time.perf_counter() - started
+    if link:  # the report links to the dashboard (live while the cluster is)
+        extra = {**(extra or {}), "dashboard_link": link}
     summary = write_run(fitted, run_dir, name=name, wall_s=wall_s, extra=extra)
     return TuneResult(run_dir=run_dir, summary=summary, search=fitted)

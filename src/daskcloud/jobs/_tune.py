@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +17,9 @@ from daskcloud.jobs._run import (
 )
 from daskcloud.report import write_report
 from daskcloud.search._budget import resolve_budget
+from daskcloud.search.results import default_run_dir
 from daskcloud.search.spec import DataSpec, TuneJob, check_spec, load_spec
+from daskcloud.tracking import resolve_logger
 
 __all__ = ["load_table", "run_tune"]
 
@@ -60,6 +63,7 @@ def run_tune(
     max_trials: int | None = None,
     max_time: float | str | None = None,
     max_cost: float | None = None,
+    mlflow: Any = None,
 ) -> TuneResult:
     """Run the search a spec file describes; the spec is fully checked before any cluster starts.
 
@@ -74,6 +78,8 @@ def run_tune(
         progress: show the search's progress bar (on stderr).
         max_trials, max_time, max_cost: override the spec's ``[budget]`` (``max_time`` in
             seconds or a duration such as ``"10m"``).
+        mlflow: log to MLflow (``True``, a tracking URI or a
+            :class:`daskcloud.tracking.MlflowLogger`); the extra ``daskcloud[mlflow]``.
 
     Raises:
         ConfigError, DataError: a bad spec or missing data (before anything runs).
@@ -94,25 +100,30 @@ def run_tune(
         seed=spec.seed,
         budget=budget,
     )
+    tracker = resolve_logger(mlflow)
     run_dir = resolve_run_dir(out, job.name)
-    with open_client(
-        scheduler, workers, cluster=cluster, namespace=namespace, security=security
-    ) as client:
-        result = search(
-            job.estimator,
-            job.space,
-            X,
-            y,
-            cv=job.cv,
-            options=options,
-            run_dir=run_dir,
-            client=client,
-            resume=resume,
-            progress=progress,
-            name=job.name,
-            extra={"spec": spec.model_dump(mode="json"), "spec_file": str(spec_path)},
-        )
+    # the search opens the cluster once it has checked the splitter and dry-fitted its data
+    connect = functools.partial(
+        open_client, scheduler, workers, cluster=cluster, namespace=namespace, security=security
+    )
+    result = search(
+        job.estimator,
+        job.space,
+        X,
+        y,
+        cv=job.cv,
+        options=options,
+        run_dir=run_dir,
+        client=connect,
+        resume=resume,
+        progress=progress,
+        name=job.name,
+        extra={"spec": spec.model_dump(mode="json"), "spec_file": str(spec_path)},
+        tracker=tracker,
+    )
     write_report(run_dir)
+    if tracker is not None:
+        tracker.finish(run_dir)
     return result
 
 
@@ -125,8 +136,10 @@ def detach_tune(
     max_trials: int | None = None,
     max_time: float | str | None = None,
     max_cost: float | None = None,
+    out: str | Path | None = None,
 ) -> str:
-    """Start ``daskcloud tune`` as a Job inside Kubernetes cluster ``cluster`` (``--detach``).
+    """Start ``daskcloud tune`` as a Job inside Kubernetes cluster ``cluster`` (``--detach``),
+    or as a batch job of Slurm cluster ``cluster`` (see :func:`_detach_slurm`).
 
     The spec is checked here first, so a bad one fails on the laptop. In the pod, the spec is
     mounted from a ConfigMap and the run directory (journal included) lives on a
@@ -137,6 +150,7 @@ def detach_tune(
     Returns:
         the name of the driver Job (``daskcloud cluster logs NAME --driver`` follows it).
     """
+    from daskcloud.cluster._state import load_record
     from daskcloud.cluster.kubernetes._detach import JOURNAL_MOUNT, SPEC_MOUNT
     from daskcloud.cluster.kubernetes._lifecycle import kube_api, submit_driver
 
@@ -146,7 +160,10 @@ def detach_tune(
     flags = {"--max-trials": max_trials, "--max-time": max_time, "--max-cost": max_cost}
     given = {flag: value for flag, value in flags.items() if value is not None}
     resolve_budget(job.budget, max_trials=max_trials, max_time=max_time, max_cost=max_cost)
+    budget_args = [part for flag, value in given.items() for part in (flag, str(value))]
     path = Path(spec_path)
+    if load_record("slurm", cluster) is not None:
+        return _detach_slurm(cluster, path, job.name, out, resume, budget_args)
     api = kube_api(namespace=namespace)
     ns = namespace or api.namespace or "default"
     args = [
@@ -158,6 +175,23 @@ def detach_tune(
         "--scheduler",
         "$(DASK_SCHEDULER_ADDRESS)",
         "--resume" if resume else "--no-resume",
-        *[part for flag, value in given.items() for part in (flag, str(value))],
+        *budget_args,
     ]
     return submit_driver(cluster, ns, args=args, spec_file=(path.name, path.read_text()), api=api)
+
+
+def _detach_slurm(
+    cluster: str, spec: Path, name: str, out: str | Path | None, resume: bool, budget: list[str]
+) -> str:
+    """``tune SPEC --cluster NAME`` as a batch job of a Slurm cluster; returns the job id.
+
+    On Slurm the spec, its data and the run directory are on the shared filesystem, so the job
+    reads them in place: the run directory (``--out``, default ``runs/<timestamp>-<name>``
+    here) is made absolute now, so its journal is where this command says.
+    """
+    from daskcloud.cluster.slurm._lifecycle import submit_driver as submit_slurm_driver
+
+    run_dir = Path(out) if out is not None else default_run_dir(name)
+    argv = ["tune", str(spec.resolve()), "--cluster", cluster, "--out", str(run_dir.resolve())]
+    argv += ["--resume" if resume else "--no-resume", *budget]
+    return submit_slurm_driver(cluster, argv, cwd=Path.cwd())

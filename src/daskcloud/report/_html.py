@@ -144,6 +144,17 @@ def _chart_builders(run: RunData) -> list[tuple[str, str, Callable[[], go.Figure
     return charts
 
 
+def _dashboard(link: Any) -> str:
+    """A link to the run's Dask dashboard (it answers while the cluster lives)."""
+    if not isinstance(link, str) or not link.startswith(("http://", "https://")):
+        return ""
+    url = html.escape(link, quote=True)
+    return (
+        f'<div>Dask dashboard: <a style="color:#9fb3c8" href="{url}">{url}</a> '
+        "(live while the cluster runs)</div>"
+    )
+
+
 def render_report(run: RunData) -> str:
     """The whole report as one HTML document (plotly.js inlined; it loads nothing)."""
     title = f"daskcloud report: {run.summary.get('name') or run.run_dir.name}"
@@ -159,7 +170,8 @@ def render_report(run: RunData) -> str:
         # plotly.js, inlined once for every chart: the file works offline
         f"<script type='text/javascript'>{get_plotlyjs()}</script></head><body>"
         f"<header><h1>{html.escape(title)}</h1>"
-        f"<div>{html.escape(str(run.run_dir))} · {html.escape(str(created))}</div></header>"
+        f"<div>{html.escape(str(run.run_dir))} · {html.escape(str(created))}</div>"
+        f"{_dashboard(run.summary.get('dashboard_link'))}</header>"
         f"<main>{''.join(sections)}</main></body></html>\n"
     )
 

@@ -15,7 +15,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.utils import indexable
 
 from daskcloud.exceptions import ConfigError, SearchError
-from daskcloud.search import _keys, _sklearn
+from daskcloud.search import _failures, _keys, _precheck, _sklearn
 from daskcloud.search._continue import continuation_mode
 from daskcloud.search._fit import SearchData
 from daskcloud.search._progress import make_progress
@@ -59,8 +59,10 @@ class DaskSearchCV(BaseSearchCV):
         As in scikit-learn's ``GridSearchCV``.
     random_state : int, optional
         Seeds candidate sampling (and training-subsample resources).
-    client : None, str or distributed.Client
-        Where to run: None starts (and closes) a local cluster.
+    client : None, str, distributed.Client or callable
+        Where to run: None starts (and closes) a local cluster; a zero-argument callable
+        returning a context manager that yields a Client is called once the inputs are
+        checked (so a bad input fails before any cluster starts).
     journal : None, path or Journal
         None keeps the journal in memory only.
     resume : bool
@@ -178,11 +180,7 @@ class DaskSearchCV(BaseSearchCV):
             self, params if groups is None else {**params, "groups": groups}
         )
         cv = check_cv(self.cv, y, classifier=is_classifier(self.estimator))
-        splits = [
-            (np.asarray(tr), np.asarray(te)) for tr, te in cv.split(X, y, **routed.splitter.split)
-        ]
-        if not splits:
-            raise ConfigError(f"cv={self.cv!r} produced no splits; give at least 2 folds")
+        splits = _precheck.cv_splits(self.cv, cv, X, y, routed.splitter.split)
         self.n_splits_ = len(splits)
         strategy = resolve_strategy(
             self.strategy,
@@ -200,6 +198,12 @@ class DaskSearchCV(BaseSearchCV):
         )
         if not self.resume:  # a fresh key: nothing is found, nothing old is overwritten
             search = _keys.token((search, uuid.uuid4().hex))
+        if not _precheck.journal_has_fits(self.journal, search):  # else it fitted before
+            _precheck.dry_fit(
+                self.estimator, strategy, X, y, splits, scorer=scorers,
+                fit_params=routed.estimator.fit, score_params=routed.scorer.score,
+                random_state=self.random_state,
+            )  # fmt: skip
         seed = self.random_state if isinstance(self.random_state, int) else 0
         journal, owns_journal = open_journal(self.journal)
         try:
@@ -250,6 +254,11 @@ class DaskSearchCV(BaseSearchCV):
                 )  # fmt: skip
                 try:
                     outcome = runner.run()
+                except BaseException as e:
+                    ended = _ended_badly(e, client, journal, search, hint, len(splits))
+                    if ended is e:
+                        raise
+                    raise ended from e
                 finally:
                     if progress is not None:
                         progress.close()
@@ -300,7 +309,7 @@ class DaskSearchCV(BaseSearchCV):
                     item["train_scores"] = error_scores if failed else r.train_scores
                 out.append(item)
         if self.error_score != "raise":
-            _sklearn.warn_or_raise_about_fit_failures(out, self.error_score)
+            _failures.check_fit_failures(out, self.error_score, self.journal_path_)
         if callable(self.scoring):
             _sklearn.insert_error_scores(out, self.error_score)
         results = _sklearn.format_results(self, candidate_params, self.n_splits_, out, extra)
@@ -328,6 +337,26 @@ class DaskSearchCV(BaseSearchCV):
         self.refit_time_ = time.time() - t
         if hasattr(self.best_estimator_, "feature_names_in_"):
             self.feature_names_in_ = self.best_estimator_.feature_names_in_
+
+
+def _ended_badly(
+    error: BaseException, client: Any, journal: Any, search: str, hint: Any, n_splits: int
+) -> BaseException:
+    """What to raise when the runner raised ``error``: a one-line error when the scheduler
+    was lost or a signal stopped the search (with how much the journal holds), else itself."""
+    lost = _failures.is_scheduler_lost(client, error)
+    if not (lost or isinstance(error, KeyboardInterrupt)):
+        return error
+    try:
+        n_done = len(journal.read(search))
+    except Exception:  # the journal itself failed: say what is known
+        n_done = 0
+    total = None if hint is None else hint * n_splits
+    path = None if journal.path is None else str(journal.path)
+    if lost:
+        address = getattr(getattr(client, "scheduler", None), "address", None)
+        return _failures.scheduler_lost(address, n_done, total, path)
+    return _failures.interrupted(getattr(error, "signum", 2), n_done, total, path)
 
 
 def _step_names(estimator: Any) -> list[str] | None:

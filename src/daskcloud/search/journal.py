@@ -164,20 +164,28 @@ class Journal:
         self.path = None if path is None else Path(path)
         self._lock = threading.Lock()
         target = ":memory:" if self.path is None else str(self.path)
+        self._db: sqlite3.Connection | None = None
+        existed = self.path is not None and self.path.exists()
         try:
             if self.path is not None:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._db: sqlite3.Connection | None = sqlite3.connect(
+            self._db = sqlite3.connect(
                 target, timeout=30, check_same_thread=False, isolation_level=None
             )
+            _check_foreign(self._db, target)  # before anything is written, WAL mode included
             if self.path is not None:
                 self._db.execute("PRAGMA journal_mode=WAL")
                 self._db.execute("PRAGMA synchronous=NORMAL")
             self._db.executescript(_SCHEMA)
         except (sqlite3.Error, OSError) as e:
+            if self._db is not None:
+                self._db.close()
+                self._db = None
+            kept = "it was left as it was: " if existed else ""
             raise JournalError(
-                f"cannot open the journal {target!r}: {e}; check the path is a writable "
-                "SQLite file on a local disk"
+                f"cannot open the journal {target!r}: {e}; {kept}check the path is a writable "
+                "SQLite file on a local disk, or give another run directory (--out) or "
+                "journal= path"
             ) from e
 
     # -- writing -------------------------------------------------------------------------------
@@ -232,7 +240,10 @@ class Journal:
             except sqlite3.Error as e:
                 if db.in_transaction:
                     db.execute("ROLLBACK")
-                raise JournalError(f"cannot append to the journal {self._name()}: {e}") from e
+                raise JournalError(
+                    f"cannot append to the journal {self._name()}: {e}; every fit committed "
+                    "before is kept: free disk space and rerun the same command to resume"
+                ) from e
         return inserted
 
     def describe_search(self, search: str, info: Mapping[str, Any]) -> None:
@@ -259,7 +270,7 @@ class Journal:
                 f"AND key IN ({', '.join('?' * len(chunk))})",
                 chunk,
             )
-            found.update((r.key, r) for r in map(_fit_from_row, rows))
+            found.update((r.key, r) for r in map(self._fit_from_row, rows))
         return found
 
     def read(
@@ -274,7 +285,7 @@ class Journal:
             where.append("status != 'cancelled'")
         clause = f" WHERE {' AND '.join(where)}" if where else ""
         rows = self._query(f"SELECT {', '.join(_FIT_COLUMNS)} FROM fits{clause} ORDER BY seq", args)
-        return [_fit_from_row(r) for r in rows]
+        return [self._fit_from_row(r) for r in rows]
 
     def read_tasks(self, search: str | None = None) -> list[TaskRecord]:
         """Task rows (prefix fits, batches) in append order."""
@@ -290,6 +301,16 @@ class Journal:
         """Every described search: key -> info."""
         rows = self._query("SELECT search, info FROM searches ORDER BY created", [])
         return {s: _loads(info) for s, info in rows}
+
+    def count(self, search: str | None = None, status: str | None = None) -> int:
+        """Number of fits (of one search, of one status; cancelled ones only if asked)."""
+        where, args = ["status != 'cancelled'" if status is None else "status = ?"], []
+        if status is not None:
+            args.append(status)
+        if search is not None:
+            where.append("search = ?")
+            args.append(search)
+        return self._query(f"SELECT COUNT(*) FROM fits WHERE {' AND '.join(where)}", args)[0][0]
 
     def __len__(self) -> int:
         return self._query("SELECT COUNT(*) FROM fits WHERE status != 'cancelled'", [])[0][0]
@@ -325,14 +346,37 @@ class Journal:
             try:
                 return self._conn().execute(sql, args).fetchall()
             except sqlite3.Error as e:
-                raise JournalError(f"cannot read the journal {self._name()}: {e}") from e
+                raise JournalError(
+                    f"cannot read the journal {self._name()}: {e}; it was left as it was: "
+                    "move it away or give another run directory (--out) or journal= path"
+                ) from e
+
+    def _fit_from_row(self, row: Sequence[Any]) -> FitRecord:
+        values = dict(zip(_FIT_COLUMNS, row, strict=True))
+        try:
+            for name in ("params", "test_scores", "train_scores"):
+                values[name] = _loads(values[name])
+        except ValueError as e:  # a row written by something else than a Journal
+            raise JournalError(
+                f"the journal {self._name()} holds a malformed row ({name}: {e}); it was left "
+                "as it was: move it away or give another run directory (--out) or journal= path"
+            ) from e
+        return FitRecord(**values)
 
 
-def _fit_from_row(row: Sequence[Any]) -> FitRecord:
-    values = dict(zip(_FIT_COLUMNS, row, strict=True))
-    for name in ("params", "test_scores", "train_scores"):
-        values[name] = _loads(values[name])
-    return FitRecord(**values)
+def _check_foreign(db: sqlite3.Connection, target: str) -> None:
+    """Refuse, before writing anything, an SQLite file that another program made."""
+    tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    tables.discard("sqlite_sequence")
+    if tables and not {"fits", "tasks", "searches"} <= tables:
+        raise sqlite3.DatabaseError(
+            f"it is an SQLite file of another program (tables {', '.join(sorted(tables))})"
+        )
+    if "fits" in tables:
+        columns = {r[1] for r in db.execute("PRAGMA table_info(fits)")}
+        missing = [c for c in _FIT_COLUMNS if c not in columns]
+        if missing:
+            raise sqlite3.DatabaseError(f"its fits table lacks {', '.join(missing)}")
 
 
 def open_journal(journal: Journal | str | Path | None) -> tuple[Journal, bool]:

@@ -5,7 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from daskcloud.cluster.kubernetes import ClusterSpec, ClusterTLS, Owner, build_cluster, build_rbac
+from daskcloud.cluster.kubernetes import (
+    ClusterSpec,
+    ClusterTLS,
+    NotebookFiles,
+    Owner,
+    build_cluster,
+    build_rbac,
+)
 from daskcloud.sync import SyncBundle, pack_modules
 
 OWNER = Owner(name="hpo-scheduler", uid="0b9a7c1e-3f42-4d8e-9a51-6c2d7e8f9a10")
@@ -16,6 +23,7 @@ BUNDLE = SyncBundle(
     wheels=(pack_modules({"golden_models": Path(__file__).with_name("golden_models.py")}),),
     index_url="https://pypi.example/simple",
 )
+NOTEBOOK = NotebookFiles(token="f" * 48, examples={"rossmann.ipynb": '{"cells": []}\n'})
 
 SPECS = {
     "plain": {"name": "hpo", "namespace": "dask", "workers": 3, "cpu": "2", "memory": "8Gi"},
@@ -33,22 +41,40 @@ SPECS = {
         "price_per_hour": 3.2,
     },
     "tiny": {"name": "t", "namespace": "default", "workers": 0, "cpu": "500m", "memory": "512Mi"},
+    "jupyter": {
+        "name": "nb",
+        "namespace": "dask",
+        "workers": 2,
+        "cpu": "2",
+        "memory": "8Gi",
+        "jupyter": True,
+        "notebook_storage": "10Gi",
+    },
 }
 
 
 def rendered(spec: ClusterSpec, tls: ClusterTLS) -> dict[str, list[dict[str, Any]]]:
     """Each way the objects leave the program: for kubectl, owned by the Job, and RBAC."""
+    notebook = NOTEBOOK if spec.jupyter else None
     return {
-        "apply": build_cluster(spec, tls=tls, bundle=BUNDLE),
-        "owned": build_cluster(spec, tls=tls, owner=OWNER, bundle=BUNDLE),
+        "apply": build_cluster(spec, tls=tls, bundle=BUNDLE, notebook=notebook),
+        "owned": build_cluster(spec, tls=tls, owner=OWNER, bundle=BUNDLE, notebook=notebook),
         "rbac": build_rbac(spec.namespace),
     }
 
 
+def is_notebook(obj: dict[str, Any]) -> bool:
+    """One of the ``--jupyter`` objects (their component label is ``jupyter``)."""
+    return obj["metadata"].get("labels", {}).get("app.kubernetes.io/component") == "jupyter"
+
+
 def only(objects: list[dict[str, Any]], kind: str, name: str | None = None) -> dict[str, Any]:
-    """The one object of ``kind`` (and ``name``)."""
+    """The one object of ``kind`` (and ``name``); without a name, the notebook's do not count."""
     (obj,) = [
-        o for o in objects if o["kind"] == kind and (name is None or o["metadata"]["name"] == name)
+        o
+        for o in objects
+        if o["kind"] == kind
+        and (o["metadata"]["name"] == name if name is not None else not is_notebook(o))
     ]
     return obj
 

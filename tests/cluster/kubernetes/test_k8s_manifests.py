@@ -10,7 +10,7 @@ import os
 from pathlib import Path
 
 import pytest
-from k8s_objects import BUNDLE, OWNER, only, rendered
+from k8s_objects import BUNDLE, NOTEBOOK, OWNER, only, rendered
 
 from daskcloud._version import __version__
 from daskcloud.cluster.kubernetes import (
@@ -49,8 +49,12 @@ def test_objects_in_creation_order(variant) -> None:
         f"NetworkPolicy/{s}",
         f"NetworkPolicy/{w}",
     ]
-    assert _kinds(groups["apply"]) == [*owned, f"Job/{s}", f"Deployment/{w}"]
-    assert _kinds(groups["owned"]) == [*owned, f"Deployment/{w}"]
+    j = spec.jupyter_name
+    notebook = [f"Secret/{j}", f"ConfigMap/{spec.name}-examples", f"Service/{j}"]
+    notebook = [*notebook, f"NetworkPolicy/{j}", f"Deployment/{j}"] if spec.jupyter else []
+    pvc = [f"PersistentVolumeClaim/{spec.name}-notebook"] if spec.notebook_storage else []
+    assert _kinds(groups["apply"]) == [*owned, f"Job/{s}", f"Deployment/{w}", *pvc, *notebook]
+    assert _kinds(groups["owned"]) == [*owned, f"Deployment/{w}", *notebook]
 
 
 def test_scheduler_job_is_the_same_object_either_way(variant) -> None:
@@ -127,7 +131,10 @@ def test_worker_count_and_name(variant) -> None:
 def test_builders_are_pure(variant) -> None:
     spec, tls = variant
     before = spec.model_dump()
-    twice = [build_cluster(spec, tls=tls, owner=OWNER, bundle=BUNDLE) for _ in range(2)]
+    nb = NOTEBOOK if spec.jupyter else None
+    twice = [
+        build_cluster(spec, tls=tls, owner=OWNER, bundle=BUNDLE, notebook=nb) for _ in range(2)
+    ]
     assert twice[0] == twice[1]
     assert spec.model_dump() == before
 

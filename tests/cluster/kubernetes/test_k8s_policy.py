@@ -13,7 +13,7 @@ import pytest
 import yaml
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
-from k8s_objects import BUNDLE, OWNER, only, pod_specs, rendered
+from k8s_objects import BUNDLE, OWNER, is_notebook, only, pod_specs, rendered
 
 from daskcloud.cluster.kubernetes import CLUSTER_ID_LABEL, ClusterSpec, build_rbac
 from daskcloud.core.units import parse_memory
@@ -68,15 +68,20 @@ def test_everywhere_dask_writes_is_an_emptydir(variant) -> None:
             continue
         pod = obj["spec"]["template"]["spec"]
         container = _container(obj)
-        empty = {v["name"] for v in pod["volumes"] if "emptyDir" in v}
+        # emptyDirs, and the notebook's optional PersistentVolumeClaim home
+        empty = {
+            v["name"] for v in pod["volumes"] if {"emptyDir", "persistentVolumeClaim"} & set(v)
+        }
         writable = {
             m["mountPath"]
             for m in container["volumeMounts"]
             if m["name"] in empty and not m.get("readOnly")
         }
         env = {e["name"]: e.get("value") for e in container["env"]}
-        paths = [env["HOME"], env["TMPDIR"], env["DASK_TEMPORARY_DIRECTORY"], "/tmp"]
-        if obj["kind"] == "Deployment":
+        paths = [env["HOME"], env["TMPDIR"], "/tmp"]
+        if not is_notebook(obj):  # the notebook is a client: no dask temporary directory
+            paths.append(env["DASK_TEMPORARY_DIRECTORY"])
+        if obj["kind"] == "Deployment" and not is_notebook(obj):
             paths.append(_arg(container["args"], "--local-directory"))
             assert env["DASK_TEMPORARY_DIRECTORY"] == _arg(container["args"], "--local-directory")
         for path in paths:
@@ -173,9 +178,8 @@ def test_objects_are_owned_by_the_scheduler_job(variant) -> None:
     spec, tls = variant
     groups = rendered(spec, tls)
     owned = groups["owned"]
-    assert {o["kind"] for o in owned} == {
-        "Secret", "ConfigMap", "Service", "NetworkPolicy", "Deployment"
-    }  # fmt: skip
+    kinds = {"Secret", "ConfigMap", "Service", "NetworkPolicy", "Deployment"}
+    assert {o["kind"] for o in owned} == kinds
     for obj in owned:
         assert obj["metadata"]["ownerReferences"] == [
             {

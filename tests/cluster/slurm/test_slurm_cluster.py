@@ -81,8 +81,9 @@ def test_up_search_status_scale_logs_down(slurm, home, tmp_path, capsys):
         # the third worker does not fit on the 2-CPU node: pending, with Slurm's reason
         assert main(["cluster", "scale", "hpo", "3"]) == 0
         assert wait_until(lambda: any(j.index == 2 for j in queue("hpo", finished=False)), 30)
-        status = get_backend("slurm").status("hpo")
-        assert status.workers_wanted == 3 and "(Resources)" in status.reason
+        # a job's reason is "None" until Slurm's scheduling loop has looked at it
+        assert wait_until(lambda: "(Resources)" in get_backend("slurm").status("hpo").reason, 30)
+        assert get_backend("slurm").status("hpo").workers_wanted == 3
 
         assert main(["cluster", "logs", "hpo", "--worker", "0"]) == 0
         assert "Registered to:" in capsys.readouterr().out

@@ -129,6 +129,7 @@ def test_reasons_in_words_keep_slurms_code():
     assert explain_pending("PartitionTimeLimit").endswith("(PartitionTimeLimit)")
     assert "--max-lifetime" in explain_pending("PartitionTimeLimit")
     assert explain_pending("SomethingNew") == "Slurm's reason: SomethingNew"
+    assert explain_pending("None") == "just submitted; Slurm has not looked at it yet (None)"
     assert "resubmits" in explain_ended("PREEMPTED")
     assert explain_ended("TIMEOUT").endswith("(TIMEOUT)")
 
@@ -165,6 +166,30 @@ def test_keeper_stops_at_a_crash_loop_and_near_the_deadline(tmp_path):
     failed = _queue(*(_row(i, i, "FAILED", elapsed="0:03") for i in range(3)))
     plan = plan_workers(s, 2, KeeperState(next_index=3), failed, now=2000.0)
     assert plan.submit == () and "3 worker jobs failed within 60 s" in plan.state.error
-    late = plan_workers(s, 2, KeeperState(), [], now=s.deadline - 60)
+    late = plan_workers(s, 2, KeeperState(), [], now=s.deadline - 20)
     assert late.submit == () and not late.close_scheduler
     assert plan_workers(s, 2, KeeperState(), [], now=s.deadline).close_scheduler
+
+
+def test_driver_script_runs_daskcloud_in_the_working_directory(tmp_path):
+    from daskcloud.cluster.slurm._scripts import driver_job_script
+
+    s = spec(tmp_path)
+    script = driver_job_script(s, ["tune", "/home/me/a b.toml"], cwd="/home/me", walltime_s=3600)
+    assert "#SBATCH -J daskcloud-hpo-driver" in script and "#SBATCH -t 01:00:00" in script
+    assert "#SBATCH --cpus-per-task=1" in script and "#SBATCH --mem=3G" in script
+    assert "cd /home/me\n" in script
+    assert script.rstrip().endswith("-m daskcloud.cli tune '/home/me/a b.toml'")
+
+
+def test_dask_config_gives_the_slurm_defaults_a_flag_overrides():
+    import dask
+
+    from daskcloud.cluster.slurm._backend import with_config_defaults
+
+    settings = {"daskcloud.slurm.partition": "short", "daskcloud.slurm.account": "proj",
+                "daskcloud.slurm.job-extra": ["--constraint=x"]}  # fmt: skip
+    with dask.config.set(settings):
+        got = with_config_defaults(SlurmOptions(account="mine"))
+    assert (got.partition, got.account, got.job_extra) == ("short", "mine", ("--constraint=x",))
+    assert got.qos is None and got.price_per_cpu_hour is None

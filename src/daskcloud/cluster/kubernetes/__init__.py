@@ -2,7 +2,8 @@
 
 :class:`ClusterSpec` describes a cluster; :func:`build_scheduler_job` and :func:`build_cluster`
 turn it into Kubernetes objects (plain dicts); :func:`generate_tls` makes its per-cluster
-certificates; :func:`build_rbac` the launcher's namespaced Role. Nothing here talks to an API
+certificates; :func:`build_notebook` the JupyterLab next to the scheduler (``--jupyter``);
+:func:`build_rbac` the launcher's namespaced Role. Nothing here talks to an API
 server — see ``docs/kubernetes.md``.
 """
 
@@ -21,6 +22,12 @@ from daskcloud.cluster.kubernetes._meta import (
     CLUSTER_ID_LABEL,
     CLUSTER_LABEL,
     Owner,
+)
+from daskcloud.cluster.kubernetes._notebook import (
+    JUPYTER_PORT,
+    NotebookFiles,
+    build_notebook,
+    build_notebook_pvc,
 )
 from daskcloud.cluster.kubernetes._rbac import LAUNCHER_RULES, build_rbac
 from daskcloud.cluster.kubernetes._spec import (
@@ -53,17 +60,21 @@ __all__ = [
     "CLUSTER_ID_LABEL",
     "CLUSTER_LABEL",
     "DASHBOARD_PORT",
+    "JUPYTER_PORT",
     "LAUNCHER_RULES",
     "OVERLAY_PATH",
     "SCHEDULER_PORT",
     "ClientCredentials",
     "ClusterSpec",
     "ClusterTLS",
+    "NotebookFiles",
     "Owner",
     "Toleration",
     "add_overlay",
     "build_cluster",
     "build_network_policies",
+    "build_notebook",
+    "build_notebook_pvc",
     "build_rbac",
     "build_scheduler_job",
     "build_service",

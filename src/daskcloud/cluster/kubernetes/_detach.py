@@ -22,11 +22,14 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from daskcloud.cluster.kubernetes._manifests import build_scheduler_job, client_labels
-from daskcloud.cluster.kubernetes._meta import Owner, labels
+from daskcloud.cluster.kubernetes._manifests import (
+    build_scheduler_job,
+    client_labels,
+    client_pod_env,
+)
+from daskcloud.cluster.kubernetes._meta import ROLE_LABEL, Owner, labels
 from daskcloud.cluster.kubernetes._spec import ClusterSpec
 from daskcloud.cluster.kubernetes._sync import add_overlay
-from daskcloud.cluster.kubernetes._tls import TLS_MOUNT_PATH
 from daskcloud.sync import SyncBundle
 
 __all__ = [
@@ -37,7 +40,7 @@ __all__ = [
     "build_journal_pvc",
 ]
 
-DRIVER_ROLE_LABEL = "daskcloud.io/role"
+DRIVER_ROLE_LABEL = ROLE_LABEL
 JOURNAL_MOUNT = "/journal"
 SPEC_MOUNT = "/spec"
 _DRIVER_RETRIES = 3  # a driver killed with its node resumes from the journal
@@ -89,14 +92,8 @@ def build_detached_driver(
     job_name = f"{spec.name}-driver"
     pod = copy.deepcopy(build_scheduler_job(spec)["spec"]["template"]["spec"])
     (container,) = pod["containers"]
-    tls = TLS_MOUNT_PATH
-    env = [e for e in container.get("env", []) if not e["name"].startswith("DASK_")]
-    env += [
-        {"name": "DASK_SCHEDULER_ADDRESS", "value": spec.scheduler_address},
-        {"name": "DASK_DISTRIBUTED__COMM__REQUIRE_ENCRYPTION", "value": "True"},
-        {"name": "DASK_DISTRIBUTED__COMM__TLS__CA_FILE", "value": f"{tls}/ca.pem"},
-        {"name": "DASK_DISTRIBUTED__COMM__TLS__CLIENT__CERT", "value": f"{tls}/worker.pem"},
-        {"name": "DASK_DISTRIBUTED__COMM__TLS__CLIENT__KEY", "value": f"{tls}/worker-key.pem"},
+    env = [
+        *client_pod_env(spec),
         {"name": "DASKCLOUD_HOME", "value": f"{JOURNAL_MOUNT}/.daskcloud"},
     ]
     container.update(

@@ -141,10 +141,14 @@ def wait_ready(
             problems.append(f"the scheduler Job failed ({status.reason})")
         if problems:
             raise KubernetesError(f"cluster {spec.name!r} cannot start: " + "; ".join(problems))
-        if status.scheduler_ready and status.workers_ready >= wanted:
+        notebook = not spec.jupyter or any(
+            m.ready and m.name.startswith(f"{spec.jupyter_name}-") for m in status.members
+        )
+        if status.scheduler_ready and status.workers_ready >= wanted and notebook:
             return status
         ready = "ready" if status.scheduler_ready else "starting"
         line = f"scheduler {ready}, {status.workers_ready}/{wanted} workers ready"
+        line += "" if notebook else ", notebook starting"
         if progress and line != last:
             progress(line)
             last = line
@@ -184,7 +188,7 @@ class KubernetesBackend(Backend):
     options = frozenset(
         {"name", "namespace", "workers", "cpu", "memory", "gpu", "image", "idle_timeout",
          "max_lifetime", "node_selector", "tolerations", "price_per_hour", "packages",
-         "index_url", "extra_index_urls", "image_pull_secret"}
+         "index_url", "extra_index_urls", "image_pull_secret", "jupyter", "notebook_storage"}
     )  # fmt: skip
     updatable = frozenset(
         {"workers", "image", "cpu", "memory", "gpu", "node_selector", "tolerations"}
@@ -195,6 +199,11 @@ class KubernetesBackend(Backend):
         "namespace": "a cluster in another namespace is another cluster",
         "name": "a cluster with another name is another cluster",
         "price_per_hour": "the cost so far is computed from it",
+        "packages": "the workers install them from the cluster's immutable sync ConfigMap",
+        "index_url": "the workers install from the cluster's immutable sync ConfigMap",
+        "extra_index_urls": "the workers install from the cluster's immutable sync ConfigMap",
+        "jupyter": "the notebook is made with the cluster",
+        "notebook_storage": "the notebook's home is mounted when its pod starts",
     }
 
     def __init__(self, *, context: str | None = None, poll: float = 2.0) -> None:
@@ -227,7 +236,9 @@ class KubernetesBackend(Backend):
     # --- create, wait, find, delete --------------------------------------------------------
 
     def create(self, spec, *, timeout, progress):
+        from daskcloud.cluster._notebook import write_notebook_token
         from daskcloud.cluster.kubernetes._manifests import build_cluster, build_scheduler_job
+        from daskcloud.cluster.kubernetes._notebook import build_notebook_pvc
         from daskcloud.cluster.kubernetes._sync import build_sync_config_map, cluster_bundle_of
         from daskcloud.cluster.kubernetes._tls import generate_tls, write_client_credentials
 
@@ -241,14 +252,19 @@ class KubernetesBackend(Backend):
             annotations = job_manifest["metadata"].setdefault("annotations", {})
             annotations[PRICE_ANNOTATION] = f"{spec.price_per_hour:g}"
         tls = generate_tls(spec)
+        notebook = _notebook_files(spec)
         with k8s_errors(f"create the scheduler Job of cluster {spec.name!r}"):
             job = Job(job_manifest, api=api)
             job.create()
         owner = Owner(name=job.name, uid=job.metadata["uid"])
-        for manifest in build_cluster(spec, tls=tls, owner=owner, bundle=bundle):
+        if spec.notebook_storage:
+            _create_missing(api, build_notebook_pvc(spec))
+        for manifest in build_cluster(spec, tls=tls, owner=owner, bundle=bundle, notebook=notebook):
             with k8s_errors(f"create {manifest['kind']} {manifest['metadata']['name']}"):
                 object_from_spec(manifest, api=api).create()
         creds = write_client_credentials(spec, tls)
+        if notebook is not None:
+            write_notebook_token(spec.namespace, spec.name, notebook.token)
         save_record(
             ClusterRecord(
                 name=spec.name,
@@ -298,7 +314,9 @@ class KubernetesBackend(Backend):
             jobs = [j.raw for j in Job.list(api=api, namespace=ns, label_selector=selector)]
             deployments = {
                 d.raw["metadata"].get("labels", {}).get(CLUSTER_ID_LABEL): d.raw
-                for d in Deployment.list(api=api, namespace=ns, label_selector=MANAGED)
+                for d in Deployment.list(
+                    api=api, namespace=ns, label_selector=f"{MANAGED},{COMPONENT_LABEL}=worker"
+                )
             }
             every = pods(api, ns, MANAGED)
         out = []
@@ -343,13 +361,17 @@ class KubernetesBackend(Backend):
         return spec_from_objects(job, deployment)
 
     def apply_update(self, current, desired, changed, *, timeout):
-        """Patch the worker Deployment to what ``desired`` builds; Kubernetes rolls its pods."""
+        """Patch the worker Deployment to what ``desired`` builds; Kubernetes rolls its pods.
+
+        The pods keep installing from the cluster's sync ConfigMap (its overlay is rebuilt
+        with the same index settings); the ConfigMap itself is immutable and untouched.
+        """
         from daskcloud.cluster.kubernetes._manifests import build_worker_deployment
 
         ns = desired.namespace
         with k8s_errors(f"update cluster {ns}/{desired.name}"):
             deployment = self._workers_deployment(desired.name, ns, "update")
-            wanted = build_worker_deployment(desired)
+            wanted = build_worker_deployment(desired, bundle=_cluster_sync(deployment.raw))
             patch = merge_patch(
                 {"spec": {k: deployment.raw["spec"].get(k) for k in ("replicas", "template")}},
                 {"spec": {k: wanted["spec"][k] for k in ("replicas", "template")}},
@@ -383,6 +405,20 @@ class KubernetesBackend(Backend):
             return "\n".join(pod.logs(tail_lines=tail))
 
     # --- connect -----------------------------------------------------------------------------
+
+    def notebook(self, name, namespace=None):
+        from daskcloud.cluster._notebook import notebook_url, read_notebook_token
+        from daskcloud.cluster.backends import NotebookEndpoint
+        from daskcloud.cluster.kubernetes._notebook import JUPYTER_PORT
+        from daskcloud.cluster.kubernetes._portforward import KubePortForward, ManagedPortForward
+
+        ns = self.ns(namespace)
+        token = read_notebook_token(ns, name)
+        service = Service(f"{name}-jupyter", namespace=ns, api=self.api(ns))
+        forward = ManagedPortForward(KubePortForward(service, JUPYTER_PORT), name="jupyter-forward")
+        forward.start()
+        port = int(forward.address.rsplit(":", 1)[1])
+        return NotebookEndpoint(notebook_url(port, token), [forward.close])
 
     def endpoint(self, name, namespace=None):
         from daskcloud.cluster.kubernetes._portforward import KubePortForward, ManagedPortForward
@@ -444,11 +480,7 @@ def submit_driver(
         )
     spec = spec_from_job(job)
     owner = Owner(name=job["metadata"]["name"], uid=job["metadata"]["uid"])
-    pvc = build_journal_pvc(spec, size=pvc_size, storage_class=storage_class)
-    with k8s_errors(f"create the journal volume of cluster {namespace}/{name}"):
-        claim = object_from_spec(pvc, api=api)
-        if not claim.exists():
-            claim.create()
+    _create_missing(api, build_journal_pvc(spec, size=pvc_size, storage_class=storage_class))
     driver_name = ""
     bundle = _cluster_sync(job)
     for manifest in build_detached_driver(
@@ -460,8 +492,27 @@ def submit_driver(
     return driver_name
 
 
+def _notebook_files(spec: ClusterSpec) -> Any:
+    """The notebook's new token and the examples, with ``spec.jupyter``; else None."""
+    if not spec.jupyter:
+        return None
+    from daskcloud.cluster._notebook import example_files, new_token
+    from daskcloud.cluster.kubernetes._notebook import NotebookFiles
+
+    return NotebookFiles(token=new_token(), examples=example_files())
+
+
+def _create_missing(api: kr8s.Api, manifest: dict[str, Any]) -> None:
+    """Create an object that outlives clusters (a PersistentVolumeClaim) unless it exists."""
+    with k8s_errors(f"create {manifest['kind']} {manifest['metadata']['name']}"):
+        obj = object_from_spec(manifest, api=api)
+        if not obj.exists():
+            obj.create()
+
+
 def _cluster_sync(job: Any) -> SyncBundle | None:
-    """The sync settings of a live scheduler Job (its ConfigMap exists already), or None."""
+    """The sync settings of a live scheduler Job or worker Deployment (its ConfigMap exists
+    already), or None."""
     pod = job["spec"]["template"]["spec"]
     inits = [c for c in pod.get("initContainers", []) if c["name"] == "sync"]
     if not inits:

@@ -9,7 +9,9 @@ The objects of one cluster::
     ├── Service <name>-scheduler    ClusterIP, 8786 comm (TLS) and 8787 dashboard
     ├── NetworkPolicy <name>-scheduler   8786 only from this cluster's workers and clients
     ├── NetworkPolicy <name>-workers     workers only from this cluster's pods
-    └── Deployment <name>-workers   dask worker, requests == limits == --nthreads/--memory-limit
+    ├── Deployment <name>-workers   dask worker, requests == limits == --nthreads/--memory-limit
+    └── (--jupyter) the notebook's Secret, ConfigMap, Service, NetworkPolicy, Deployment
+                                    (:mod:`._notebook`)
 
 Creating them in a live cluster (:mod:`._lifecycle`) goes: build and create the Job with
 :func:`build_scheduler_job`, read its uid, then create ``build_cluster(spec, tls=...,
@@ -20,13 +22,16 @@ the rest. Nothing here performs I/O.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from daskcloud.cluster.kubernetes._meta import CLIENT_LABEL, Owner, labels, metadata, selector
 from daskcloud.cluster.kubernetes._spec import DASHBOARD_PORT, SCHEDULER_PORT, ClusterSpec
 from daskcloud.cluster.kubernetes._sync import add_overlay, build_sync_config_map
 from daskcloud.cluster.kubernetes._tls import TLS_MOUNT_PATH, ClusterTLS, build_tls_secret
 from daskcloud.sync import SyncBundle
+
+if TYPE_CHECKING:  # pragma: no cover
+    from daskcloud.cluster.kubernetes._notebook import NotebookFiles
 
 __all__ = [
     "RUN_AS_USER",
@@ -39,6 +44,7 @@ __all__ = [
     "build_service",
     "build_worker_deployment",
     "client_labels",
+    "client_pod_env",
 ]
 
 #: the non-root uid/gid of deploy/Dockerfile's user (>= 10000: no clash with host users)
@@ -60,6 +66,7 @@ def build_cluster(
     tls: ClusterTLS,
     owner: Owner | None = None,
     bundle: SyncBundle | None = None,
+    notebook: NotebookFiles | None = None,
 ) -> list[dict[str, Any]]:
     """The cluster's objects in the order to create them.
 
@@ -72,7 +79,13 @@ def build_cluster(
         bundle: what the init containers install (:func:`daskcloud.sync.cluster_bundle`);
             adds the sync ConfigMap and each pod's overlay. ``None``: the image holds
             everything (an image built by ``daskcloud image build``).
+        notebook: the notebook's token and examples; required when ``spec.jupyter``. The
+            notebook's PersistentVolumeClaim (``spec.notebook_storage``) is among the objects
+            for ``kubectl apply`` only: it is not owned, and the lifecycle creates it when
+            missing (:func:`~._notebook.build_notebook_pvc`).
     """
+    from daskcloud.cluster.kubernetes._notebook import build_notebook, build_notebook_pvc
+
     sync = [] if bundle is None else [build_sync_config_map(spec, bundle, owner=owner)]
     owned = [
         build_tls_secret(spec, tls, owner=owner),
@@ -81,9 +94,16 @@ def build_cluster(
         *build_network_policies(spec, owner=owner),
         build_worker_deployment(spec, owner=owner, bundle=bundle),
     ]
+    extra: list[dict[str, Any]] = []
+    if spec.jupyter:
+        if notebook is None:
+            raise ValueError("spec.jupyter needs notebook=NotebookFiles(token, examples)")
+        extra = build_notebook(spec, notebook, owner=owner, bundle=bundle)
+        if owner is None and spec.notebook_storage:
+            extra.insert(0, build_notebook_pvc(spec))
     if owner is not None:
-        return owned
-    return [*owned[:-1], build_scheduler_job(spec, bundle=bundle), owned[-1]]
+        return owned + extra
+    return [*owned[:-1], build_scheduler_job(spec, bundle=bundle), owned[-1], *extra]
 
 
 def build_scheduler_job(spec: ClusterSpec, *, bundle: SyncBundle | None = None) -> dict[str, Any]:
@@ -258,6 +278,24 @@ def client_labels(spec: ClusterSpec) -> dict[str, str]:
     reach the scheduler too; it still needs the client certificate to be let in.
     """
     return {**labels(spec, "client"), CLIENT_LABEL: "true"}
+
+
+def client_pod_env(spec: ClusterSpec) -> list[dict[str, Any]]:
+    """Environment of an in-cluster client pod: ``Client()`` connects with no arguments.
+
+    ``DASK_SCHEDULER_ADDRESS`` and the ``DASK_DISTRIBUTED__COMM__TLS__*`` settings point at the
+    scheduler Service and the mounted TLS Secret; the pod authenticates with the workers'
+    certificate (the cluster's CA issued it for client and server use).
+    """
+    tls = TLS_MOUNT_PATH
+    return [
+        *(e for e in _env(tmpdir=TMP) if not e["name"].startswith("DASK_")),
+        {"name": "DASK_SCHEDULER_ADDRESS", "value": spec.scheduler_address},
+        {"name": "DASK_DISTRIBUTED__COMM__REQUIRE_ENCRYPTION", "value": "True"},
+        {"name": "DASK_DISTRIBUTED__COMM__TLS__CA_FILE", "value": f"{tls}/ca.pem"},
+        {"name": "DASK_DISTRIBUTED__COMM__TLS__CLIENT__CERT", "value": f"{tls}/worker.pem"},
+        {"name": "DASK_DISTRIBUTED__COMM__TLS__CLIENT__KEY", "value": f"{tls}/worker-key.pem"},
+    ]
 
 
 def _client_peers(spec: ClusterSpec) -> list[dict[str, Any]]:

@@ -13,6 +13,7 @@ __all__ = [
     "CLUSTER_ID_LABEL",
     "CLUSTER_LABEL",
     "COMPONENT_LABEL",
+    "ROLE_LABEL",
     "Owner",
     "labels",
     "metadata",
@@ -24,6 +25,8 @@ CLUSTER_ID_LABEL = "daskcloud.io/cluster-id"
 #: in-cluster client pods of the namespace (e.g. a notebook) carry ``daskcloud.io/client: "true"``
 CLIENT_LABEL = "daskcloud.io/client"
 COMPONENT_LABEL = "app.kubernetes.io/component"
+#: which in-cluster client a client pod is: ``driver`` (a detached search) or ``jupyter``
+ROLE_LABEL = "daskcloud.io/role"
 
 
 @dataclass(frozen=True)

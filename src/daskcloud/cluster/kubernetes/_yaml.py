@@ -10,6 +10,7 @@ import yaml
 from daskcloud._version import __version__
 from daskcloud.cluster.kubernetes._manifests import TTL_AFTER_FINISHED_SECONDS, build_cluster
 from daskcloud.cluster.kubernetes._meta import CLUSTER_ID_LABEL
+from daskcloud.cluster.kubernetes._notebook import NotebookFiles
 from daskcloud.cluster.kubernetes._rbac import build_rbac
 from daskcloud.cluster.kubernetes._spec import ClusterSpec
 from daskcloud.cluster.kubernetes._sync import cluster_bundle_of
@@ -57,7 +58,8 @@ def manifests_for_apply(
     bundle = bundle if bundle is not None else cluster_bundle_of(spec)
     tls = generate_tls(spec)
     creds = write_client_credentials(spec, tls, home=home)
-    objects = build_cluster(spec, tls=tls, bundle=bundle)
+    notebook = _notebook_files(spec, home)
+    objects = build_cluster(spec, tls=tls, bundle=bundle, notebook=notebook)
     if rbac:
         objects += build_rbac(spec.namespace)
     gpu = f", {spec.gpu} GPU" if spec.gpu else ""
@@ -94,6 +96,37 @@ def manifests_for_apply(
             f"  {delete_command(spec)}",
             "(`daskcloud cluster up` sets ownerReferences: there the Job takes everything "
             "with it.)",
+            *_notebook_header(spec, creds),
         ]
     )
     return render_yaml(objects, header), creds
+
+
+def _notebook_files(spec: ClusterSpec, home: Path | None) -> NotebookFiles | None:
+    """With ``spec.jupyter``: a new token (kept on this machine, 0600) and the examples."""
+    if not spec.jupyter:
+        return None
+    from daskcloud.cluster._notebook import example_files, new_token, write_notebook_token
+
+    token = new_token()
+    write_notebook_token(spec.namespace, spec.name, token, home=home)
+    return NotebookFiles(token=token, examples=example_files())
+
+
+def _notebook_header(spec: ClusterSpec, creds: ClientCredentials) -> list[str]:
+    if not spec.jupyter:
+        return []
+    lines = [
+        "",
+        f"JupyterLab: Deployment {spec.jupyter_name}, its token in the Secret {spec.jupyter_name} "
+        "and on this machine. Open it with",
+        f"  kubectl port-forward -n {spec.namespace} svc/{spec.jupyter_name} 8888",
+        f"  http://127.0.0.1:8888/lab?token=$(cat {creds.directory}/jupyter-token)",
+    ]
+    if spec.notebook_storage:
+        lines += [
+            f"Its home is the PersistentVolumeClaim {spec.name}-notebook "
+            f"({spec.notebook_storage}); it outlives the cluster",
+            f"  (kubectl delete pvc -n {spec.namespace} {spec.name}-notebook removes it).",
+        ]
+    return lines

@@ -4,19 +4,36 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import ClassVar
 
 from daskcloud.cluster._spec import ClusterSpec
 from daskcloud.cluster._state import cluster_dir, load_record
 from daskcloud.cluster.backends import Backend, Endpoint
 from daskcloud.cluster.slurm._spec import SlurmOptions, SlurmSpec
-from daskcloud.exceptions import ClusterError, ConfigError
+from daskcloud.exceptions import ClusterError
 
 __all__ = ["SlurmBackend"]
 
 
+def with_config_defaults(options: SlurmOptions) -> SlurmOptions:
+    """``options`` with what was not given taken from dask config ``daskcloud.slurm.*``."""
+    from daskcloud import config
+
+    given = {
+        "partition": options.partition,
+        "account": options.account,
+        "qos": options.qos,
+        "price_per_cpu_hour": options.price_per_cpu_hour,
+    }
+    found = {k: config.get(f"slurm.{k.replace('_', '-')}") for k, v in given.items() if v is None}
+    extra = options.job_extra or tuple(config.get("slurm.job-extra") or ())
+    return replace(options, **{k: v for k, v in found.items() if v is not None}, job_extra=extra)
+
+
 def slurm_spec(spec: ClusterSpec) -> SlurmSpec:
-    """The Slurm view of a ClusterSpec (whole CPUs, bytes, seconds; the Slurm options)."""
+    """The Slurm view of a ClusterSpec (whole CPUs, bytes, seconds; the Slurm options), with
+    dask config's ``daskcloud.slurm.*`` for the Slurm options not given."""
     options = SlurmOptions(
         partition=spec.partition,
         account=spec.account,
@@ -29,7 +46,7 @@ def slurm_spec(spec: ClusterSpec) -> SlurmSpec:
     return SlurmSpec.build(
         spec.name, cluster_dir("slurm", spec.name), workers=spec.workers, cpu=spec.cpu,
         memory=spec.memory, idle_timeout=spec.idle_timeout, max_lifetime=spec.max_lifetime,
-        created_at=time.time(), options=options,
+        created_at=time.time(), options=with_config_defaults(options),
     )  # fmt: skip
 
 
@@ -75,9 +92,7 @@ class SlurmBackend(Backend):
     def logs(self, name, namespace=None, *, worker=None, driver=False, tail=200):
         from daskcloud.cluster.slurm._lifecycle import slurm_logs
 
-        if driver:
-            raise ConfigError("--driver needs --backend kubernetes (a detached search)")
-        return slurm_logs(name, worker=worker, tail_lines=tail)
+        return slurm_logs(name, worker=worker, driver=driver, tail_lines=tail)
 
     def delete(self, name, namespace=None):
         from daskcloud.cluster.slurm._lifecycle import slurm_down
@@ -90,5 +105,10 @@ class SlurmBackend(Backend):
         record = _record(name)
         if not record.address:
             raise ClusterError(f"Slurm cluster {name!r} has no scheduler address yet; is it up?")
-        security = client_credentials(_spec(record)).security()
-        return Endpoint(address=record.address, security=security)
+        spec = _spec(record)
+        dashboard = record.extra.get("dashboard")
+        url = None
+        if dashboard and not spec.options.scheduler_in_job:
+            url = f"http://{record.extra.get('host', 'localhost')}:{dashboard}/status"
+        security = client_credentials(spec).security()
+        return Endpoint(address=record.address, security=security, dashboard_url=url)

@@ -9,7 +9,7 @@ from the cluster's record (``cluster scale`` writes it), asks ``squeue`` for the
   job was preempted, failed or cancelled — with the walltime the cluster has left;
 * retires and cancels the newest jobs beyond ``wanted`` (pending ones first);
 * stops submitting after 3 worker jobs failed within a minute of starting (a crash loop), and
-  when less than 2 minutes of the maximum lifetime remain; at the deadline it closes the
+  when less than 30 s of the maximum lifetime remain; at the deadline it closes the
   scheduler.
 
 What it did goes to ``keeper.json`` (written by the keeper only): the jobs it submitted, the
@@ -40,7 +40,7 @@ logger = logging.getLogger("daskcloud.slurm.keeper")
 
 KEEPER_FILE = "keeper.json"
 #: no new job when less than this much of the maximum lifetime is left
-MIN_WALLTIME_S = 120
+MIN_WALLTIME_S = 30
 #: a worker job that fails within this many seconds of starting counts towards a crash loop
 FAST_FAILURE_S = 60
 MAX_FAST_FAILURES = 3

@@ -39,6 +39,7 @@ from daskcloud.cluster.slurm._reasons import NEVER_STARTS, explain_ended, explai
 from daskcloud.cluster.slurm._scripts import (
     KEEPER_ENV,
     _slurm_job_class,
+    driver_job_script,
     scheduler_args,
     scheduler_job_script,
 )
@@ -53,6 +54,7 @@ __all__ = [
     "slurm_scale",
     "slurm_status",
     "slurm_up",
+    "submit_driver",
 ]
 
 
@@ -368,13 +370,34 @@ def slurm_scale(name: str, workers: int) -> int:
     return workers
 
 
-def slurm_logs(name: str, *, worker: int | None = None, tail_lines: int = 200) -> str:
-    """The output of the scheduler or of worker ``worker``'s newest job (stdout and stderr)."""
+def submit_driver(name: str, argv: list[str], *, cwd: str | Path) -> str:
+    """Run ``daskcloud ARGV`` as a batch job of cluster ``name`` (``tune --detach``); its id.
+
+    The job gets the time the cluster has left, and ``cluster down`` cancels it with the rest.
+    """
+    check_commands("sbatch")
     record = _record(name)
     spec = _spec(record)
-    if worker is None and not record.extra.get("scheduler_job"):
+    left = spec.deadline - time.time()
+    if left < 60:
+        raise ClusterError(
+            f"Slurm cluster {name!r} has {max(0, int(left))} s of its lifetime left; start a new "
+            "one for this search"
+        )
+    job_id = submit(driver_job_script(spec, argv, cwd=str(cwd), walltime_s=left))
+    save_record(replace(_record(name), extra={**_record(name).extra, "driver_job": job_id}))
+    return job_id
+
+
+def slurm_logs(
+    name: str, *, worker: int | None = None, driver: bool = False, tail_lines: int = 200
+) -> str:
+    """The output of the scheduler, of worker ``worker``'s newest job, or of the driver job."""
+    record = _record(name)
+    spec = _spec(record)
+    if worker is None and not driver and not record.extra.get("scheduler_job"):
         return tail(spec.path / "scheduler.log", tail_lines)
-    role = "scheduler" if worker is None else f"worker-{worker}"
+    role = "driver" if driver else "scheduler" if worker is None else f"worker-{worker}"
     files = sorted(
         spec.log_directory.glob(f"daskcloud-{name}-{role}-*.err"),
         key=lambda p: int(p.stem.rsplit("-", 1)[1]),

@@ -9,6 +9,7 @@ from __future__ import annotations
 __all__ = ["NEVER_STARTS", "explain_ended", "explain_pending"]
 
 _PENDING = {
+    "None": "just submitted; Slurm has not looked at it yet",
     "Resources": "waiting for free CPUs or memory on the nodes; it starts when other jobs end "
     "(ask for fewer --workers, --cpu or --memory to start sooner)",
     "Priority": "jobs of higher priority are ahead of it in the queue; it starts after them",

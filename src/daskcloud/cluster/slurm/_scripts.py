@@ -21,7 +21,13 @@ from typing import Any
 from daskcloud.cluster.slurm._spec import SlurmSpec, format_walltime, job_name
 from daskcloud.exceptions import ConfigError
 
-__all__ = ["KEEPER_ENV", "scheduler_args", "scheduler_job_script", "worker_job_script"]
+__all__ = [
+    "KEEPER_ENV",
+    "driver_job_script",
+    "scheduler_args",
+    "scheduler_job_script",
+    "worker_job_script",
+]
 
 #: the scheduler's keeper reads its cluster's directory from this variable
 KEEPER_ENV = "DASKCLOUD_SLURM_DIR"
@@ -112,6 +118,25 @@ def scheduler_args(spec: SlurmSpec, *, dashboard_host: str = "127.0.0.1") -> lis
     return args
 
 
+def _script(job: Any, lines: list[str]) -> str:
+    """jobqueue's shebang and ``#SBATCH`` header, then ``lines`` in place of its worker command."""
+    return "\n".join([job.shebang, "", job.job_header, *lines, ""])
+
+
+def driver_job_script(spec: SlurmSpec, argv: list[str], *, cwd: str, walltime_s: float) -> str:
+    """The batch script of ``tune --detach``: ``daskcloud ARGV`` in ``cwd``, as a job.
+
+    One CPU and the workers' memory (the driver holds the data it scatters), for the time the
+    cluster has left.
+    """
+    job = _job(
+        spec, f"{spec.name}-driver", cores=1, memory=spec.memory, walltime_s=walltime_s,
+        scheduler=None, worker_args=[],
+    )  # fmt: skip
+    command = shlex.join([sys.executable, "-m", "daskcloud.cli", *argv])
+    return _script(job, [f"cd {shlex.quote(cwd)}", command])
+
+
 def scheduler_job_script(spec: SlurmSpec) -> str:
     """The batch script of ``--scheduler-in-job``: jobqueue's header, the scheduler's command.
 
@@ -124,13 +149,4 @@ def scheduler_job_script(spec: SlurmSpec) -> str:
     )  # fmt: skip
     command = [sys.executable, "-m", "distributed.cli.dask_scheduler", *scheduler_args(spec)]
     command += ["--scheduler-file", spec.file("scheduler.json")]
-    return "\n".join(
-        [
-            job.shebang,
-            "",
-            job.job_header,
-            f"export {KEEPER_ENV}={shlex.quote(spec.directory)}",
-            shlex.join(command),
-            "",
-        ]
-    )
+    return _script(job, [f"export {KEEPER_ENV}={shlex.quote(spec.directory)}", shlex.join(command)])
