@@ -115,7 +115,7 @@ class LocalDaskCluster(Closing):
         *,
         threads_per_worker: int = 1,
         memory_limit: str | float | None = "auto",
-        dashboard_address: str | None = ":0",
+        dashboard_address: str | None = ":8787",  # Dask's default port; a free one when taken
         silence_logs: int = logging.ERROR,
     ) -> None:
         n = default_n_workers() if n_workers is None else n_workers
