@@ -147,6 +147,20 @@ def announce_dashboard(client: Any) -> None:
         print(f"dashboard: {link}", file=sys.stderr, flush=True)
 
 
+def _noting_dashboard(opener: Any, links: list[str]) -> Any:
+    """``opener`` (a zero-argument context-manager factory) that appends its client's
+    dashboard link to ``links`` when the client opens."""
+
+    @contextlib.contextmanager
+    def opened() -> Iterator[Any]:
+        with opener() as client:
+            if link := dashboard_link(client):
+                links.append(link)
+            yield client
+
+    return opened
+
+
 def _priced(budget: Any, client: Any) -> Any:
     """A ``max_cost`` budget without a price, at the price recorded for ``client``'s cluster."""
     if client is None or budget is None or budget.max_cost is None or budget.price_per_hour:
@@ -220,9 +234,11 @@ def search(
     started = time.perf_counter()
     fresh = not any(run_dir.iterdir())
     budget = options.budget
-    link = None
+    link, links = None, []
     with contextlib.ExitStack() as stack:
         lazy = callable(client) and not hasattr(client, "submit")
+        if lazy:  # remember the dashboard of the cluster the search opens
+            client = _noting_dashboard(client, links)
         if (
             lazy
             and budget is not None
@@ -254,6 +270,8 @@ def search(
             raise
         if client is not None and not lazy:
             link = dashboard_link(client)
+        elif links:
+            link = links[0]
     wall_s = time.perf_counter() - started
     if link:  # the report links to the dashboard (live while the cluster is)
         extra = {**(extra or {}), "dashboard_link": link}
