@@ -102,7 +102,7 @@ class ThreadProbe(RegressorMixin, BaseEstimator):
 class EpochMLP(RegressorMixin, BaseEstimator):
     """A small MLPRegressor trained to exactly ``max_iter`` epochs; logs each fit to ``path``.
 
-    Each fit appends ``"<epochs before> <epochs after>"``. With ``warm_start`` it
+    Each fit appends ``"<epochs before> <epochs after> <rows>"``. With ``warm_start`` it
     continues its network up to ``max_iter`` epochs in all (daskcloud's "total" mode).
     """
 
@@ -133,7 +133,7 @@ class EpochMLP(RegressorMixin, BaseEstimator):
                 warnings.simplefilter("ignore", ConvergenceWarning)
                 self.mlp_.fit(X, y)
             self.n_iter_ += self.mlp_.n_iter_
-        _count(self.path, f"{start} {self.n_iter_}")
+        _count(self.path, f"{start} {self.n_iter_} {len(X)}")
         return self
 
     def predict(self, X):

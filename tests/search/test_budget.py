@@ -142,9 +142,11 @@ def test_max_time_wakes_up_while_every_fit_still_runs(data, dask_client):
 
     t0 = time.perf_counter()
     with pytest.raises(SearchError, match=r"no candidate finished.*max_time=0\.3"):
-        _search(dask_client, {"max_time": 0.3}, delay=2.0).fit(*data)
-    assert time.perf_counter() - t0 < 1.8  # did not wait the 2 s fits out
-    time.sleep(2.5)  # let the cancelled fits end before the next test uses the workers
+        _search(dask_client, {"max_time": 0.3}, delay=4.0).fit(*data)
+    # the client's dry fit (one candidate, before any task is sent) sleeps its 4 s too; then
+    # the search did not wait the 4 s fits on the workers out (that would be 8 s or more)
+    assert time.perf_counter() - t0 < 4.0 + 2.5
+    time.sleep(4.5)  # let the cancelled fits end before the next test uses the workers
 
 
 def test_max_cpu_hours_stops_the_search(data, dask_client):

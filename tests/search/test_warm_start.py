@@ -19,6 +19,7 @@ from sklearn.preprocessing import StandardScaler
 
 from daskcloud.search import DaskSearchCV
 from daskcloud.search._continue import Resume, continuation_mode, continue_fit
+from daskcloud.search._precheck import SAMPLE_ROWS
 from daskcloud.search.strategies import SearchContext, TrialResult
 from daskcloud.search.strategies._halving import Halving
 
@@ -42,7 +43,10 @@ def _search(client, estimator, **kwargs):
 
 
 def _fits(path):
-    return [tuple(map(int, line.split())) for line in path.read_text().splitlines()]
+    """``(epochs before, epochs after)`` of every fit in the log, but the search's dry fit
+    (one candidate on a few rows, on the client, before any task is sent)."""
+    lines = [tuple(map(int, line.split())) for line in path.read_text().splitlines()]
+    return [(before, after) for before, after, rows in lines if rows > SAMPLE_ROWS]
 
 
 def test_continuation_mode_is_detected_from_the_final_step():
@@ -97,10 +101,10 @@ def test_rungs_continue_the_previous_rung_and_spend_less(dask_client, tmp_path):
         elif row in by_row[1]:
             assert score == pytest.approx(by_row[1][row], abs=0.1)
     assert warm.best_score_ == pytest.approx(cold.best_score_, abs=0.1)
-    # 27*3 + 9*6 + 3*18 = 189 epochs instead of 243: fit CPU is lower
-    warm_cpu, cold_cpu = warm.search_stats_["fit_cpu_s"], cold.search_stats_["fit_cpu_s"]
-    print(f"fit CPU: continued {warm_cpu:.2f} s, refitted {cold_cpu:.2f} s")
-    assert warm_cpu < cold_cpu  # measured 0.81 to 0.91 of it (epochs: 0.78)
+    # 27*3 + 9*6 + 3*18 = 189 epochs trained instead of 243 (fit CPU: 0.81 to 0.91 of it,
+    # measured by benchmarks, not asserted here: CPU time on a shared machine is noise)
+    epochs = [sum(b - a for a, b in fits), sum(b - a for a, b in _fits(tmp_path / "cold.log")[:-1])]
+    assert epochs == [189, 243]
 
 
 def test_continue_fit_trains_the_difference_of_a_scikit_learn_mlp():
