@@ -147,3 +147,38 @@ class ColdEpochMLP(EpochMLP):
         self.alpha = alpha
         self.max_iter = max_iter
         self.path = path
+
+
+class Stateless(TransformerMixin, BaseEstimator):
+    """Adds ``shift`` to X; its ``fit`` stores nothing (as many users' transformers do)."""
+
+    def __init__(self, shift=1.0):
+        self.shift = shift
+
+    def fit(self, X, y=None):
+        return self
+
+    def transform(self, X):
+        return np.asarray(X, dtype=float) + self.shift
+
+
+class FitOnlyScaler(BaseEstimator):
+    """Scales X by its training standard deviation; has ``fit`` and ``transform`` only."""
+
+    def fit(self, X, y=None):
+        self.scale_ = np.asarray(X, dtype=float).std(axis=0) + 1.0
+        return self
+
+    def transform(self, X):
+        return np.asarray(X, dtype=float) / self.scale_
+
+
+class WeightedCentre(TransformerMixin, BaseEstimator):
+    """Centres X on its ``sample_weight``-weighted mean (a step that consumes fit metadata)."""
+
+    def fit(self, X, y=None, sample_weight=None):
+        self.mean_ = np.average(np.asarray(X, dtype=float), axis=0, weights=sample_weight)
+        return self
+
+    def transform(self, X):
+        return np.asarray(X, dtype=float) - self.mean_

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import scipy.stats as st
+from _engine_estimators import FitOnlyScaler, Stateless, WeightedCentre
 from sklearn.base import clone
 from sklearn.datasets import make_classification, make_regression
 from sklearn.linear_model import LogisticRegression, Ridge
@@ -194,3 +195,135 @@ def test_dataframe_pipeline_with_pca_and_step_choices(dask_client):
         np.testing.assert_array_equal(ours.cv_results_[key], theirs.cv_results_[key], err_msg=key)
     assert ours.best_params_ == theirs.best_params_
     assert list(ours.feature_names_in_) == ["a", "b", "c"]
+
+
+# -- every pipeline GridSearchCV runs: stateless and special steps inside a shared prefix --
+
+
+def _zoo(name):
+    """(estimator, grid, uses a DataFrame) for one pipeline of the zoo."""
+    from sklearn.compose import ColumnTransformer, TransformedTargetRegressor
+    from sklearn.decomposition import PCA
+    from sklearn.pipeline import FeatureUnion
+    from sklearn.preprocessing import FunctionTransformer, OneHotEncoder
+
+    alphas = [0.1, 10.0]
+    if name == "stateless_ends_prefix":
+        pipe = Pipeline([("scale", StandardScaler()), ("shift", Stateless()), ("ridge", Ridge())])
+        return pipe, {"shift__shift": [0.0, 2.0], "ridge__alpha": alphas}, False
+    if name == "function_transformer":
+        pipe = Pipeline([("tanh", FunctionTransformer(np.tanh)), ("ridge", Ridge())])
+        return pipe, {"ridge__alpha": alphas}, False
+    if name == "passthrough_and_none":
+        pipe = Pipeline([("a", "passthrough"), ("scale", StandardScaler()), ("b", None),
+                         ("shift", Stateless()), ("ridge", Ridge())])  # fmt: skip
+        grid = {"scale__with_mean": [True, False], "b": [None, "passthrough", Stateless(3.0)],
+                "ridge__alpha": alphas}  # fmt: skip
+        return pipe, grid, False
+    if name == "fit_only_step":
+        pipe = Pipeline([("div", FitOnlyScaler()), ("shift", Stateless()), ("ridge", Ridge())])
+        return pipe, {"ridge__alpha": alphas}, False
+    if name == "column_transformer":
+        prep = ColumnTransformer(
+            [("num", StandardScaler(), ["a"]), ("cat", OneHotEncoder(), ["c"]),
+             ("gone", "drop", ["b"])],
+            remainder="passthrough",
+        )  # fmt: skip
+        pipe = Pipeline(
+            [("prep", prep), ("tanh", FunctionTransformer(np.tanh)), ("ridge", Ridge())]
+        )
+        grid = {"prep__num": [StandardScaler(), "passthrough"], "prep__gone": ["drop", Stateless()],
+                "ridge__alpha": alphas}  # fmt: skip
+        return pipe, grid, True
+    if name == "feature_union":
+        union = FeatureUnion([("pca", PCA(2)), ("same", Stateless(0.0)), ("gone", "drop")])
+        pipe = Pipeline([("scale", StandardScaler()), ("union", union), ("ridge", Ridge())])
+        grid = {"union__pca__n_components": [1, 3],
+                "union__gone": ["drop", FunctionTransformer(np.tanh)],
+                "ridge__alpha": alphas}  # fmt: skip
+        return pipe, grid, False
+    if name == "target_transform_step":
+        ttr = TransformedTargetRegressor(Ridge(), func=np.arcsinh, inverse_func=np.sinh)
+        pipe = Pipeline([("scale", StandardScaler()), ("shift", Stateless()), ("ttr", ttr)])
+        return pipe, {"scale__with_std": [True, False], "ttr__regressor__alpha": alphas}, False
+    if name == "target_transform_outside":
+        inner = Pipeline([("scale", StandardScaler()), ("shift", Stateless()), ("ridge", Ridge())])
+        est = TransformedTargetRegressor(inner, transformer=StandardScaler())
+        return (
+            est,
+            {"regressor__ridge__alpha": alphas, "regressor__shift": [Stateless(), None]},
+            False,
+        )
+    raise AssertionError(name)
+
+
+ZOO = [
+    "stateless_ends_prefix",
+    "function_transformer",
+    "passthrough_and_none",
+    "fit_only_step",
+    "column_transformer",
+    "feature_union",
+    "target_transform_step",
+    "target_transform_outside",
+]
+
+
+@pytest.mark.parametrize("name", ZOO)
+def test_pipeline_zoo_equals_grid_search(name, regression, dask_client):
+    import pandas as pd
+
+    X, y = regression
+    est, grid, frame = _zoo(name)
+    if frame:
+        rng = np.random.default_rng(0)
+        X = pd.DataFrame({"a": X[:, 0], "b": X[:, 1], "c": rng.choice(["x", "y"], len(y)),
+                          "d": X[:, 2]})  # fmt: skip
+    ours = DaskSearchCV(est, grid, cv=3, client=dask_client, progress=False).fit(X, y)
+    theirs = GridSearchCV(est, grid, cv=3, error_score="raise").fit(X, y)
+    assert_same_results(ours, theirs)
+    assert ours.search_stats_["n_fits_failed"] == 0
+    np.testing.assert_array_equal(ours.predict(X), theirs.predict(X))
+
+
+def test_step_fit_params_reach_their_step_through_a_shared_prefix(regression, dask_client):
+    X, y = regression
+    w = np.linspace(0.5, 2.0, len(y))
+    pipe = Pipeline([("scale", StandardScaler()), ("ridge", Ridge())])
+    grid = {"scale__with_mean": [True, False], "ridge__alpha": [0.1, 10.0]}
+    fp = {"scale__sample_weight": w, "ridge__sample_weight": w}
+    ours = DaskSearchCV(pipe, grid, cv=3, client=dask_client, progress=False).fit(X, y, **fp)
+    theirs = GridSearchCV(pipe, grid, cv=3, error_score="raise").fit(X, y, **fp)
+    assert_same_results(ours, theirs)
+    assert ours.search_stats_["n_prefix_fits"] == 6
+
+
+def test_metadata_routing_sample_weight_and_groups(regression, dask_client):
+    import sklearn
+    from sklearn.metrics import make_scorer, r2_score
+    from sklearn.model_selection import GroupKFold
+
+    X, y = regression
+    w = np.linspace(0.5, 2.0, len(y))
+    groups = np.arange(len(y)) % 4
+    with sklearn.config_context(enable_metadata_routing=True):
+        pipe = Pipeline([
+            ("centre", WeightedCentre().set_fit_request(sample_weight=True)),
+            ("shift", Stateless()),
+            ("ridge", Ridge().set_fit_request(sample_weight=True)),
+        ])  # fmt: skip
+        scoring = make_scorer(r2_score).set_score_request(sample_weight=True)
+        grid = {"shift__shift": [0.0, 1.0], "ridge__alpha": [0.1, 10.0]}
+        kw = {"cv": GroupKFold(4), "scoring": scoring}
+        ours = DaskSearchCV(pipe, grid, client=dask_client, progress=False, **kw)
+        ours.fit(X, y, sample_weight=w, groups=groups)
+        theirs = GridSearchCV(pipe, grid, error_score="raise", **kw)
+        theirs.fit(X, y, sample_weight=w, groups=groups)
+    assert_same_results(ours, theirs)
+    assert ours.search_stats_["n_prefix_fits"] > 0
+    # the weights did reach the steps: unweighted fits score differently
+    with sklearn.config_context(enable_metadata_routing=True):
+        plain = GridSearchCV(pipe, grid, **kw).fit(X, y, groups=groups)
+    assert not np.array_equal(
+        plain.cv_results_["mean_test_score"], ours.cv_results_["mean_test_score"]
+    )

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 from sklearn.base import clone
 
-from daskcloud.search import _sklearn
+from daskcloud.search import _sklearn, _steps
 from daskcloud.search._continue import Fitted, continue_fit
 from daskcloud.search._prefix import PrefixNode
 from daskcloud.search._protocol import BatchResult, PrefixFit, Unit, UnitResult
@@ -49,6 +49,9 @@ class SearchData:
     error_score: Any = np.nan
     return_train_score: bool = False
     subsample_seed: int = 0
+    #: the driver's ``sklearn.get_config()`` (metadata routing, transform output ...),
+    #: applied around every fit as joblib's workers do for ``GridSearchCV``
+    sklearn_config: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -72,8 +75,10 @@ class PrefixOutput:
 
 
 @contextlib.contextmanager
-def _worker_threads() -> Iterator[str | None]:
-    """Limit BLAS/OpenMP threads to the worker's thread count; yield the worker address."""
+def _worker_threads(data: SearchData) -> Iterator[str | None]:
+    """Limit BLAS/OpenMP threads to the worker's thread count and apply the driver's
+    scikit-learn config; yield the worker address."""
+    import sklearn
     from threadpoolctl import ThreadpoolController
 
     try:
@@ -84,7 +89,7 @@ def _worker_threads() -> Iterator[str | None]:
     except (ImportError, ValueError, AttributeError):
         n, address = 1, None
     # A fresh controller (~1 ms): one only sees the libraries loaded when it was made.
-    with ThreadpoolController().limit(limits=n):
+    with ThreadpoolController().limit(limits=n), sklearn.config_context(**data.sklearn_config):
         yield address
 
 
@@ -97,17 +102,13 @@ def train_indices(data: SearchData, fold: int, n_samples: int | None) -> np.ndar
     return np.sort(rng.choice(train, size=n_samples, replace=False))
 
 
-def _step_fit_params(estimator: Any, fit_params: Mapping[str, Any]) -> dict[str, Any]:
-    """Keep the ``step__param`` fit parameters of the steps of a pipeline slice."""
-    steps = getattr(estimator, "named_steps", None)
-    if steps is None:
-        return dict(fit_params)
-    return {k: v for k, v in fit_params.items() if k.split("__", 1)[0] in steps}
-
-
 def _with_params(data: SearchData, params: Mapping[str, Any]) -> Any:
     # params are cloned as GridSearchCV does: they may themselves be estimators
     return clone(data.estimator).set_params(**clone(dict(params), safe=False))
+
+
+def _step_names(estimator: Any) -> list[str]:
+    return [name for name, _ in getattr(estimator, "steps", [])]
 
 
 def _fit(est: Any, X: Any, y: Any, params: Mapping[str, Any]) -> Any:
@@ -119,7 +120,7 @@ def fit_prefix(data: SearchData, parent: PrefixOutput | None, node: PrefixNode) 
     if parent is not None and parent.error is not None:
         return PrefixOutput(node.stop, parent.train, None, None, None, None, parent.fit_time,
                             parent.chain, parent.error)  # fmt: skip
-    with _worker_threads() as address:
+    with _worker_threads(data) as address:
         t0, cpu0 = time.time(), time.thread_time()
         est = _with_params(data, node.params)
         if parent is None:
@@ -134,20 +135,17 @@ def fit_prefix(data: SearchData, parent: PrefixOutput | None, node: PrefixNode) 
                 parent.Xt_train, parent.y_train, parent.Xt_test, parent.y_test
             )  # fmt: skip
             X_eval = parent.Xt_train_eval
-        part = est[node.start : node.stop]
         fit_params = _sklearn.split_params(data.X, data.fit_params, train)
         error = None
         Xt_train = Xt_test = Xt_eval = None
+        fitted: list[tuple[str, Any]] = []
         try:
-            if y_train is None:
-                Xt_train = part.fit_transform(X_train, **_step_fit_params(part, fit_params))
-            else:
-                Xt_train = part.fit_transform(
-                    X_train, y_train, **_step_fit_params(part, fit_params)
-                )
-            Xt_test = part.transform(X_test)
+            Xt_train, fitted = _steps.fit_steps(
+                est, node.start, node.stop, X_train, y_train, fit_params
+            )
+            Xt_test = _steps.transform_steps(fitted, X_test)
             # fit_transform may differ from fit().transform() in the last bits (e.g. PCA)
-            Xt_eval = part.transform(X_eval) if data.return_train_score else None
+            Xt_eval = _steps.transform_steps(fitted, X_eval) if data.return_train_score else None
         except Exception:
             if data.error_score == "raise":
                 raise
@@ -156,7 +154,7 @@ def fit_prefix(data: SearchData, parent: PrefixOutput | None, node: PrefixNode) 
         link = PrefixFit(node.key, t0, t1, address, time.thread_time() - cpu0)
     chain = [*(parent.chain if parent else []), link]
     fit_time = (parent.fit_time if parent else 0.0) + (t1 - t0)
-    steps = [*(parent.steps if parent else []), *part.steps]
+    steps = [*(parent.steps if parent else []), *fitted]
     return PrefixOutput(
         node.stop, train, Xt_train, y_train, Xt_test, y_test, fit_time, chain, error, Xt_eval,
         steps,
@@ -178,7 +176,7 @@ def run_units(
     """
     results, models = [], []
     t_batch = time.time()
-    with _worker_threads() as address:
+    with _worker_threads(data) as address:
         for i, unit in enumerate(units):
             prev = previous[i] if previous is not None else None
             result, model = _run_one(data, parent, unit, address, prev)
@@ -229,7 +227,9 @@ def _run_one(
             parent.Xt_train, parent.y_train, parent.Xt_test, parent.y_test
         )  # fmt: skip
         X_eval, prior_fit_time, depth = parent.Xt_train_eval, parent.fit_time, parent.depth
-    fit_params = _step_fit_params(est, _sklearn.split_params(data.X, data.fit_params, train))
+    fit_params = _steps.params_for(
+        est, _sklearn.split_params(data.X, data.fit_params, train), _step_names(data.estimator)
+    )
     resume = unit.resume
     # continue only what was fitted from the same depth or above it (never with fit
     # params, which would need routing to the final step): else refit, as without one

@@ -8,14 +8,14 @@ import uuid
 from typing import Any, ClassVar
 
 import numpy as np
+import sklearn
 from sklearn.base import clone, is_classifier
 from sklearn.model_selection import check_cv
 from sklearn.model_selection._search import BaseSearchCV
-from sklearn.pipeline import Pipeline
 from sklearn.utils import indexable
 
 from daskcloud.exceptions import ConfigError, SearchError
-from daskcloud.search import _failures, _keys, _precheck, _sklearn
+from daskcloud.search import _failures, _keys, _precheck, _sklearn, _steps
 from daskcloud.search._continue import continuation_mode
 from daskcloud.search._fit import SearchData
 from daskcloud.search._progress import make_progress
@@ -221,7 +221,7 @@ class DaskSearchCV(BaseSearchCV):
                     X=X, y=y, splits=splits, estimator=clone(self.estimator), scorer=scorers,
                     fit_params=dict(routed.estimator.fit), score_params=dict(routed.scorer.score),
                     error_score=self.error_score, return_train_score=self.return_train_score,
-                    subsample_seed=seed,
+                    subsample_seed=seed, sklearn_config=sklearn.get_config(),
                 )  # fmt: skip
                 data_future = client.scatter(data, broadcast=True, hash=False)
                 hint = strategy.n_trials_hint()
@@ -361,7 +361,7 @@ def _ended_badly(
 
 def _step_names(estimator: Any) -> list[str] | None:
     """Step names of a Pipeline (prefix sharing applies), else None."""
-    if isinstance(estimator, Pipeline) and len(estimator.steps) >= 2:
+    if _steps.can_split(estimator):
         return [name for name, _ in estimator.steps]
     return None
 
