@@ -179,3 +179,16 @@ def test_detach_checks_budget_flags_before_kubernetes(spec, capsys, monkeypatch)
     monkeypatch.setattr(lifecycle, "kube_api", no_kube)
     code = main(["tune", str(spec), "--cluster", "hpo", "--detach", "--max-time", "soon"])
     assert code == 2 and "max_time 'soon' is not a duration" in capsys.readouterr().err
+
+
+def test_install_missing_is_a_flag_for_this_run_only(spec, tmp_path, capsys):
+    from daskcloud import config
+
+    result = run_json(capsys, str(spec), "--workers", "1", "--install-missing",
+                      "--out", str(tmp_path / "im"))  # fmt: skip
+    assert result["n_fits"] > 0  # nothing lacks on a local cluster: nothing is installed
+    assert config.get("packages.install-missing") is False  # the setting ends with the run
+    code = main(["tune", str(spec), "--cluster", "hpo", "--detach", "--install-missing"])
+    err = capsys.readouterr().err
+    assert code == 2 and len(err.strip().splitlines()) == 1
+    assert "--install-missing is for a search driven from here" in err

@@ -110,6 +110,13 @@ _CLUSTER_NAMESPACE = typer.Option(
 _TLS_CA = typer.Option(None, "--tls-ca-file", help="CA certificate of a tls:// --scheduler.")
 _TLS_CERT = typer.Option(None, "--tls-cert", help="Client certificate for a tls:// --scheduler.")
 _TLS_KEY = typer.Option(None, "--tls-key", help="Client key for a tls:// --scheduler.")
+_INSTALL_MISSING = typer.Option(
+    False,
+    "--install-missing",
+    help="On a cluster daskcloud did not create (--scheduler): pip-install the packages the "
+    "workers lack, or hold at other versions, at this machine's versions (opt-in: it changes "
+    "the workers' environment; dask config daskcloud.packages.install-missing).",
+)
 _MAX_TRIALS = typer.Option(None, "--max-trials", min=1, help="Budget: stop after N trials.")
 _MAX_TIME = typer.Option(
     None, "--max-time", help="Budget: stop after this long, e.g. 30s, 10m, 2h or 1h30m."
@@ -123,6 +130,15 @@ _FIT_TIMEOUT = typer.Option(
     help="Give up a fit running longer than this (e.g. 90s, 10m): it scores error_score and "
     "its worker is restarted; overrides the spec's fit_timeout.",
 )
+
+
+def _install_missing(install: bool) -> contextlib.AbstractContextManager[object]:
+    """``--install-missing`` as the dask config key the engine reads (``False``: as configured)."""
+    import dask.config
+
+    if not install:
+        return contextlib.nullcontext()
+    return dask.config.set({"daskcloud.packages.install-missing": True})
 
 
 def _where(
@@ -183,6 +199,7 @@ def _rossmann(
     max_time: str | None = _MAX_TIME,
     max_cost: float | None = _MAX_COST,
     mlflow: bool = _MLFLOW,
+    install_missing: bool = _INSTALL_MISSING,
     as_json: bool = _JSON,
 ) -> None:
     """The main job: tune the MLP pipeline on (synthetic) Rossmann data; score it on a holdout."""
@@ -190,7 +207,7 @@ def _rossmann(
         return
     from daskcloud.jobs import run_rossmann
 
-    with _stdout_to_stderr(as_json):
+    with _stdout_to_stderr(as_json), _install_missing(install_missing):
         result = run_rossmann(
             data_dir=data,
             preset=preset,
@@ -342,11 +359,20 @@ def tune(
     max_cost: float | None = _MAX_COST,
     fit_timeout: str | None = _FIT_TIMEOUT,
     mlflow: bool = _MLFLOW,
+    install_missing: bool = _INSTALL_MISSING,
     as_json: bool = _JSON,
 ) -> None:
     """Run the hyperparameter search a TOML spec describes; write results to a run directory."""
     from daskcloud.jobs import run_tune
 
+    if detach and install_missing:
+        from daskcloud.exceptions import ConfigError
+
+        raise ConfigError(
+            "--install-missing is for a search driven from here on a cluster daskcloud did not "
+            "create; a --detach driver runs on a daskcloud cluster, whose pods install the "
+            "pinned packages when they start: drop --install-missing"
+        )
     if detach:
         from daskcloud.jobs import detach_tune
 
@@ -363,7 +389,7 @@ def tune(
         )
         return
     where = _where(cluster, namespace, (tls_ca_file, tls_cert, tls_key))
-    with _stdout_to_stderr(as_json):
+    with _stdout_to_stderr(as_json), _install_missing(install_missing):
         result = run_tune(
             spec, scheduler=scheduler, workers=workers, out=out, resume=resume,
             max_trials=max_trials, max_time=max_time, max_cost=max_cost, mlflow=mlflow,

@@ -184,3 +184,11 @@ def test_down_of_a_cluster_that_is_gone_everywhere_exits_0(capsys):
 def test_update_of_an_unknown_name_is_one_line(capsys):
     line = one_line(capsys, ["cluster", "update", "ghost", "--workers", "2"], 1)
     assert "no cluster 'ghost'" in line
+
+
+def test_slurm_refuses_jupyter_in_one_line_naming_the_alternative(capsys):
+    code = main(["cluster", "up", "--backend", "slurm", "--name", "nb", "--jupyter"])
+    err = capsys.readouterr().err
+    assert code == 2 and len(err.strip().splitlines()) == 1, err
+    assert "--jupyter is not supported by the slurm backend" in err
+    assert 'connect_cluster("NAME", backend="slurm")' in err

@@ -113,7 +113,7 @@ def test_a_rollout_in_progress_is_shown(running):
         ({"idle_timeout": "5m", "workers": 4}, "--idle-timeout cannot change in place"),
         ({"price_per_hour": 2.0}, "--price-per-hour cannot change in place"),
         ({"partition": "gpu"}, "--partition is not supported by the kubernetes backend"),
-        ({"packages": ["xgboost>=2"]}, "--packages cannot change in place"),
+        ({"packages": ["xgboost>=2"]}, "--packages cannot change in place.*scheduler unpickles"),
         ({"memory": "12 GB"}, "memory '12 GB' is not a Kubernetes quantity"),
     ],
 )
@@ -146,3 +146,9 @@ def test_merge_patch_is_rfc_7386():
     new = {"a": 1, "b": {"c": 5}, "l": [1], "e": None}
     assert merge_patch(old, new) == {"b": {"c": 5, "d": None}, "l": [1], "e": None}
     assert merge_patch(new, new) == {}
+
+
+def test_the_init_container_follows_the_image(running):
+    KubernetesBackend().update("hpo", NS, flags={"image": "example.org/dask:2"})
+    pod = _deployment(running)["spec"]["template"]["spec"]
+    assert [c["image"] for c in pod["initContainers"]] == ["example.org/dask:2"]

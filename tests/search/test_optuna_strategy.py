@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import sys
 
 import optuna
 import pytest
@@ -140,6 +141,12 @@ def test_bad_options_are_config_errors():
         OptunaStrategy({"x": [1, 2]}, n_candidates=0)
     with pytest.raises(ConfigError, match="unknown strategy"):
         resolve_strategy("hyperopt", {"x": [1]})
+
+
+def test_cmaes_without_its_package_names_the_extra(monkeypatch):
+    monkeypatch.setitem(sys.modules, "cmaes", None)  # import cmaes now fails as if absent
+    with pytest.raises(ConfigError, match=r"pip install 'daskcloud\[cmaes\]'"):
+        make_sampler("cmaes", 0)
 
 
 def test_a_sampler_instance_is_used_as_is():

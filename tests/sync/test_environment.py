@@ -116,3 +116,24 @@ def test_a_bundle_over_the_object_limit_points_to_the_image() -> None:
     bundle = SyncBundle(requirements=(), driver_requirements=(), wheels=(big,))
     with pytest.raises(ConfigError, match=r"over the 1 MiB limit.*daskcloud image build"):
         build_sync_config_map(ClusterSpec(name="big"), bundle)
+
+
+def test_a_notebook_bundle_adds_the_clients_jupyterlab_to_the_drivers_pins(monkeypatch) -> None:
+    from daskcloud.sync import _bundle, cluster_bundle
+
+    plain = cluster_bundle()
+    assert plain.notebook_requirements == ()
+    bundle = cluster_bundle(notebook=True)
+    pins = dict(r.split("==") for r in bundle.notebook_requirements)
+    for name in ("jupyterlab", "ipykernel", "jupyter-server", "tornado", "pyzmq"):
+        assert pins[name] == md.version(name), name
+    assert set(bundle.driver_requirements) <= set(bundle.notebook_requirements)
+    assert bundle.requirements == plain.requirements  # the workers' pods get no JupyterLab
+    config_map = build_sync_config_map(ClusterSpec(name="nb", jupyter=True), bundle)
+    assert config_map["data"]["requirements-notebook.txt"].split() == list(
+        bundle.notebook_requirements
+    )
+    # a client without JupyterLab: one line with the install command, before anything else
+    monkeypatch.setattr(_bundle, "NOTEBOOK_DISTRIBUTIONS", ("jupyterlab", "no-such-dist-here"))
+    with pytest.raises(ConfigError, match=r"no-such-dist-here.*install 'daskcloud\[notebook\]'"):
+        cluster_bundle(notebook=True)

@@ -5,13 +5,12 @@ distributed, scikit-learn and pandas (the spec's data is a DataFrame) at the cli
 versions, installed from the package index — no daskcloud, no ``my_models``. The search's
 code reaches them through the plugins of :mod:`daskcloud.sync`, including a worker that
 joins after the search. pyarrow (compiled; the CSV frame's strings are Arrow-backed) is
-missing: one line names it, and the opt-in install-missing setting pip-installs it.
+missing: one line names it, and the opt-in ``--install-missing`` pip-installs it.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import re
 import signal
 import socket
@@ -153,8 +152,9 @@ def test_tune_with_a_local_module_on_a_plain_cluster(
     assert done.returncode == 1 and "Traceback" not in done.stderr, done.stderr[-3000:]
     assert re.search(r"pyarrow: \S+ here, not installed on tcp://", done.stderr), done.stderr
     # opt-in: pip-install the client's pinned version on the workers (distributed's PipInstall)
-    env = {**os.environ, "DASK_DASKCLOUD__PACKAGES__INSTALL_MISSING": "1"}
-    done = subprocess.run(argv, cwd=elsewhere, capture_output=True, text=True, timeout=600, env=env)
+    done = subprocess.run(
+        [*argv, "--install-missing"], cwd=elsewhere, capture_output=True, text=True, timeout=600
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     result = json.loads(done.stdout)
     assert result["best_params"] == {"alpha": 0.1}

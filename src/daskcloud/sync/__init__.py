@@ -15,6 +15,7 @@ from __future__ import annotations
 from daskcloud.sync._bundle import (
     CLUSTER_DISTRIBUTIONS,
     MAX_OBJECT_BYTES,
+    NOTEBOOK_DISTRIBUTIONS,
     SyncBundle,
     cluster_bundle,
     installer,
@@ -33,6 +34,7 @@ from daskcloud.sync._wheels import USER_MODULES, Wheel, pack_modules, repack_dis
 __all__ = [
     "CLUSTER_DISTRIBUTIONS",
     "MAX_OBJECT_BYTES",
+    "NOTEBOOK_DISTRIBUTIONS",
     "USER_MODULES",
     "WORKER_DISTRIBUTIONS",
     "Needs",

@@ -181,9 +181,9 @@ def prepare_cluster(
         raise SearchError(
             "the workers' environment differs from this one -- "
             + " | ".join(plan.problems)
-            + f". Fix: {fix}, let daskcloud do it (DASK_DASKCLOUD__PACKAGES__INSTALL_MISSING=1, "
-            "dask config daskcloud.packages.install-missing), or start the cluster from an "
-            "image built by `daskcloud image build`"
+            + f". Fix: {fix}, let daskcloud do it (--install-missing, dask config "
+            "daskcloud.packages.install-missing or DASK_DASKCLOUD__PACKAGES__INSTALL_MISSING=1), "
+            "or start the cluster from an image built by `daskcloud image build`"
         )
     return plan
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,17 @@ BUNDLE = SyncBundle(
     driver_requirements=("numpy==2.4.6", "optuna==5.1.0", "scikit-learn==1.9.1"),
     wheels=(pack_modules({"golden_models": Path(__file__).with_name("golden_models.py")}),),
     index_url="https://pypi.example/simple",
+)
+#: the same, made for a cluster with a notebook (``cluster_bundle(notebook=True)``)
+NOTEBOOK_BUNDLE = replace(
+    BUNDLE,
+    notebook_requirements=(
+        "ipykernel==7.4.0",
+        "jupyterlab==4.6.6",
+        "numpy==2.4.6",
+        "optuna==5.1.0",
+        "scikit-learn==1.9.1",
+    ),
 )
 NOTEBOOK = NotebookFiles(token="f" * 48, examples={"rossmann.ipynb": '{"cells": []}\n'})
 
@@ -55,10 +67,10 @@ SPECS = {
 
 def rendered(spec: ClusterSpec, tls: ClusterTLS) -> dict[str, list[dict[str, Any]]]:
     """Each way the objects leave the program: for kubectl, owned by the Job, and RBAC."""
-    notebook = NOTEBOOK if spec.jupyter else None
+    notebook, bundle = (NOTEBOOK, NOTEBOOK_BUNDLE) if spec.jupyter else (None, BUNDLE)
     return {
-        "apply": build_cluster(spec, tls=tls, bundle=BUNDLE, notebook=notebook),
-        "owned": build_cluster(spec, tls=tls, owner=OWNER, bundle=BUNDLE, notebook=notebook),
+        "apply": build_cluster(spec, tls=tls, bundle=bundle, notebook=notebook),
+        "owned": build_cluster(spec, tls=tls, owner=OWNER, bundle=bundle, notebook=notebook),
         "rbac": build_rbac(spec.namespace),
     }
 

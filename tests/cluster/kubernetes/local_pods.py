@@ -50,7 +50,13 @@ def pod_of(objects: list[dict[str, Any]], kind: str, name: str | None = None) ->
 
 
 class LocalPod:
-    """One rendered pod run as a local process under ``root`` (see the module docstring)."""
+    """One rendered pod run as a local process under ``root`` (see the module docstring).
+
+    Init containers run first, to completion, as the kubelet runs them (a failing one fails the
+    test with its log). ``bin_dir`` is the "image": the folder its ``python`` and ``dask`` come
+    from; ``inherit_pythonpath`` lets the tests' own daskcloud stand in for the image's (off
+    when the pod's sync overlay is to provide it).
+    """
 
     def __init__(
         self,
@@ -62,58 +68,84 @@ class LocalPod:
         *,
         env_overrides: dict[str, str] | None = None,
         extra_args: list[str] | None = None,
+        bin_dir: Path = BIN,
+        inherit_pythonpath: bool = True,
     ) -> None:
         (container,) = pod["containers"]
-        volumes = {v["name"]: v for v in pod["volumes"]}
-        by_name = {(o["kind"], o["metadata"]["name"]): o for o in sources}
-        # rewrite 1: every mount path lives under root; secrets materialised, emptyDirs made
+        self.root, self.replacements, self.bin_dir = root, replacements, bin_dir
+        self.volumes = {v["name"]: v for v in pod["volumes"]}
+        self.sources = {(o["kind"], o["metadata"]["name"]): o for o in sources}
+        self.inherit = inherit_pythonpath
         self.paths: dict[str, str] = {}
+        self._log = log.open("wb")
+        self.log = log
+        self.init_seconds = 0.0
+        started = time.monotonic()
+        for init in pod.get("initContainers", []):
+            argv, env = self._prepare(init)
+            done = subprocess.run(argv, env=env, stdout=self._log, stderr=subprocess.STDOUT)
+            if done.returncode != 0:
+                self._log.close()
+                pytest.fail(f"init container {init['name']} failed:\n{log.read_text()[-3000:]}")
+        self.init_seconds = time.monotonic() - started
+        argv, self.env = self._prepare(container, env_overrides)
+        self.argv = argv + list(extra_args or [])
+        self.container = container
+        self.proc = subprocess.Popen(
+            self.argv, env=self.env, stdout=self._log, stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )  # fmt: skip
+
+    def _mount(self, mount: dict[str, Any]) -> None:
+        """Rewrite 1 for one volumeMount: a folder under root; Secret/ConfigMap data written."""
+        local = self.root / mount["mountPath"].lstrip("/")
+        self.paths[mount["mountPath"]] = str(local)
+        if local.exists():
+            return  # the same volume, seen by an earlier container of the pod
+        local.mkdir(parents=True)
+        volume = self.volumes[mount["name"]]
+        if "secret" not in volume and "configMap" not in volume:
+            assert {"emptyDir", "persistentVolumeClaim"} & set(volume), volume
+            return
+        source = volume.get("secret") or volume["configMap"]
+        kind, name = ("Secret", source["secretName"]) if "secret" in volume else (
+            "ConfigMap", source["name"])  # fmt: skip
+        obj = self.sources[kind, name]
+        if kind == "Secret":
+            files = {k: base64.b64decode(v) for k, v in obj["data"].items()}
+        else:
+            files = {k: v.encode() for k, v in obj.get("data", {}).items()}
+            files |= {k: base64.b64decode(v) for k, v in obj.get("binaryData", {}).items()}
+        items = source.get("items") or [{"key": k, "path": k} for k in files]
+        for item in items:
+            (local / item["path"]).write_bytes(files[item["key"]])
+            (local / item["path"]).chmod(source["defaultMode"])
+
+    def _prepare(
+        self, container: dict[str, Any], overrides: dict[str, str] | None = None
+    ) -> tuple[list[str], dict[str, str]]:
         for mount in container["volumeMounts"]:
-            local = root / mount["mountPath"].lstrip("/")
-            local.mkdir(parents=True, exist_ok=True)
-            self.paths[mount["mountPath"]] = str(local)
-            volume = volumes[mount["name"]]
-            if "secret" in volume or "configMap" in volume:
-                source = volume.get("secret") or volume["configMap"]
-                kind, name = ("Secret", source["secretName"]) if "secret" in volume else (
-                    "ConfigMap", source["name"])  # fmt: skip
-                data = by_name[kind, name]["data"]
-                items = source.get("items") or [{"key": k, "path": k} for k in data]
-                for item in items:
-                    value = data[item["key"]]
-                    raw = base64.b64decode(value) if kind == "Secret" else value.encode()
-                    (local / item["path"]).write_bytes(raw)
-                    (local / item["path"]).chmod(source["defaultMode"])
-            else:
-                assert {"emptyDir", "persistentVolumeClaim"} & set(volume), volume
-        self.replacements = replacements
-        env = {"PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}"}
-        if os.environ.get("PYTHONPATH"):  # rewrite 4
+            self._mount(mount)
+        env = {"PATH": f"{self.bin_dir}{os.pathsep}{os.environ['PATH']}"}
+        if self.inherit and os.environ.get("PYTHONPATH"):  # rewrite 4
             env["PYTHONPATH"] = os.environ["PYTHONPATH"]
-        for var in container["env"]:
+        for var in container.get("env", []):
             if "valueFrom" in var:
                 # rewrite 3: the downward API's metadata.name
                 assert var["valueFrom"] == {"fieldRef": {"fieldPath": "metadata.name"}}
                 env[var["name"]] = "proc-workers-5d8f7c9b4-x2x7q"
             else:
                 env[var["name"]] = self.local(var["value"])
-        env.update(env_overrides or {})
-        self.env = env
+        env.update(overrides or {})
         args = [self.local(a) for a in container["args"]]
         # rewrite 3: the kubelet's $(VAR) expansion
         args = [re.sub(r"\$\((\w+)\)", lambda m: env[m.group(1)], a) for a in args]
-        self.argv = self.command(container["command"]) + args + list(extra_args or [])
-        self.container = container
-        self._log = log.open("wb")
-        self.log = log
-        self.proc = subprocess.Popen(
-            self.argv, env=env, stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True
-        )
+        return self.command(container["command"], self.bin_dir) + args, env
 
     @staticmethod
-    def command(command: list[str]) -> list[str]:
+    def command(command: list[str], bin_dir: Path = BIN) -> list[str]:
         """``command`` with its program taken from the environment standing in for the image."""
-        return [str(BIN / command[0]), *command[1:]]
+        return [str(bin_dir / command[0]), *command[1:]]
 
     def local(self, value: str) -> str:
         for old, new in self.replacements.items():  # rewrite 2

@@ -10,7 +10,7 @@ import os
 from pathlib import Path
 
 import pytest
-from k8s_objects import BUNDLE, NOTEBOOK, OWNER, only, rendered
+from k8s_objects import BUNDLE, NOTEBOOK, NOTEBOOK_BUNDLE, OWNER, only, rendered
 
 from daskcloud._version import __version__
 from daskcloud.cluster.kubernetes import (
@@ -131,9 +131,9 @@ def test_worker_count_and_name(variant) -> None:
 def test_builders_are_pure(variant) -> None:
     spec, tls = variant
     before = spec.model_dump()
-    nb = NOTEBOOK if spec.jupyter else None
+    nb, bundle = (NOTEBOOK, NOTEBOOK_BUNDLE) if spec.jupyter else (None, BUNDLE)
     twice = [
-        build_cluster(spec, tls=tls, owner=OWNER, bundle=BUNDLE, notebook=nb) for _ in range(2)
+        build_cluster(spec, tls=tls, owner=OWNER, bundle=bundle, notebook=nb) for _ in range(2)
     ]
     assert twice[0] == twice[1]
     assert spec.model_dump() == before

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from k8s_objects import NOTEBOOK, OWNER, only, rendered
+from k8s_objects import NOTEBOOK, NOTEBOOK_BUNDLE, OWNER, only, rendered
 
 from daskcloud._version import __version__
 from daskcloud.cluster.kubernetes import (
@@ -54,7 +54,7 @@ def test_without_jupyter_nothing_changes() -> None:
 def test_jupyter_listens_on_loopback_behind_a_policy_that_admits_nothing(cluster) -> None:
     spec, objects = cluster
     (container,) = _pod(objects, spec.jupyter_name)["spec"]["containers"]
-    assert container["command"] == ["jupyter", "lab"]
+    assert container["command"] == ["python", "-m", "daskcloud.cluster.notebook_server"]
     assert "--ServerApp.ip=127.0.0.1" in container["args"]
     assert not any("allow_root" in a or "password" in a or "token" in a for a in container["args"])
     policy = only(objects, "NetworkPolicy", spec.jupyter_name)["spec"]
@@ -194,9 +194,27 @@ def test_golden_rendering() -> None:
     )
     from test_k8s_manifests import FAKE_TLS
 
-    objects = build_cluster(spec, tls=FAKE_TLS, notebook=NOTEBOOK)
+    objects = build_cluster(spec, tls=FAKE_TLS, notebook=NOTEBOOK, bundle=NOTEBOOK_BUNDLE)
     text = render_yaml(objects, header="golden rendering").replace(__version__, "VERSION")
     path = GOLDEN / "notebook-apply.yaml"
     if os.environ.get("DASKCLOUD_UPDATE_GOLDEN"):
         path.write_text(text)
     assert text == path.read_text(), f"{path} differs; DASKCLOUD_UPDATE_GOLDEN=1 rewrites it"
+
+
+def test_the_notebook_command_points_jupyter_at_an_overlay_only(tmp_path: Path) -> None:
+    from daskcloud.cluster.notebook_server import overlay_environment
+
+    overlay = tmp_path / "overlay"
+    (overlay / "jupyterlab").mkdir(parents=True)
+    environ = {"PATH": "/usr/bin", "JUPYTER_PATH": "/data"}
+    # installed the usual way (site-packages has no share/ beside it): nothing changes
+    assert overlay_environment(overlay / "jupyterlab", environ) == {}
+    (overlay / "share" / "jupyter" / "lab").mkdir(parents=True)
+    env = overlay_environment(overlay / "jupyterlab", environ)
+    assert env == {
+        "JUPYTERLAB_DIR": str(overlay / "share/jupyter/lab"),
+        "JUPYTER_PATH": f"{overlay / 'share/jupyter'}:/data",
+        "JUPYTER_CONFIG_PATH": str(overlay / "etc/jupyter"),
+        "PATH": f"{overlay / 'bin'}:/usr/bin",
+    }

@@ -16,6 +16,7 @@ import os
 import subprocess
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -156,3 +157,68 @@ def test_a_busy_kernel_keeps_the_cluster_an_idle_one_does_not(
         assert time.time() - after > 2
     log = (notebook["root"] / "scheduler.log").read_text()
     assert "daskcloud_notebook_busy" in log  # dask logs each out-of-band function it runs
+
+
+@pytest.mark.slow  # a bare venv, then JupyterLab, scikit-learn, SciPy, pandas... from the index
+def test_the_notebook_pod_starts_from_the_sync_overlay_on_a_bare_interpreter(
+    tmp_path_factory: pytest.TempPathFactory, tmp_path: Path
+) -> None:
+    """The official dask image holds no JupyterLab: the notebook pod's init container installs
+    the client's (with daskcloud and the driver's pins) into a fresh overlay, with real pip,
+    and the rendered notebook command starts JupyterLab from it."""
+    from bare_venv import make_venv
+    from daskcloud.cluster.kubernetes import build_cluster, generate_tls
+    from daskcloud.sync import cluster_bundle
+
+    python = make_venv(tmp_path_factory.getbasetemp() / "venv-image", ["dask", "distributed"])
+    spec = ClusterSpec(name="nbsync", namespace="test", workers=0, cpu="1", memory="1Gi",
+                       jupyter=True)  # fmt: skip
+    bundle = cluster_bundle(notebook=True)
+    files = NotebookFiles(token=TOKEN, examples=EXAMPLES)
+    objects = build_cluster(spec, tls=generate_tls(spec), bundle=bundle, notebook=files)
+    sources = [o for o in objects if o["kind"] in ("Secret", "ConfigMap")]
+    http = free_port()
+    replacements = {"127.0.0.1:8888": f"127.0.0.1:{http}",
+                    "--ServerApp.port=8888": f"--ServerApp.port={http}"}  # fmt: skip
+    root = tmp_path / "jupyter"
+    jupyter = LocalPod(
+        pod_of(objects, "Deployment", spec.jupyter_name),
+        sources,
+        root,
+        replacements,
+        tmp_path / "jupyter.log",
+        extra_args=["--allow-root"] if os.geteuid() == 0 else [],
+        bin_dir=python.parent,
+        inherit_pythonpath=False,  # the overlay, not the tests' sources, provides daskcloud
+    )
+    server = JupyterREST(f"http://127.0.0.1:{http}", TOKEN)
+    try:
+        try:
+            server.wait_ready(180, alive=lambda: jupyter.proc.poll() is None)
+        except (RuntimeError, TimeoutError) as exc:
+            pytest.fail(f"{exc}:\n{(tmp_path / 'jupyter.log').read_text()[-3000:]}")
+        assert server.request("/api/status")[0] == 200
+        assert server.request("/api/status", token=None)[0] == 403
+        # the lab application, terminals and daskcloud's extension come from the overlay
+        status, page = server.request("/lab")
+        assert status == 200 and "jupyter-config-data" in page
+        assert server.request("/api/terminals")[0] == 200
+        status, listing = server.request("/api/contents/examples")
+        assert status == 200 and {i["name"] for i in listing["content"]} == set(EXAMPLES)
+        kernel = server.start_kernel()
+        out = server.execute(
+            kernel,
+            "import daskcloud, jupyterlab, sklearn, sys\n"
+            "print('from', sys.executable, jupyterlab.__file__, sklearn.__file__, "
+            "daskcloud.__file__)",
+            timeout=120,
+        )
+        server.close()
+    finally:
+        jupyter.stop()
+    overlay = str(root / "opt/daskcloud/overlay")
+    executable, *modules = out.split("from ", 1)[1].split()
+    assert executable == str(python)  # the "image's" interpreter ...
+    assert all(m.startswith(overlay) for m in modules), modules  # ... the overlay's packages
+    log = (tmp_path / "jupyter.log").read_text()
+    assert "daskcloud sync: " in log and "assets not found" not in log

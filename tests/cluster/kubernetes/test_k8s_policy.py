@@ -13,7 +13,7 @@ import pytest
 import yaml
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
-from k8s_objects import BUNDLE, OWNER, is_notebook, only, pod_specs, rendered
+from k8s_objects import BUNDLE, NOTEBOOK_BUNDLE, OWNER, is_notebook, only, pod_specs, rendered
 
 from daskcloud.cluster.kubernetes import CLUSTER_ID_LABEL, ClusterSpec, build_rbac
 from daskcloud.core.units import parse_memory
@@ -126,6 +126,8 @@ def test_the_init_container_installs_the_bundle_pins(variant) -> None:
     assert config_map["immutable"] is True
     assert config_map["data"]["requirements.txt"].split() == list(BUNDLE.requirements)
     assert sorted(config_map["binaryData"]) == [w.filename for w in BUNDLE.wheels]
+    notebook = config_map["data"].get("requirements-notebook.txt", "").split()
+    assert notebook == (list(NOTEBOOK_BUNDLE.notebook_requirements) if spec.jupyter else [])
     for pod in pod_specs(objects):
         (init,) = pod["initContainers"]
         assert _arg(init["args"], "--index-url") == BUNDLE.index_url
@@ -136,6 +138,18 @@ def test_the_init_container_installs_the_bundle_pins(variant) -> None:
                 "configMap": {"name": config_map["metadata"]["name"], "defaultMode": 0o444},
             }
         ]
+
+
+def test_the_notebook_pod_installs_jupyterlab_with_the_driver_pins(tls_by_variant) -> None:
+    spec, tls = tls_by_variant["jupyter"]
+    objects = rendered(spec, tls)["apply"]
+    (init,) = only(objects, "Deployment", spec.jupyter_name)["spec"]["template"]["spec"][
+        "initContainers"
+    ]
+    assert _arg(init["args"], "--requirements").endswith("/requirements-notebook.txt")
+    wanted = set(NOTEBOOK_BUNDLE.notebook_requirements)
+    assert {"jupyterlab==4.6.6", "ipykernel==7.4.0"} <= wanted
+    assert set(BUNDLE.driver_requirements) <= wanted
 
 
 # --- resources and lifetime ----------------------------------------------------------------

@@ -199,9 +199,12 @@ class KubernetesBackend(Backend):
         "namespace": "a cluster in another namespace is another cluster",
         "name": "a cluster with another name is another cluster",
         "price_per_hour": "the cost so far is computed from it",
-        "packages": "the workers install them from the cluster's immutable sync ConfigMap",
-        "index_url": "the workers install from the cluster's immutable sync ConfigMap",
-        "extra_index_urls": "the workers install from the cluster's immutable sync ConfigMap",
+        # the scheduler unpickles every task graph, so a package the tasks need must be in its
+        # pod too, and that pod installed its overlay once, when it started
+        "packages": "the scheduler unpickles the search's tasks too, and its pod installed its "
+        "packages when it started; pure-Python code needs no update, the search ships it",
+        "index_url": "the pods installed from it when they started",
+        "extra_index_urls": "the pods installed from it when they started",
         "jupyter": "the notebook is made with the cluster",
         "notebook_storage": "the notebook's home is mounted when its pod starts",
     }

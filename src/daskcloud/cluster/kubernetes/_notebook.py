@@ -9,7 +9,9 @@ cluster removes its notebook too)::
     NetworkPolicy <name>-jupyter    admits nothing: JupyterLab listens on the pod's loopback and
                                     is reached through `kubectl port-forward` only
     Deployment <name>-jupyter       one JupyterLab pod: the workers' image and hardening, the
-                                    cluster's client labels, Client() connects with no arguments
+                                    cluster's client labels, Client() connects with no arguments;
+                                    its sync init container installs the client's JupyterLab and
+                                    ipykernel with daskcloud (the dask image holds no JupyterLab)
     PersistentVolumeClaim <name>-notebook   only with notebook_storage; NOT owned, so the home
                                     directory survives the cluster (like the search journal)
 
@@ -91,8 +93,14 @@ def build_notebook(
     """Token Secret, examples ConfigMap, Service, NetworkPolicy and Deployment, in that order.
 
     ``bundle``: the pod gets the sync overlay of a detached driver (daskcloud's command-line
-    environment), like the cluster's other pods.
+    environment) plus JupyterLab and ipykernel, like the cluster's other pods get theirs.
+
+    Raises:
+        ValueError: ``bundle`` was made without the notebook's packages
+            (``cluster_bundle(notebook=True)``).
     """
+    if bundle is not None and not bundle.notebook_requirements:
+        raise ValueError("the notebook pod needs a sync bundle made with notebook=True")
     name = spec.jupyter_name
     secret = {
         "apiVersion": "v1",
@@ -177,7 +185,8 @@ def _deployment(
     container = _container(
         spec,
         name="jupyter",
-        command=["jupyter", "lab"],
+        # `jupyter lab`, able to run from the sync overlay (see the module)
+        command=["python", "-m", "daskcloud.cluster.notebook_server"],
         args=args,
         env=env,
         resources=_resources(spec.cpu, spec.memory),
@@ -212,7 +221,7 @@ def _deployment(
         {"name": "examples", "configMap": {"name": f"{spec.name}-examples", "defaultMode": 0o444}},
     ]
     if bundle is not None:
-        add_overlay(spec, pod, bundle, requirements="requirements-driver.txt")
+        add_overlay(spec, pod, bundle, requirements="requirements-notebook.txt")
     return {
         "apiVersion": "apps/v1",
         "kind": "Deployment",

@@ -5,7 +5,8 @@ versions (``ghcr.io/dask/dask:<version>-py<X.Y>``), and an init container instal
 client's pinned packages and the wheels built on the client into an emptyDir overlay that
 the main containers put first on ``PYTHONPATH``::
 
-    ConfigMap <name>-sync      install.py, requirements.txt, requirements-driver.txt, *.whl
+    ConfigMap <name>-sync      install.py, requirements.txt, requirements-driver.txt,
+                               (--jupyter) requirements-notebook.txt, *.whl
     pod
     ├── initContainer sync     python install.py -> /opt/daskcloud/overlay   (HTTPS to the index)
     └── container ...          PYTHONPATH=/opt/daskcloud/overlay, overlay mounted read-only
@@ -47,10 +48,14 @@ def cluster_bundle_of(spec: ClusterSpec) -> SyncBundle:
     """The sync bundle for ``spec``'s pods, read from this environment (the one impure call).
 
     ``spec.packages`` join daskcloud's own needs; ``spec.index_url`` and
-    ``spec.extra_index_urls`` tell pip where to install from.
+    ``spec.extra_index_urls`` tell pip where to install from; ``spec.jupyter`` adds the
+    notebook pod's JupyterLab and ipykernel.
     """
     return cluster_bundle(
-        spec.packages, index_url=spec.index_url, extra_index_urls=spec.extra_index_urls
+        spec.packages,
+        index_url=spec.index_url,
+        extra_index_urls=spec.extra_index_urls,
+        notebook=spec.jupyter,
     )
 
 
@@ -79,6 +84,9 @@ def build_sync_config_map(
         },
         "binaryData": {w.filename: base64.b64encode(w.data).decode() for w in bundle.wheels},
     }
+    if bundle.notebook_requirements:
+        notebook = "".join(f"{r}\n" for r in bundle.notebook_requirements)
+        config_map["data"]["requirements-notebook.txt"] = notebook
     size = len(json.dumps(config_map))
     if size > MAX_OBJECT_BYTES:
         shipped = ", ".join(f"{w.filename} {len(w.data) // 1024} KiB" for w in bundle.wheels)
@@ -102,7 +110,8 @@ def add_overlay(
     Every container of the pod mounts the overlay read-only and gets ``PYTHONPATH``; the
     init container reuses the first container's image and security context. ``requirements``
     names the ConfigMap file to install (``requirements-driver.txt`` for a pod that runs
-    daskcloud's command line). Returns ``pod``, changed in place.
+    daskcloud's command line, ``requirements-notebook.txt`` for the notebook). Returns
+    ``pod``, changed in place.
     """
     first = pod["containers"][0]
     args = [

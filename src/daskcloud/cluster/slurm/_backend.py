@@ -61,6 +61,10 @@ class SlurmBackend(Backend):
     hints: ClassVar[Mapping[str, str]] = {
         "gpu": "pass --job-extra=--gres=gpu:N instead",
         "price_per_hour": "give --price-per-cpu-hour (cost is CPU-hours x price)",
+        # a JupyterLab on a shared login node is what sites run Open OnDemand or JupyterHub for
+        "jupyter": "run JupyterLab where your site provides it (Open OnDemand, JupyterHub, or "
+        'jupyter lab over SSH) and in a notebook connect with connect_cluster("NAME", '
+        'backend="slurm"); --backend local --jupyter runs one next to a local cluster',
     }
 
     def where(self, namespace=None):

@@ -74,7 +74,7 @@ def make_sampler(sampler: Any, seed: int | None, **options: Any) -> Any:
         if sampler == "tpe":
             return samplers.TPESampler(seed=seed, **{"constant_liar": True, **options})
         if sampler == "cmaes":
-            _require("cmaes", "cmaes", sampler)
+            _require("cmaes", "daskcloud[cmaes]", sampler)
             return samplers.CmaEsSampler(
                 seed=seed, **{"warn_independent_sampling": False, **options}
             )
