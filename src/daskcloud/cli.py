@@ -124,6 +124,12 @@ _MAX_TIME = typer.Option(
 _MAX_COST = typer.Option(
     None, "--max-cost", help="Budget: stop at this cost (the cluster's price per hour)."
 )
+_FIT_TIMEOUT = typer.Option(
+    None,
+    "--fit-timeout",
+    help="Give up a fit running longer than this (e.g. 90s, 10m): it scores error_score and "
+    "its worker is restarted; overrides the spec's fit_timeout.",
+)
 
 
 def _install_missing(install: bool) -> contextlib.AbstractContextManager[object]:
@@ -351,6 +357,7 @@ def tune(
     max_trials: int | None = _MAX_TRIALS,
     max_time: str | None = _MAX_TIME,
     max_cost: float | None = _MAX_COST,
+    fit_timeout: str | None = _FIT_TIMEOUT,
     mlflow: bool = _MLFLOW,
     install_missing: bool = _INSTALL_MISSING,
     as_json: bool = _JSON,
@@ -372,6 +379,7 @@ def tune(
         driver = detach_tune(
             spec, cluster=cluster, namespace=namespace, resume=resume,
             max_trials=max_trials, max_time=max_time, max_cost=max_cost, out=out,
+            fit_timeout=fit_timeout,
         )  # fmt: skip
         console.print(
             f"driver job {driver} started in cluster {cluster}; follow it with "
@@ -384,7 +392,8 @@ def tune(
     with _stdout_to_stderr(as_json), _install_missing(install_missing):
         result = run_tune(
             spec, scheduler=scheduler, workers=workers, out=out, resume=resume,
-            max_trials=max_trials, max_time=max_time, max_cost=max_cost, mlflow=mlflow, **where,
+            max_trials=max_trials, max_time=max_time, max_cost=max_cost, mlflow=mlflow,
+            fit_timeout=fit_timeout, **where,
         )  # fmt: skip
     _print_search(result, as_json)
 

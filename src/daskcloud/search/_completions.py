@@ -33,6 +33,11 @@ class Completions:
         self._futures.add(future)
         self._ac.add(future)
 
+    def discard(self, future: Any) -> None:
+        """Stop watching ``future`` (the runner gave it up): it is never delivered."""
+        self._futures.discard(future)
+        self._done_since.pop(future, None)
+
     def __len__(self) -> int:
         return len(self._futures)
 

@@ -33,6 +33,7 @@ from daskcloud.exceptions import SearchError
 from daskcloud.search._budget import StopCondition
 from daskcloud.search._completions import Completions, is_infrastructure
 from daskcloud.search._continue import Mode
+from daskcloud.search._deadline import Deadlines
 from daskcloud.search._fit import fit_prefix, model_at, run_units, without_models
 from daskcloud.search._prefix import PrefixCache
 from daskcloud.search._protocol import BatchResult, Unit, UnitId, UnitResult
@@ -60,6 +61,8 @@ class RunConfig:
     max_retries: int = 3
     #: how fits continue along ``resource_name`` (:func:`._continue.continuation_mode`)
     continuation: Mode | None = None
+    #: seconds a fit may run before it is given up (:mod:`._deadline`); tasks hold one fit
+    fit_timeout: float | None = None
 
     @property
     def n_splits(self) -> int:
@@ -147,6 +150,7 @@ class Runner:
             else None
         )
         self.completions: Completions | None = None  # made in run(): it needs the loop
+        self.deadlines: Deadlines | None = None  # made in run() with fit_timeout
         self._pending: dict[UnitId, _Pending] = {}
         self._queue: deque[UnitId] = deque()
         self._tasks: dict[Any, _Task] = {}  # future -> task
@@ -163,7 +167,9 @@ class Runner:
         if results:
             self.strategy.replay(results)
         self.completions = Completions(self.client)
-        reason = None
+        if self.config.fit_timeout is not None:
+            self.deadlines = Deadlines(self.client, self.config.fit_timeout)
+        reason, ended = None, False
         try:
             while True:
                 reason = self.stop(self.stats) if self.stop is not None else None
@@ -179,12 +185,17 @@ class Runner:
                 done = self.completions.next(self._wait_s())
                 if done is not None:
                     self._handle(*done)
+                if self.deadlines is not None:
+                    self._give_up_late()
+            ended = True
         except BaseException:
             self._cancel_all(journal=False)
             raise
         finally:
             self._drop_futures()
             self.data = None
+            if self.deadlines is not None:
+                self.deadlines.close(wait=ended)
         return RunOutcome(self.trials.finished(), self.stats, reason)
 
     def _wait_s(self) -> float:
@@ -266,7 +277,7 @@ class Runner:
         return chain[0] if chain else None
 
     def _batch_size(self) -> int:
-        if self._unit_s is None:
+        if self._unit_s is None or self.config.fit_timeout is not None:
             return 1
         size = max(1, int(self.config.target_task_s / max(self._unit_s, 1e-6)))
         spread = math.ceil(len(self._queue) / max(1, self.config.n_threads))
@@ -291,6 +302,8 @@ class Runner:
             future = self.client.submit(without_models, out, pure=False)
             for i, p in enumerate(pending):
                 p.model = self.client.submit(model_at, out, i, pure=False)
+        if self.deadlines is not None:  # the task that fits: run_units itself
+            self.deadlines.watch(future.key if self.warm is None else out.key, future)
         self._tasks[future] = task
         self.completions.add(future)
         self.stats.n_tasks += 1
@@ -299,6 +312,8 @@ class Runner:
 
     def _handle(self, future: Any, outcome: BatchResult | BaseException) -> None:
         task = self._tasks.pop(future)
+        if self.deadlines is not None:
+            self.deadlines.forget(future)
         if isinstance(outcome, BatchResult):
             self._record(task, outcome)
         elif is_infrastructure(outcome) and task.retries < self.config.max_retries:
@@ -313,6 +328,19 @@ class Runner:
         else:
             text = f"{type(outcome).__name__}: {outcome}"
             self._record(task, BatchResult([UnitResult.failed(uid, text) for uid in task.units]))
+
+    def _give_up_late(self) -> None:
+        """Record fits past ``fit_timeout`` as failed; restart the workers running them."""
+        assert self.deadlines is not None and self.completions is not None
+        late = [(f, w) for f, w in self.deadlines.expired() if f in self._tasks]
+        if not late:
+            return
+        with contextlib.suppress(Exception):
+            self.client.cancel([f for f, _ in late])
+        for future, _ in late:
+            self.completions.discard(future)
+            self._handle(future, self.deadlines.error())
+        self.deadlines.free([w for _, w in late])
 
     def _retry(self, task: _Task) -> None:
         """Run a task the cluster lost again, refitting from scratch what it continued."""
