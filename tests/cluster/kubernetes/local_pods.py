@@ -170,11 +170,21 @@ class LocalPod:
 
 
 def start_scheduler(
-    spec: ClusterSpec, root: Path, notebook: Any = None
+    spec: ClusterSpec,
+    root: Path,
+    notebook: Any = None,
+    *,
+    bundle: Any = None,
+    bin_dir: Path = BIN,
 ) -> tuple[LocalPod, int, dict[str, Any]]:
-    """The rendered scheduler pod, listening on a free port; the objects and rewrites with it."""
+    """The rendered scheduler pod, listening on a free port; the objects and rewrites with it.
+
+    With a sync ``bundle``, the pods' init containers install into their overlay with the
+    interpreter of ``bin_dir`` and the pods do not inherit the tests' PYTHONPATH;
+    ``ctx["pod_options"]`` carries that to the worker pods.
+    """
     tls = generate_tls(spec)
-    objects = build_cluster(spec, tls=tls, notebook=notebook)
+    objects = build_cluster(spec, tls=tls, bundle=bundle, notebook=notebook)
     sources = [o for o in objects if o["kind"] in ("Secret", "ConfigMap")]
     port, dashboard = free_port(), free_port()
     root.mkdir(parents=True, exist_ok=True)
@@ -186,9 +196,15 @@ def start_scheduler(
     job_pod = pod_of(objects, "Job")
     args = job_pod["containers"][0]["args"]
     args[args.index("--port") + 1] = str(port)
-    scheduler = LocalPod(job_pod, sources, root / "scheduler", replacements, root / "scheduler.log")
+    pod_options = {"bin_dir": bin_dir, "inherit_pythonpath": bundle is None}
+    scheduler = LocalPod(
+        job_pod, sources, root / "scheduler", replacements, root / "scheduler.log", **pod_options
+    )
     wait_for_port(port, scheduler, root / "scheduler.log")
-    ctx = {"tls": tls, "objects": objects, "sources": sources, "replacements": replacements}
+    ctx = {
+        "tls": tls, "objects": objects, "sources": sources, "replacements": replacements,
+        "pod_options": pod_options,
+    }  # fmt: skip
     return scheduler, port, ctx
 
 
