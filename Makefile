@@ -24,11 +24,12 @@ $(STAMP_RUN): pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e .
 	@touch $@
 
+# The extras the tests exercise for real (mlflow: a real local tracking store, read back).
 # torch is pinned here, not in the package's metadata: these machines hold the CPU build of
 # torch 2.13.0 on disk (pip find-links), and an unpinned torch pulls a multi-GB CUDA build.
 TORCH_PIN := torch==2.13.0
 $(STAMP_TEST): pyproject.toml Makefile | $(BIN)/python
-	$(BIN)/python -m pip install --quiet '$(TORCH_PIN)' -e '.[test,torch,cmaes,slurm]'
+	$(BIN)/python -m pip install --quiet '$(TORCH_PIN)' -e '.[test,torch,cmaes,slurm,mlflow]'
 	@touch $@ $(STAMP_RUN)
 
 # The report's browser test opens it in headless chromium: install Debian's where we can
