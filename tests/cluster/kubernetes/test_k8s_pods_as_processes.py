@@ -1,12 +1,10 @@
 """Pods as processes: run the rendered scheduler and worker containers as local processes.
 
-There is no Kubernetes API server or container runtime here: :mod:`local_pods` runs each
-container's ``command``, ``args`` and ``env`` exactly as rendered, with only the rewrites a
-kubelet would not need (mount paths under ``tmp_path`` with the TLS Secret's files, a free port
-and ``127.0.0.1`` for the scheduler Service, ``$(VAR)`` expansion; see its docstring).
-
-Everything else — the TLS flags, ``require-encryption``, ``--nthreads``, ``--memory-limit``,
-``--idle-timeout`` — is the manifest's own.
+The rendered pods run with :mod:`local_pods` (its docstring lists the rewrites a kubelet would
+not need: mount paths under the test's folder, the Service's DNS name and fixed ports,
+``$(VAR)`` expansion, the test's interpreter as the image). Everything else — the TLS flags,
+``require-encryption``, ``--nthreads``, ``--memory-limit``, ``--idle-timeout``, the init
+container's install — is the manifest's own.
 """
 
 from __future__ import annotations
@@ -21,7 +19,11 @@ from typing import Any
 import pytest
 from local_pods import LocalPod, pod_of, start_scheduler
 
-from daskcloud.cluster.kubernetes import ClientCredentials, ClusterSpec, write_client_credentials
+from daskcloud.cluster.kubernetes import (
+    ClientCredentials,
+    ClusterSpec,
+    write_client_credentials,
+)
 
 
 @pytest.fixture(scope="module")
