@@ -540,6 +540,17 @@ def image_build(
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``daskcloud`` console script."""
+    code = _main(argv)
+    if argv is None:  # the program ends now (not a caller's process, as in the tests)
+        # skip the interpreter's final garbage collection: after a search it walks every
+        # object left (the data, the client, an error's frames) for seconds on a busy machine
+        import gc
+
+        gc.freeze()
+    return code
+
+
+def _main(argv: list[str] | None) -> int:
     from daskcloud.jobs._signals import stop_on_signals
 
     try:
