@@ -114,9 +114,9 @@ _TLS_KEY = typer.Option(None, "--tls-key", help="Client key for a tls:// --sched
 _INSTALL_MISSING = typer.Option(
     False,
     "--install-missing",
-    help="On a cluster daskcloud did not create (--scheduler): pip-install the packages the "
-    "workers lack, or hold at other versions, at this machine's versions (opt-in: it changes "
-    "the workers' environment; dask config daskcloud.packages.install-missing).",
+    help="On a cluster daskcloud did not create (--scheduler): pip-install the packages its "
+    "scheduler and workers lack, or hold at other versions, at this machine's versions "
+    "(opt-in: it changes their environment; dask config daskcloud.packages.install-missing).",
 )
 _MAX_TRIALS = typer.Option(None, "--max-trials", min=1, help="Budget: stop after N trials.")
 _MAX_TIME = typer.Option(
@@ -390,6 +390,17 @@ app.add_typer(image_app, name="image")
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``daskcloud`` console script."""
+    code = _main(argv)
+    if argv is None:  # the program ends now (not a caller's process, as in the tests)
+        # skip the interpreter's final garbage collection: after a search it walks every
+        # object left (the data, the client, an error's frames) for seconds on a busy machine
+        import gc
+
+        gc.freeze()
+    return code
+
+
+def _main(argv: list[str] | None) -> int:
     from daskcloud.jobs._signals import stop_on_signals
 
     try:

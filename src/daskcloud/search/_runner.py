@@ -29,7 +29,8 @@ from collections import deque
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from daskcloud.exceptions import SearchError
+from daskcloud.exceptions import ClusterError, SearchError
+from daskcloud.search import _failures
 from daskcloud.search._budget import StopCondition
 from daskcloud.search._completions import Completions, is_infrastructure
 from daskcloud.search._continue import Mode
@@ -172,6 +173,7 @@ class Runner:
         reason, ended = None, False
         try:
             while True:
+                self._check_scheduler()
                 reason = self.stop(self.stats) if self.stop is not None else None
                 if reason:
                     self._cancel_all()
@@ -342,8 +344,14 @@ class Runner:
             self._handle(future, self.deadlines.error())
         self.deadlines.free([w for _, w in late])
 
+    def _check_scheduler(self) -> None:
+        """Raise ClusterError when the client lost its scheduler and does not get it back."""
+        if str(self.client.status) != "running" and _failures.scheduler_gone(self.client):
+            raise ClusterError("the client lost its scheduler")  # DaskSearchCV says more
+
     def _retry(self, task: _Task) -> None:
         """Run a task the cluster lost again, refitting from scratch what it continued."""
+        self._check_scheduler()  # tasks cancelled because the scheduler went away
         self.stats.n_retries += 1
         for uid in task.units:  # a continued estimator may be what was lost
             p = self._pending[uid]
