@@ -180,9 +180,9 @@ def test_client_key_files_are_private(cluster: dict[str, Any]) -> None:
 
 def test_scheduler_exits_on_its_own_when_idle(tmp_path: Path) -> None:
     spec = ClusterSpec(name="idle", namespace="test", workers=0, idle_timeout="5s")
+    started = time.monotonic()  # before the process starts: its idle clock cannot start earlier
     scheduler, _, _ = start_scheduler(spec, tmp_path)
     try:
-        started = time.monotonic()
         returncode = scheduler.proc.wait(30)
         waited = time.monotonic() - started
     finally:
@@ -190,7 +190,7 @@ def test_scheduler_exits_on_its_own_when_idle(tmp_path: Path) -> None:
     log = (tmp_path / "scheduler.log").read_text()
     assert returncode == 0, log
     assert "idle" in log.lower()
-    assert 4 <= waited < 30
+    assert 5 <= waited < 30  # not before idle_timeout=5s; well before the 30 s wait
 
 
 # --- the sync tier: a bare interpreter, the init container's real pip install, a local module --
