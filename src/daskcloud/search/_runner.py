@@ -7,17 +7,21 @@ The runner owns execution; the strategy only asks and tells (see
    outstanding; the :class:`~._trials.TrialBook` serves folds already in the
    journal, the rest become :class:`~._protocol.Unit` s, attached to shared
    pipeline prefixes by the :class:`~._prefix.PrefixCache` and queued;
-2. **submit** ``2 x threads`` tasks at most: each task is a batch of units on one
-   prefix, sized to run about ``target_task_s`` (measured from the first results);
-3. **handle** each finished task from the one completion source
-   (:class:`~._completions.Completions`): journal its
-   :class:`~._protocol.BatchResult` in one transaction, release prefixes no queued
-   or running unit needs, retry a task the cluster lost (``max_retries``);
+2. **submit** ``2 x threads`` tasks at most, in one message to the scheduler: each
+   task is a batch of units on one prefix, sized to run about ``target_task_s``
+   (measured from the first results);
+3. **handle** every finished task the one completion source
+   (:class:`~._completions.Completions`) holds: hand its
+   :class:`~._protocol.BatchResult` to the :class:`~._writer.JournalWriter` (its
+   thread commits what is queued in one transaction), release prefixes no queued or
+   running unit needs, retry a task the cluster lost (``max_retries``);
 4. **tell** the strategy when a trial's last fold is in; with warm start, hand its
    fitted estimators to the :class:`~._warm.WarmStartPool`.
 
-A :class:`~._budget.StopCondition` is checked between results; it stops the search
-by cancelling what is queued or running (journaled as ``cancelled``).
+A :class:`~._budget.StopCondition` is checked between results (under one, results are
+handled one at a time); it stops the search by cancelling what is queued or running
+(journaled as ``cancelled``). :class:`~._trials.RunConfig`, :class:`~._trials.RunStats`
+and :class:`~._trials.RunOutcome` are the runner's input, counters and output.
 """
 
 from __future__ import annotations
@@ -32,68 +36,23 @@ from typing import Any
 from daskcloud.exceptions import SearchError
 from daskcloud.search._budget import StopCondition
 from daskcloud.search._completions import Completions, is_infrastructure
-from daskcloud.search._continue import Mode
 from daskcloud.search._fit import fit_prefix, model_at, run_units, without_models
 from daskcloud.search._prefix import PrefixCache
 from daskcloud.search._protocol import BatchResult, Unit, UnitId, UnitResult
-from daskcloud.search._trials import TrialBook, TrialState, replay
+from daskcloud.search._trials import (
+    RunConfig,
+    RunOutcome,
+    RunStats,
+    TrialBook,
+    TrialState,
+    replay,
+)
 from daskcloud.search._warm import WarmStartPool
+from daskcloud.search._writer import JournalWriter
 from daskcloud.search.journal import FitRecord, Journal, TaskRecord
 from daskcloud.search.strategies import SearchContext, Strategy, Trial, TrialResult
 
-__all__ = ["RunConfig", "RunOutcome", "RunStats", "Runner"]
-
-
-@dataclass(frozen=True)
-class RunConfig:
-    """What the runner needs to know about the search besides the strategy."""
-
-    search: str
-    fold_tokens: list[str]
-    step_names: list[str] | None
-    resource_name: str | None
-    error_score: Any
-    n_threads: int
-    primary_metric: str | None
-    target_task_s: float = 0.1
-    max_batch: int = 512
-    max_retries: int = 3
-    #: how fits continue along ``resource_name`` (:func:`._continue.continuation_mode`)
-    continuation: Mode | None = None
-
-    @property
-    def n_splits(self) -> int:
-        return len(self.fold_tokens)
-
-
-@dataclass
-class RunStats:
-    """Live counters; the stop condition and the progress display read them."""
-
-    started: float = field(default_factory=time.monotonic)  # a wall-clock jump is no time
-    n_fits: int = 0
-    n_fits_skipped: int = 0
-    n_fits_failed: int = 0
-    n_fits_continued: int = 0  # warm-started from the previous rung's fit
-    n_prefix_fits: int = 0
-    n_tasks: int = 0
-    n_retries: int = 0
-    n_trials_done: int = 0
-    fit_cpu_s: float = 0.0
-    best_score: float = -math.inf
-
-    @property
-    def elapsed(self) -> float:
-        return time.monotonic() - self.started
-
-
-@dataclass
-class RunOutcome:
-    """Finished trials (with every fold's record), in trial-id order, and the stats."""
-
-    trials: list[tuple[Trial, list[FitRecord]]]
-    stats: RunStats
-    stop_reason: str | None
+__all__ = ["Runner"]
 
 
 @dataclass
@@ -147,9 +106,11 @@ class Runner:
             else None
         )
         self.completions: Completions | None = None  # made in run(): it needs the loop
+        self.writer = JournalWriter(journal)
         self._pending: dict[UnitId, _Pending] = {}
         self._queue: deque[UnitId] = deque()
         self._tasks: dict[Any, _Task] = {}  # future -> task
+        self._ready: deque[tuple[Any, Any]] = deque()  # finished, not handled yet
         self._unit_s: float | None = None  # seconds per unit, smoothed
         self._stalled = False
 
@@ -163,29 +124,36 @@ class Runner:
         if results:
             self.strategy.replay(results)
         self.completions = Completions(self.client)
-        reason = None
         try:
-            while True:
-                reason = self.stop(self.stats) if self.stop is not None else None
-                if reason:
-                    self._cancel_all()
-                    break
-                self._ask()
-                self._submit_ready()
-                if not self._tasks:
-                    if not self._queue and (self.strategy.is_finished() or self._stalled):
-                        break
-                    continue
-                done = self.completions.next(self._wait_s())
-                if done is not None:
-                    self._handle(*done)
+            reason = self._loop()
+            self.writer.close()  # every handled fit is in the journal when run() returns
         except BaseException:
             self._cancel_all(journal=False)
+            with contextlib.suppress(Exception):  # the first error is the one to raise
+                self.writer.close()
             raise
         finally:
             self._drop_futures()
             self.data = None
         return RunOutcome(self.trials.finished(), self.stats, reason)
+
+    def _loop(self) -> str | None:
+        while True:
+            reason = self.stop(self.stats) if self.stop is not None else None
+            if reason:
+                self._cancel_all()
+                return reason
+            self._ask()
+            self._submit_ready()
+            if not self._tasks:
+                if not self._queue and (self.strategy.is_finished() or self._stalled):
+                    return None
+                continue
+            if not self._ready:
+                self._ready.extend(self.completions.wait(self._wait_s()))
+            # under a budget, one result at a time: the stop condition sees every one
+            for _ in range(len(self._ready) if self.stop is None else min(1, len(self._ready))):
+                self._handle(*self._ready.popleft())
 
     def _wait_s(self) -> float:
         """How long to wait for a result: at most 1 s, less when a deadline is nearer."""
@@ -245,8 +213,8 @@ class Runner:
     # -- submit --------------------------------------------------------------------------------
 
     def _submit_ready(self) -> None:
-        window = 2 * self.config.n_threads
-        while self._queue and len(self._tasks) < window:
+        window, tasks = 2 * self.config.n_threads, []
+        while self._queue and len(self._tasks) + len(tasks) < window:
             first = self._queue.popleft()
             prefix = self._prefix_of(first)
             batch, size = [first], self._batch_size()
@@ -259,7 +227,9 @@ class Runner:
                 and (self.stop is None or self._queue[0][0] == first[0])
             ):
                 batch.append(self._queue.popleft())
-            self._submit(_Task(batch, prefix))
+            tasks.append(_Task(batch, prefix))
+        if tasks:
+            self._submit(tasks)
 
     def _prefix_of(self, uid: UnitId) -> str | None:
         chain = self._pending[uid].chain
@@ -276,24 +246,31 @@ class Runner:
         self.stats.n_prefix_fits += 1
         return self.client.submit(fit_prefix, self.data, parent, node, pure=False)
 
-    def _submit(self, task: _Task) -> None:
-        parent = None if task.prefix is None else self.prefixes.future(task.prefix)
-        pending = [self._pending[uid] for uid in task.units]
-        units = [p.unit for p in pending]
+    def _submit(self, tasks: list[_Task]) -> None:
+        """Submit tasks in one message to the scheduler (in order: they run in this order)."""
+        parents = [None if t.prefix is None else self.prefixes.future(t.prefix) for t in tasks]
+        units = [[self._pending[uid].unit for uid in t.units] for t in tasks]
         if self.warm is None:
-            future = self.client.submit(run_units, self.data, parent, units, pure=False)
+            futures = self.client.map(run_units, [self.data] * len(tasks), parents, units,
+                                      pure=False)  # fmt: skip
         else:
-            # the fitted estimators stay on the worker, one small future each, for the
-            # next rung; the driver gathers only the scores
-            previous = [p.previous for p in pending]
-            out = self.client.submit(run_units, self.data, parent, units, previous, True,
-                                     pure=False)  # fmt: skip
-            future = self.client.submit(without_models, out, pure=False)
-            for i, p in enumerate(pending):
-                p.model = self.client.submit(model_at, out, i, pure=False)
-        self._tasks[future] = task
-        self.completions.add(future)
-        self.stats.n_tasks += 1
+            futures = [
+                self._submit_keeping(t, p, u) for t, p, u in zip(tasks, parents, units, strict=True)
+            ]
+        self._tasks.update(zip(futures, tasks, strict=True))
+        self.completions.update(futures)
+        self.stats.n_tasks += len(tasks)
+
+    def _submit_keeping(self, task: _Task, parent: Any, units: list[Unit]) -> Any:
+        """Submit a task whose fitted estimators stay on the worker (warm start)."""
+        # one small future each for the next rung; the driver gathers only the scores
+        pending = [self._pending[uid] for uid in task.units]
+        previous = [p.previous for p in pending]
+        out = self.client.submit(run_units, self.data, parent, units, previous, True,
+                                 pure=False)  # fmt: skip
+        for i, p in enumerate(pending):
+            p.model = self.client.submit(model_at, out, i, pure=False)
+        return self.client.submit(without_models, out, pure=False)
 
     # -- handle --------------------------------------------------------------------------------
 
@@ -325,7 +302,7 @@ class Runner:
             # cancelled; scatter again and rebuild prefixes from the new copy
             self.data = self.rescatter()
             self.prefixes.drop_futures()
-        self._submit(_Task(task.units, task.prefix, task.retries + 1))
+        self._submit([_Task(task.units, task.prefix, task.retries + 1)])
 
     def _record(self, task: _Task, out: BatchResult) -> None:
         """Journal a finished task in one transaction; file its folds; tell finished trials."""
@@ -346,7 +323,7 @@ class Runner:
                                       out.start, out.end, out.worker))  # fmt: skip
             per_unit = (out.end - out.start) / max(1, len(out.units))
             self._unit_s = per_unit if self._unit_s is None else 0.7 * self._unit_s + 0.3 * per_unit
-        self.journal.append(records)
+        self.writer.put(records)
         for rec, p, res in fits:
             self.stats.n_fits += 1
             self.stats.n_fits_failed += rec.status == "error"
@@ -394,11 +371,12 @@ class Runner:
                                          params=trial.params, fold=p.unit.fold,
                                          status="cancelled", trial=trial.id,
                                          resource=trial.resource, end=now))  # fmt: skip
-            self.journal.append(records)
+            self.writer.put(records)
             for trial_id in sorted({uid[0] for uid in self._pending}):
                 trial = self.trials.trials[trial_id].trial
                 self.strategy.tell(TrialResult(trial, math.nan, "cancelled"))
         self._queue.clear()
+        self._ready.clear()
         self._pending.clear()
         self._tasks.clear()
         self._drop_futures()
