@@ -24,38 +24,34 @@ $(STAMP_RUN): pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e .
 	@touch $@
 
+# The extras the tests exercise for real (mlflow: a real local tracking store, read back).
 # torch is pinned here, not in the package's metadata: these machines hold the CPU build of
 # torch 2.13.0 on disk (pip find-links), and an unpinned torch pulls a multi-GB CUDA build.
 TORCH_PIN := torch==2.13.0
 $(STAMP_TEST): pyproject.toml Makefile | $(BIN)/python
-	$(BIN)/python -m pip install --quiet '$(TORCH_PIN)' -e '.[test,torch,cmaes,slurm]'
+	$(BIN)/python -m pip install --quiet '$(TORCH_PIN)' -e '.[test,torch,cmaes,slurm,mlflow]'
 	@touch $@ $(STAMP_RUN)
 
-# The report's browser test opens it in headless chromium: install Debian's where we can
-# (root with apt-get); elsewhere the test is skipped with the install command.
-chromium:
-	@if ! command -v chromium >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1 \
+# $(call apt_install,COMMAND,PACKAGES,FOR,ELSE): when COMMAND is missing, install Debian's
+# PACKAGES where we can (root with apt-get) for the tests named in FOR; elsewhere, or when that
+# fails, say ELSE (those tests are skipped, with the install command).
+apt_install = if ! command -v $(1) >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1 \
 	    && [ "$$(id -u)" = 0 ]; then \
-	  echo "installing chromium (apt-get) for the report's browser test"; \
+	  echo "installing $(2) (apt-get) for $(3)"; \
 	  export DEBIAN_FRONTEND=noninteractive; \
-	  apt-get install -y --no-install-recommends chromium >/dev/null 2>&1 \
+	  apt-get install -y --no-install-recommends $(2) >/dev/null 2>&1 \
 	  || { apt-get update >/dev/null 2>&1 \
-	       && apt-get install -y --no-install-recommends chromium >/dev/null 2>&1; } \
-	  || echo "chromium could not be installed: the browser test will be skipped"; \
+	       && apt-get install -y --no-install-recommends $(2) >/dev/null 2>&1; } \
+	  || echo "$(2) could not be installed: $(4)"; \
 	fi
 
-# The Slurm backend's tests start a real one-node Slurm (tests/cluster/slurm/one_node_slurm.py):
-# install Debian's slurm-wlm and munge where we can (root with apt-get); elsewhere they are skipped.
+# The report's browser test opens it in headless chromium.
+chromium:
+	@$(call apt_install,chromium,chromium,the report's browser test,the browser test will be skipped)
+
+# The Slurm backend's tests start a real one-node Slurm (tests/cluster/slurm/one_node_slurm.py).
 slurm:
-	@if ! command -v slurmctld >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1 \
-	    && [ "$$(id -u)" = 0 ]; then \
-	  echo "installing slurm-wlm and munge (apt-get) for the Slurm backend's tests"; \
-	  export DEBIAN_FRONTEND=noninteractive; \
-	  apt-get install -y --no-install-recommends slurm-wlm munge >/dev/null 2>&1 \
-	  || { apt-get update >/dev/null 2>&1 \
-	       && apt-get install -y --no-install-recommends slurm-wlm munge >/dev/null 2>&1; } \
-	  || echo "slurm-wlm could not be installed: the Slurm tests will be skipped"; \
-	fi
+	@$(call apt_install,slurmctld,slurm-wlm munge,the Slurm backend's tests,the Slurm tests will be skipped)
 
 install: $(STAMP_RUN)
 install-test: $(STAMP_TEST) chromium slurm

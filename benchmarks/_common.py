@@ -129,14 +129,14 @@ def interleave(
 
 
 @contextlib.contextmanager
-def local_client(n_workers: int = 2) -> Iterator[Any]:
-    """A LocalCluster of ``n_workers`` processes x 1 thread and its Client (the project default)."""
+def local_client(n_workers: int = 2, threads_per_worker: int = 1) -> Iterator[Any]:
+    """A LocalCluster of ``n_workers`` processes (1 thread each by default) and its Client."""
     from distributed import Client, LocalCluster
 
     with (
         LocalCluster(
             n_workers=n_workers,
-            threads_per_worker=1,
+            threads_per_worker=threads_per_worker,
             processes=True,
             dashboard_address=":0",
             silence_logs=40,

@@ -17,9 +17,7 @@ container installed, and the seconds of each phase. The bare venv is made once (
 
 from __future__ import annotations
 
-import base64
 import json
-import os
 import socket
 import subprocess
 import sys
@@ -33,17 +31,14 @@ from benchmarks._common import md_table
 VENV = Path(tempfile.gettempdir()) / "daskcloud-bench-bare-venv"
 
 
+# the tests' helpers: bare_venv (a venv + pip at the client's versions, a clean environment)
+# and init_container (a rendered init container run as a process)
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+from bare_venv import clean_env, make_venv  # noqa: E402
+
+
 def _bare_python() -> Path:
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-    from bare_venv import make_venv  # the tests' helper: venv + pip at the client's versions
-
     return make_venv(VENV, ["dask", "distributed"])
-
-
-def _env(**extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
-    env.update(extra)
-    return env
 
 
 def _free_port() -> int:
@@ -55,6 +50,7 @@ def _free_port() -> int:
 def _install(python: Path, root: Path) -> dict[str, Any]:
     from daskcloud.cluster.kubernetes import ClusterSpec, build_cluster, generate_tls
     from daskcloud.cluster.kubernetes._sync import cluster_bundle_of
+    from init_container import run_init_container  # the tests' helper (tests/ is on the path)
 
     t0 = time.perf_counter()
     spec = ClusterSpec(name="bench", namespace="bench")
@@ -64,27 +60,8 @@ def _install(python: Path, root: Path) -> dict[str, Any]:
     (config_map,) = [o for o in objects if o["kind"] == "ConfigMap"]
     (job,) = [o for o in objects if o["kind"] == "Job"]
     (init,) = job["spec"]["template"]["spec"]["initContainers"]
-    mounts = {m["mountPath"]: root / m["name"] for m in init["volumeMounts"]}
-    for where in mounts.values():
-        where.mkdir(parents=True, exist_ok=True)
-    sync = mounts["/etc/daskcloud/sync"]
-    for key, text in config_map["data"].items():
-        (sync / key).write_text(text)
-    for key, data in config_map["binaryData"].items():
-        (sync / key).write_bytes(base64.b64decode(data))
-
-    def local(arg: str) -> str:
-        for path, where in mounts.items():
-            if arg == path or arg.startswith(path + "/"):
-                return str(where) + arg[len(path) :]
-        return arg
-
     t1 = time.perf_counter()
-    done = subprocess.run(
-        [str(python), *[local(a) for a in init["args"]]],
-        env=_env(**{e["name"]: local(e["value"]) for e in init["env"]}),
-        capture_output=True, text=True, check=False,
-    )  # fmt: skip
+    done, mounts = run_init_container(init, config_map, root, python)
     if done.returncode != 0:
         raise RuntimeError(done.stderr[-2000:])
     return {
@@ -103,7 +80,7 @@ def _start(python: Path, overlay: str) -> float:
     from distributed import Client
 
     port = _free_port()
-    env = _env(PYTHONPATH=overlay)
+    env = clean_env(PYTHONPATH=overlay)
     dask = str(python.parent / "dask")
     t0 = time.perf_counter()
     procs = [

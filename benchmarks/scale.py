@@ -18,7 +18,6 @@ simulation of :mod:`benchmarks.scale_sim` (the projection beyond one machine).
 
 from __future__ import annotations
 
-import contextlib
 import tempfile
 import time
 from pathlib import Path
@@ -27,7 +26,7 @@ from typing import Any
 import numpy as np
 from sklearn.base import BaseEstimator, RegressorMixin
 
-from benchmarks._common import interleave, md_table, median
+from benchmarks._common import interleave, local_client, md_table, median
 
 __all__ = ["SleepRegressor", "calibrate", "run", "tables"]
 
@@ -98,30 +97,6 @@ def _daskcloud(client: Any, n: int, seconds: float, workdir: Path) -> dict[str, 
     return {"wall_s": wall, "n": n, "n_tasks": search.search_stats_["n_tasks"]}
 
 
-@contextlib.contextmanager
-def _cluster(processes: int, threads: int) -> Any:
-    from distributed import Client, LocalCluster
-
-    with (
-        LocalCluster(
-            n_workers=processes,
-            threads_per_worker=threads,
-            processes=True,
-            dashboard_address=":0",
-            silence_logs=40,
-        ) as cluster,
-        Client(cluster) as client,
-    ):
-        client.run(_warm_up)  # imports on the workers are not part of any contender's time
-        yield client
-
-
-def _warm_up() -> None:
-    import sklearn.base  # noqa: F401
-
-    import daskcloud.search._fit  # noqa: F401
-
-
 def run(
     quick: bool = True,
     *,
@@ -137,7 +112,7 @@ def run(
     with tempfile.TemporaryDirectory() as tmp:
         for processes, threads in shapes:
             slots = processes * threads
-            with _cluster(processes, threads) as client:
+            with local_client(processes, threads) as client:
                 for seconds in fit_seconds:
                     print(f"scale: {processes} x {threads} slots, {n} fits of {seconds} s")
                     runs = interleave(

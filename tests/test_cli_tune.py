@@ -134,7 +134,8 @@ def test_budget_table_stops_after_max_trials(spec, tmp_path, capsys):
 def test_budget_flags_override_the_spec_and_no_budget_means_null(spec, tmp_path, capsys):
     spec.write_text(SPEC + "[budget]\nmax_trials = 3\n")
     flagged = run_json(capsys, str(spec), "--out", str(tmp_path / "a"), "--workers", "2",
-                       "--max-trials", "2", "--max-time", "10m", "--max-cost", "5")  # fmt: skip
+                       "--max-trials", "2", "--max-time", "10m", "--max-cost", "5",
+                       "--fit-timeout", "5m")  # fmt: skip
     assert flagged["n_candidates"] == 2
     assert flagged["stop_reason"].startswith("stopped by the budget max_trials=2")
     spec.write_text(SPEC)
@@ -149,6 +150,7 @@ def test_budget_flags_override_the_spec_and_no_budget_means_null(spec, tmp_path,
         ("[budget]\nmax_cost = 1\nprice_per_hour = -2\n", [], "price_per_hour must be"),
         ("", ["--max-time", "soon"], "max_time 'soon' is not a duration"),
         ("", ["--max-cost", "0"], "max_cost must be a positive number, got 0.0"),
+        ("", ["--fit-timeout", "soon"], "fit_timeout 'soon' is not a duration"),
     ],
 )
 def test_bad_budget_is_exit_2_before_any_cluster(spec, tmp_path, capsys, monkeypatch, change,

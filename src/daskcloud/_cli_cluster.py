@@ -85,6 +85,15 @@ _BACKEND = typer.Option(
 _CONTEXT = typer.Option(None, "--context", help="kubeconfig context.")
 
 
+def _holder(name: str, namespace: str | None, backend: str | None, context: str | None) -> Any:
+    """The backend that holds cluster ``name`` (find_cluster says in one line when none does)."""
+    from daskcloud.cluster.backends import find_cluster
+
+    found, _, _ = find_cluster(name, namespace, backend=backend, context=context)
+    assert found is not None
+    return found
+
+
 # --- manifests: a hardened Kubernetes cluster as YAML -----------------------------------------
 
 
@@ -152,10 +161,7 @@ def cluster_update(
     flags: dict[str, Any] | None = None,
 ) -> None:
     """Change a running cluster in place (workers, image, resources); the scheduler stays."""
-    from daskcloud.cluster.backends import find_cluster
-
-    found, _, _ = find_cluster(name, namespace, backend=backend, context=context)
-    assert found is not None
+    found = _holder(name, namespace, backend, context)
     changed = found.update(name, namespace, flags=flags or {}, config=config)
     if not changed:
         typer.echo(f"cluster {name}: nothing to change")
@@ -202,10 +208,7 @@ def cluster_scale(
     context: str | None = _CONTEXT,
 ) -> None:
     """Set the number of workers."""
-    from daskcloud.cluster.backends import find_cluster
-
-    found, _, _ = find_cluster(name, namespace, backend=backend, context=context)
-    assert found is not None
+    found = _holder(name, namespace, backend, context)
     found.scale(name, workers, namespace)
     typer.echo(f"cluster {name}: scaled to {workers} workers")
 
@@ -221,10 +224,7 @@ def cluster_logs(
     context: str | None = _CONTEXT,
 ) -> None:
     """The last log lines of the scheduler, a worker or the detached driver."""
-    from daskcloud.cluster.backends import find_cluster
-
-    found, _, _ = find_cluster(name, namespace, backend=backend, context=context)
-    assert found is not None
+    found = _holder(name, namespace, backend, context)
     typer.echo(found.logs(name, namespace, worker=worker, driver=driver, tail=tail))
 
 
@@ -299,10 +299,7 @@ def cluster_jupyter(
     import time
     import webbrowser
 
-    from daskcloud.cluster.backends import find_cluster
-
-    found, _, _ = find_cluster(name, namespace, backend=backend, context=context)
-    assert found is not None
+    found = _holder(name, namespace, backend, context)
     endpoint = found.notebook(name, namespace)
     try:
         held = "  (Ctrl-C to stop)" if endpoint.closers else ""

@@ -169,7 +169,7 @@ def test_plain_arrays_without_open_column():
     model.fit(X, y)
     assert model.categorical_names_ == [] and len(model.continuous_) == 3
     assert rmspe(y, model.predict(X)) < 0.3
-    with pytest.raises(DataError, match="rows but y has"):
+    with pytest.raises(DataError, match="inconsistent numbers of samples"):
         model.fit(X, y[:10])
 
 

@@ -124,6 +124,7 @@ def test_halving_matches_the_grid_for_a_fraction_of_the_cpu(small_preset, dask_c
     _check(result, halving, grid, holdout_ratio=1.02, cpu_ratio=0.30)
 
 
+@pytest.mark.slow  # a quality comparison (two searches of 8 stores); ~30 s alone, minutes loaded
 def test_halving_matches_the_grid_fast_variant(small_preset, dask_client):
     # Cheap fits spend a larger share on fixed per-fit costs (model set-up, scaling,
     # scoring), so the CPU saving is smaller than on the slow test's fits; see MEASURED.

@@ -15,7 +15,6 @@ def test_unlimited_budget_never_stops():
     assert not budget.limited
     assert budget.exceeded(Usage(n_trials=10**6, elapsed_s=1e9, cpu_s=1e9)) is None
     assert budget.describe(Usage()) == ""
-    assert budget.trials_left(5) is None
     assert budget.seconds_left(5.0) is None
 
 
@@ -38,9 +37,9 @@ def test_each_budget_stops_and_says_which(budget, usage, name, used):
 def test_below_every_limit_does_not_stop():
     budget = Budget(max_trials=4, max_time=10, max_cpu_hours=1, max_cost=1, price_per_hour=1)
     assert budget.exceeded(Usage(n_trials=3, elapsed_s=9, cpu_s=3599)) is None
-    assert budget.fractions(Usage(n_trials=2, elapsed_s=5, cpu_s=0)) == {
-        "max_trials": 0.5,
-        "max_time": 0.5,
+    assert budget.used(Usage(n_trials=2, elapsed_s=5, cpu_s=0)) == {
+        "max_trials": 2.0,
+        "max_time": 5.0,
         "max_cpu_hours": 0.0,
         "max_cost": pytest.approx(5 / 3600),
     }
@@ -53,10 +52,8 @@ def test_local_cluster_costs_nothing():
     assert budget.with_price(36.0).exceeded(Usage(elapsed_s=1.0)).budget == "max_cost"
 
 
-def test_time_and_trials_left():
+def test_time_left():
     budget = Budget(max_trials=5, max_time=60, max_cost=1.0, price_per_hour=120.0)
-    assert budget.trials_left(3) == 2
-    assert budget.trials_left(9) == 0
     assert budget.seconds_left(10) == pytest.approx(20.0)  # cost runs out at 30 s
     assert "max_time 10/60 s" in budget.describe(Usage(elapsed_s=10))
 

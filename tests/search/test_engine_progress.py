@@ -20,11 +20,15 @@ def test_log_lines_show_done_total_best_eta_and_workers():
     assert line.endswith("workers 2")
 
 
-def test_bar_runs_without_a_terminal_and_closes_twice():
+def test_bar_runs_without_a_terminal_and_closes_twice(capsys):
     progress = SearchProgress(4, 2, mode="bar")
-    progress.update(RunStats(n_fits=4))
+    progress.update(RunStats(n_fits=3, n_fits_skipped=1, best_score=0.25))
     progress.close()
+    final = capsys.readouterr().out  # off a terminal, rich prints the bar once, when stopped
+    assert "search" in final and "4/4" in final
+    assert "best 0.25" in final and "workers 2" in final
     progress.close()
+    assert capsys.readouterr().out == ""
 
 
 def test_make_progress_normalises():

@@ -49,6 +49,13 @@ def test_good_spec_builds_a_job(spec_dir):
     assert job.spec.data.path == spec_dir / "data.csv"  # relative to the spec file
     assert job.cv.get_n_splits() == 5
     assert job.strategy == "random" and job.spec.n_candidates == 3
+    assert job.spec.fit_timeout is None
+
+
+@pytest.mark.parametrize(("value", "seconds"), [('"10m"', 600.0), ("90", 90.0), ("0.5", 0.5)])
+def test_fit_timeout_is_seconds_or_a_duration(spec_dir, value, seconds):
+    job = check_spec(load_spec(write(spec_dir, f"fit_timeout = {value}\n" + GOOD)))
+    assert job.spec.fit_timeout == seconds
 
 
 def test_examples_are_valid():
@@ -203,6 +210,16 @@ BAD = {
         lambda t: t + "[budget]\nmax_trials = 0\n",
         ConfigError,
         "budget: max_trials must be a positive integer, got 0",
+    ),
+    "bad fit_timeout": (
+        lambda t: 'fit_timeout = "soon"\n' + t,
+        ConfigError,
+        "fit_timeout: fit_timeout 'soon' is not a duration",
+    ),
+    "zero fit_timeout": (
+        lambda t: "fit_timeout = 0\n" + t,
+        ConfigError,
+        "fit_timeout=0 must be a positive number of seconds",
     ),
     "bad budget duration": (
         lambda t: t + '[budget]\nmax_time = "ten minutes"\n',

@@ -52,12 +52,20 @@ def score(trial):
     return -abs(np.log10(trial.params["alpha"]) + 1.5) - 0.1 * noise - 1.0 / resource
 
 
-def drive(strategy, n_workers=2, *, replay=None, max_steps=10_000):
-    """The fake runner: returns the trials in ask order and the results in tell order."""
+def drive(strategy, n_workers=2, *, replay=None, cancel_first=0, max_steps=10_000):
+    """The fake runner: returns the trials in ask order and the results in tell order.
+
+    ``cancel_first``: the first trials asked are told cancelled (as a budget cancels them).
+    """
     strategy.bind(SearchContext(n_splits=3, n_train=900, n_workers=n_workers, random_state=None))
     if replay is not None:
         strategy.replay(replay)
     asked, told, in_flight = [], [], []
+    if cancel_first:
+        asked = strategy.ask(cancel_first)
+        told = [TrialResult(trial=t, score=float("nan"), status="cancelled") for t in asked]
+        for result in told:
+            strategy.tell(result)
     for _ in range(max_steps):
         if strategy.is_finished():
             break
@@ -157,13 +165,12 @@ def test_best_mask_and_hint_have_the_promised_types(make):
 
 def test_cancelled_trials_do_not_block_finishing(make):
     strategy = make(0)
-    strategy.bind(SearchContext(n_splits=3, n_train=900, n_workers=2))
-    trials = strategy.ask(2)
-    for t in trials:
-        strategy.tell(TrialResult(trial=t, score=float("nan"), status="cancelled"))
-    # a stopped search asks nothing more of the strategy; it must still be consistent
-    for t in strategy.ask(2):
-        strategy.tell(TrialResult(trial=t, score=score(t)))
+    asked, told = drive(strategy, cancel_first=2)  # fails if the search hangs or never ends
+    assert strategy.is_finished()
+    assert strategy.ask(2) == []
+    assert [r.status for r in told[:2]] == ["cancelled", "cancelled"]
+    assert len(told) > 2 or len(asked) == 2  # the rest still ran, unless all was cancelled
+    assert len({t.id for t in asked}) == len(asked)  # a cancelled trial is not asked again
 
 
 def test_random_takes_distribution_strings_like_every_strategy():

@@ -9,17 +9,16 @@ must come from the index.
 
 from __future__ import annotations
 
-import base64
 import subprocess
 import sys
 from importlib.metadata import version
 from pathlib import Path
-from typing import Any
 
 from bare_venv import clean_env
 from daskcloud.cluster.kubernetes import ClusterSpec, build_scheduler_job
 from daskcloud.cluster.kubernetes._sync import build_sync_config_map
 from daskcloud.sync import SyncBundle, pack_modules
+from init_container import run_init_container
 
 MODULE = "def shrink(x):\n    return x / 2\n"
 
@@ -30,27 +29,8 @@ def _run_init_container(
     spec = ClusterSpec(name="inst", namespace="test")
     config_map = build_sync_config_map(spec, bundle)
     (init,) = build_scheduler_job(spec, bundle=bundle)["spec"]["template"]["spec"]["initContainers"]
-    mounts = {m["mountPath"]: tmp_path / m["name"] for m in init["volumeMounts"]}
-    for where in mounts.values():
-        where.mkdir(parents=True)
-    sync = mounts["/etc/daskcloud/sync"]
-    for key, text in config_map["data"].items():
-        (sync / key).write_text(text)
-    for key, data in config_map["binaryData"].items():
-        (sync / key).write_bytes(base64.b64decode(data))
-
-    def local(arg: str) -> str:
-        for path, where in mounts.items():
-            if arg == path or arg.startswith(path + "/"):
-                return str(where) + arg[len(path) :]
-        return arg
-
     assert init["command"] == ["python"]
-    env: dict[str, Any] = clean_env(**{e["name"]: local(e["value"]) for e in init["env"]})
-    done = subprocess.run(
-        [sys.executable, *[local(a) for a in init["args"]]],
-        env=env, capture_output=True, text=True, timeout=300,
-    )  # fmt: skip
+    done, mounts = run_init_container(init, config_map, tmp_path, Path(sys.executable), timeout=300)
     return done, mounts["/opt/daskcloud/overlay"]
 
 

@@ -39,6 +39,7 @@ __all__ = [
     "start_scheduler",
     "stop",
     "tail",
+    "wait_for_json",
 ]
 
 SCHEDULER = [sys.executable, "-m", "distributed.cli.dask_scheduler"]
@@ -153,13 +154,25 @@ def start_scheduler(
     file.unlink(missing_ok=True)
     log = directory / "scheduler.log"
     ident = spawn([*SCHEDULER, *args, "--scheduler-file", str(file)], log, env)
+    return ident, wait_for_json(ident, file, log, what="the scheduler", timeout=timeout)
+
+
+def wait_for_json(
+    ident: list[float], path: Path, log: Path, *, what: str, timeout: float, poll: float = 0.1
+) -> dict:
+    """The JSON file the process ``ident`` writes once it listens, waited for up to ``timeout``.
+
+    Raises:
+        ClusterError: ``what`` exited, or wrote no file in time (with its last log lines from
+            ``log``). The process is stopped first.
+    """
     deadline = time.monotonic() + timeout
-    while (info := read_json(file)) is None:
+    while (info := read_json(path)) is None:
         if not alive(ident) or time.monotonic() > deadline:
             why = "exited" if not alive(ident) else f"did not start within {timeout:.0f} s"
             stop([ident])
             raise ClusterError(
-                f"the scheduler {why}; its last log lines: " + tail(log, 5).replace("\n", " | ")
+                f"{what} {why}; its last log lines: " + tail(log, 5).replace("\n", " | ")
             )
-        time.sleep(0.1)
-    return ident, info
+        time.sleep(poll)
+    return info

@@ -13,15 +13,14 @@ from __future__ import annotations
 import importlib.util
 import os
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
 from daskcloud.cluster._certs import write_private
-from daskcloud.cluster._detached import alive, pid_of, read_json, spawn, stop, tail
+from daskcloud.cluster._detached import pid_of, spawn, wait_for_json
 from daskcloud.cluster._notebook import TOKEN_FILE, examples_dir, new_token
 from daskcloud.cluster.jupyter_extension import DEADLINE_ENV, EXAMPLES_ENV, INTERVAL_ENV
-from daskcloud.exceptions import ClusterError, ConfigError
+from daskcloud.exceptions import ConfigError
 
 __all__ = ["jupyter_command", "start_jupyter"]
 
@@ -72,15 +71,6 @@ def start_jupyter(
         env[EXAMPLES_ENV] = str(examples)
     log = directory / "jupyter.log"
     process = spawn(jupyter_command(root), log, env)
-    info_file = runtime / f"jpserver-{pid_of(process)}.json"
-    end = time.monotonic() + timeout
-    # the server writes this file once it listens
-    while (info := read_json(info_file)) is None:
-        if not alive(process) or time.monotonic() > end:
-            why = "exited" if not alive(process) else f"did not start within {timeout:.0f} s"
-            stop([process])
-            raise ClusterError(
-                f"JupyterLab {why}; its last log lines: " + tail(log, 5).replace("\n", " | ")
-            )
-        time.sleep(0.2)
+    info_file = runtime / f"jpserver-{pid_of(process)}.json"  # written once it listens
+    info = wait_for_json(process, info_file, log, what="JupyterLab", timeout=timeout, poll=0.2)
     return {"process": process, "port": int(info["port"])}

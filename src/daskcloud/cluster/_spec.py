@@ -5,27 +5,26 @@ here, and the command line (``--workers``), the ``--config`` file (``workers:``)
 backends all read this one declaration (:func:`spec_options`). Adding an option is adding a
 field with :func:`_option`; a backend that honours it lists its name in ``Backend.options``.
 
-Everything is checked once: names are DNS labels, cpu and memory are Kubernetes quantities,
-durations are ``20m``/``8h``-style strings, the image is pinned, tolerations and node selectors
-are well-formed, packages are pip requirements. Invalid values raise
-:class:`~daskcloud.exceptions.ConfigError` with a one-line message naming the value and the fix.
+Everything is checked once (the checks, one per kind of value, are in :mod:`._spec_checks`):
+names are DNS labels, cpu and memory are Kubernetes quantities, durations are ``20m``/``8h``-style
+strings, the image is pinned, tolerations and node selectors are well-formed (:mod:`._placement`),
+packages are pip requirements. Invalid values raise :class:`~daskcloud.exceptions.ConfigError`
+with a one-line message naming the value and the fix.
 """
 
 from __future__ import annotations
 
-import re
-import sys
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
-from importlib.metadata import version
 from typing import Any, Literal
 
-from packaging.requirements import InvalidRequirement, Requirement
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from daskcloud.cluster import _spec_checks as checks
 from daskcloud.cluster._placement import Toleration, parse_node_selector, parse_tolerations
-from daskcloud.core.units import format_cpu, parse_cpu, parse_duration, parse_memory
+from daskcloud.cluster._spec_checks import DEFAULT_IMAGE_REPOSITORY, default_image
+from daskcloud.core.units import parse_cpu, parse_duration, parse_memory
 from daskcloud.exceptions import ConfigError
 
 __all__ = [
@@ -44,29 +43,6 @@ __all__ = [
 
 SCHEDULER_PORT = 8786
 DASHBOARD_PORT = 8787
-DEFAULT_IMAGE_REPOSITORY = "ghcr.io/dask/dask"
-#: longest cluster name: leaves room for the ``-scheduler``/``-workers`` suffixes and pod hashes
-MAX_NAME_LENGTH = 40
-#: no cluster may be asked to live longer than this
-MAX_LIFETIME_SECONDS = 30 * 24 * 3600
-
-_DNS_LABEL = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
-_NAMESPACE = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
-_LABEL_VALUE = re.compile(r"^([A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?)?$")
-_MIN_MEMORY = 256 * 2**20
-
-
-def default_image() -> str:
-    """The team's image (dask config ``daskcloud.cluster.image``), else the official dask image
-    at the client's distributed and Python versions: it exists for every dask release, and the
-    sync init container adds the client's pinned packages (never ``latest``)."""
-    from daskcloud.config import get
-
-    configured = get("cluster.image")
-    if configured:
-        return str(configured)
-    python = f"{sys.version_info[0]}.{sys.version_info[1]}"
-    return f"{DEFAULT_IMAGE_REPOSITORY}:{version('distributed')}-py{python}"
 
 
 def _config(key: str) -> Any:
@@ -266,185 +242,28 @@ class ClusterSpec(BaseModel):
             if f in _OPTION_FIELDS and _compared(self, f) != _compared(defaults, f)
         ]
 
-    # --- validation -------------------------------------------------------------------------
+    # --- validation: each field's check, with its message, is in _spec_checks ---------------
 
-    @field_validator("name")
-    @classmethod
-    def _check_name(cls, value: str) -> str:
-        if len(value) > MAX_NAME_LENGTH or not _DNS_LABEL.match(value):
-            raise ValueError(
-                f"cluster name {value!r} is not a DNS label: use at most {MAX_NAME_LENGTH} "
-                "lowercase letters, digits and '-', starting with a letter and ending with a "
-                f"letter or digit, e.g. {_suggest_label(value)!r}"
-            )
-        return value
-
-    @field_validator("workers", "gpu", mode="before")
-    @classmethod
-    def _no_bool(cls, value: Any, info: Any) -> Any:
-        if isinstance(value, bool):
-            raise ValueError(f"{info.field_name} {value!r} is not a number; give e.g. 2")
-        return value
-
-    @field_validator("workers", "gpu")
-    @classmethod
-    def _check_count(cls, value: int, info: Any) -> int:
-        if value < 0:
-            raise ValueError(
-                f"{info.field_name} {value} is negative; give 0 or more, e.g. "
-                f"--{info.field_name} {2 if info.field_name == 'workers' else 1}"
-            )
-        return value
-
-    @field_validator("namespace")
-    @classmethod
-    def _check_namespace(cls, value: str) -> str:
-        if len(value) > 63 or not _NAMESPACE.match(value):
-            raise ValueError(
-                f"namespace {value!r} is not a DNS label: use at most 63 lowercase letters, "
-                f"digits and '-', e.g. {_suggest_label(value)!r}"
-            )
-        return value
-
-    @field_validator("cpu", mode="before")
-    @classmethod
-    def _check_cpu(cls, value: Any) -> str:
-        if isinstance(value, bool) or not isinstance(value, str | int | float):
-            raise ValueError(f"cpu {value!r} is not a number of cores; write e.g. '2' or '500m'")
-        return format_cpu(parse_cpu(value))
-
-    @field_validator("memory", mode="before")
-    @classmethod
-    def _check_memory(cls, value: Any) -> str:
-        if isinstance(value, int) and not isinstance(value, bool):
-            value = str(value)
-        if not isinstance(value, str):
-            raise ValueError(f"memory {value!r} is not a Kubernetes quantity; write e.g. '4Gi'")
-        if parse_memory(value) < _MIN_MEMORY:
-            raise ValueError(
-                f"memory {value!r} is below 256Mi, too little for a Dask worker; "
-                f"did you mean '{value.strip()}{'Mi' if int(value) >= 256 else 'Gi'}'?"
-                if value.strip().isdigit()
-                else f"memory {value!r} is below 256Mi, too little for a Dask worker; "
-                "give at least '256Mi'"
-            )
-        return value.strip()
-
-    @field_validator("image")
-    @classmethod
-    def _check_image(cls, value: str) -> str:
-        last = value.rsplit("/", 1)[-1]
-        pinned = "@sha256:" in value or (":" in last and not last.endswith(":"))
-        if not value or " " in value or not pinned or last.endswith(":latest"):
-            raise ValueError(
-                f"image {value!r} is not pinned; give a tag or digest that matches the "
-                f"client's versions, e.g. {default_image()!r} (never 'latest')"
-            )
-        return value
-
-    @field_validator("index_url", "extra_index_urls", mode="before")
-    @classmethod
-    def _check_index_urls(cls, value: Any) -> Any:
-        if value is None:
-            return None
-        if isinstance(value, str) and value.strip() and not value.startswith("--"):
-            urls, one = [value], True
-        else:
-            urls, one = list(value or ()), False
-        for url in urls:
-            if not re.match(r"^https?://[^\s/]+", str(url)):
-                raise ValueError(
-                    f"package index {url!r} is not an http(s) URL; write e.g. "
-                    "'https://pypi.example.com/simple'"
-                )
-        return value if one else tuple(str(u) for u in urls)
-
-    @field_validator("image_pull_secret")
-    @classmethod
-    def _check_pull_secret(cls, value: str | None) -> str | None:
-        if value is not None and not re.match(r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$", value):
-            raise ValueError(
-                f"image pull secret {value!r} is not a Secret name; write e.g. 'regcred'"
-            )
-        return value
-
-    @field_validator("packages", mode="before")
-    @classmethod
-    def _check_packages(cls, value: Any) -> Any:
-        if isinstance(value, str):
-            value = [value]
-        if not isinstance(value, list | tuple):
-            return value
-        for item in value:
-            try:
-                Requirement(str(item))
-            except InvalidRequirement as exc:
-                detail = str(exc).splitlines()[0].strip()
-                raise ValueError(
-                    f"package {item!r} is not a pip requirement ({detail}); write e.g. "
-                    "'xgboost>=2' or 'lightgbm==4.5.0'"
-                ) from None
-        return tuple(str(item).strip() for item in value)
-
-    @field_validator("idle_timeout", "max_lifetime", mode="before")
-    @classmethod
-    def _check_duration(cls, value: Any, info: Any) -> str:
-        what = info.field_name.replace("_", " ")
-        seconds = parse_duration(value, what)
-        return str(value).strip() if isinstance(value, str) else f"{seconds}s"
-
-    @field_validator("node_selector", mode="before")
-    @classmethod
-    def _parse_node_selector(cls, value: Any) -> dict[str, str]:
-        return parse_node_selector(value)
-
-    @field_validator("tolerations", mode="before")
-    @classmethod
-    def _parse_tolerations(cls, value: Any) -> Any:
-        return parse_tolerations(value)
-
-    @field_validator("notebook_storage", mode="before")
-    @classmethod
-    def _check_storage(cls, value: Any) -> str | None:
-        if value is None:
-            return None
-        text = str(value).strip()
-        try:
-            size = parse_memory(text)
-        except ValueError as exc:  # its message names the quantity meant: '10 GB' -> '10Gi'
-            raise ValueError(str(exc).replace("memory", "notebook storage", 1)) from None
-        if size <= 0:
-            raise ValueError(f"notebook storage {value!r} is empty; give e.g. '10Gi'")
-        return text
-
-    @field_validator("cluster_id")
-    @classmethod
-    def _check_cluster_id(cls, value: str) -> str:
-        if not value or len(value) > 63 or not _LABEL_VALUE.match(value):
-            raise ValueError(
-                f"cluster_id {value!r} is not a label value: use at most 63 letters, digits, "
-                "'-', '_' or '.'"
-            )
-        return value
-
-    @model_validator(mode="after")
-    def _check_lifetimes(self) -> ClusterSpec:
-        if self.max_lifetime_seconds > MAX_LIFETIME_SECONDS:
-            raise ValueError(
-                f"max lifetime {self.max_lifetime!r} is longer than 30d; a cluster that lives "
-                "that long is a forgotten one, give e.g. '8h'"
-            )
-        if self.idle_timeout_seconds > self.max_lifetime_seconds:
-            raise ValueError(
-                f"idle timeout {self.idle_timeout!r} is longer than the max lifetime "
-                f"{self.max_lifetime!r}; shorten the idle timeout or lengthen the lifetime"
-            )
-        if self.notebook_storage is not None and not self.jupyter:
-            raise ValueError(
-                f"notebook storage {self.notebook_storage!r} is the notebook's home; "
-                "add --jupyter, or drop --notebook-storage"
-            )
-        return self
+    _name = field_validator("name")(checks.check_name)
+    _namespace = field_validator("namespace")(checks.check_namespace)
+    _not_bool = field_validator("workers", "gpu", mode="before")(checks.not_bool)
+    _count = field_validator("workers", "gpu")(checks.check_count)
+    _cpu = field_validator("cpu", mode="before")(checks.check_cpu)
+    _memory = field_validator("memory", mode="before")(checks.check_memory)
+    _image = field_validator("image")(checks.check_image)
+    _index_urls = field_validator("index_url", "extra_index_urls", mode="before")(
+        checks.check_index_urls
+    )
+    _pull_secret = field_validator("image_pull_secret")(checks.check_pull_secret)
+    _packages = field_validator("packages", mode="before")(checks.check_packages)
+    _durations = field_validator("idle_timeout", "max_lifetime", mode="before")(
+        checks.check_duration
+    )
+    _node_selector = field_validator("node_selector", mode="before")(parse_node_selector)
+    _tolerations = field_validator("tolerations", mode="before")(parse_tolerations)
+    _storage = field_validator("notebook_storage", mode="before")(checks.check_storage)
+    _cluster_id = field_validator("cluster_id")(checks.check_cluster_id)
+    _lifetimes = model_validator(mode="after")(checks.check_lifetimes)
 
     # --- derived values ---------------------------------------------------------------------
 
@@ -540,14 +359,6 @@ def _compared(spec: ClusterSpec, field: str) -> Any:
     if field == "memory":
         return parse_memory(spec.memory)
     return getattr(spec, field)
-
-
-def _suggest_label(value: str) -> str:
-    """A DNS label close to ``value``: lowercased, other characters turned into '-'."""
-    label = re.sub(r"[^a-z0-9-]+", "-", value.lower()).strip("-")
-    if not label or not label[0].isalpha():
-        label = f"dask-{label}".strip("-")
-    return label[:MAX_NAME_LENGTH].rstrip("-")
 
 
 def one_line(

@@ -24,13 +24,14 @@ on this module; it knows nothing about them.
 from __future__ import annotations
 
 import contextlib
+import logging
 from collections.abc import Iterator
 from typing import Any
 
 from daskcloud.core.local import LocalDaskCluster, default_n_workers
 from daskcloud.exceptions import ClusterError, ConfigError
 
-__all__ = ["LocalDaskCluster", "connect", "default_n_workers", "open_client"]
+__all__ = ["LocalDaskCluster", "close_client", "connect", "default_n_workers", "open_client"]
 
 
 def connect(address: str, *, security: Any = None, timeout: float = 30) -> Any:
@@ -59,6 +60,22 @@ def connect(address: str, *, security: Any = None, timeout: float = 30) -> Any:
             f"cannot reach the Dask scheduler at {address} within {timeout:g} s: {e}; check "
             "the address, that the scheduler runs, and any port-forward or firewall"
         ) from e
+
+
+def close_client(client: Any) -> None:
+    """Close ``client``. One that lost its scheduler is still trying to reconnect; closing
+    cancels that, which distributed logs as an error with a traceback: not worth showing
+    after the one line that says the scheduler was lost."""
+    if str(client.status) in ("running", "Status.running"):
+        client.close()
+        return
+    quiet = logging.getLogger("distributed.client")
+    level = quiet.level
+    quiet.setLevel(logging.CRITICAL)
+    try:
+        client.close()
+    finally:
+        quiet.setLevel(level)
 
 
 def _security_from_config() -> Any:
@@ -91,6 +108,6 @@ def open_client(
         try:
             yield c
         finally:
-            c.close()
+            close_client(c)
     else:
         yield client

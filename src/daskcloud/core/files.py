@@ -7,18 +7,27 @@
 Every module that writes a result, a record or a credential uses :func:`atomic_write`:
 write to a temporary file in the same directory, then ``os.replace`` it onto the
 target (atomic on POSIX within one file system). On an exception the temporary file
-is removed and the target is left as it was.
+is removed and the target is left as it was; a full disk, a file-size limit or a
+read-only folder becomes one :class:`~daskcloud.exceptions.DaskcloudError` line naming
+the file (exit code 1 on the command line).
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
+from daskcloud.exceptions import DaskcloudError
+
 __all__ = ["atomic_write"]
+
+#: errors of the file system, not of the writer: no space, too large, read-only, no access
+_CANNOT_WRITE = {errno.ENOSPC, errno.EFBIG, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM,
+                 errno.EIO}  # fmt: skip
 
 
 @contextlib.contextmanager
@@ -42,5 +51,12 @@ def atomic_write(path: str | os.PathLike[str], *, mode: int | None = None) -> It
                 os.close(fd)
         yield tmp
         os.replace(tmp, path)
+    except OSError as e:
+        if e.errno not in _CANNOT_WRITE:
+            raise
+        raise DaskcloudError(
+            f"cannot write {str(path)!r}: {e.strerror or e}; it was left as it was: free disk "
+            "space (or check the folder's permissions) and rerun the same command"
+        ) from e
     finally:
         tmp.unlink(missing_ok=True)

@@ -77,6 +77,7 @@ class SearchOptions:
     return_train_score: bool = False
     seed: int = 0
     budget: Any = None  # a resolved Budget (resolved before any cluster starts)
+    fit_timeout: float | None = None  # seconds one fit may run (resolved like the budget)
 
 
 def resolve_run_dir(out: str | Path | None, name: str) -> Path:
@@ -194,6 +195,7 @@ def _make_search(estimator: Any, space: Any, cv: Any, options: SearchOptions, **
         return_train_score=options.return_train_score,
         random_state=options.seed,
         budget=options.budget,
+        fit_timeout=options.fit_timeout,
         **engine,
     )
 

@@ -17,6 +17,7 @@ from daskcloud.jobs._run import (
 )
 from daskcloud.report import write_report
 from daskcloud.search._budget import resolve_budget
+from daskcloud.search._deadline import resolve_fit_timeout
 from daskcloud.search.results import default_run_dir
 from daskcloud.search.spec import DataSpec, TuneJob, check_spec, load_spec
 from daskcloud.tracking import resolve_logger
@@ -63,6 +64,7 @@ def run_tune(
     max_trials: int | None = None,
     max_time: float | str | None = None,
     max_cost: float | None = None,
+    fit_timeout: float | str | None = None,
     mlflow: Any = None,
 ) -> TuneResult:
     """Run the search a spec file describes; the spec is fully checked before any cluster starts.
@@ -78,6 +80,8 @@ def run_tune(
         progress: show the search's progress bar (on stderr).
         max_trials, max_time, max_cost: override the spec's ``[budget]`` (``max_time`` in
             seconds or a duration such as ``"10m"``).
+        fit_timeout: override the spec's ``fit_timeout`` (seconds or a duration): a fit
+            running longer is scored ``error_score`` and its worker restarted.
         mlflow: log to MLflow (``True``, a tracking URI or a
             :class:`daskcloud.tracking.MlflowLogger`); the extra ``daskcloud[mlflow]``.
 
@@ -87,6 +91,8 @@ def run_tune(
     check_where(scheduler, workers, cluster)
     job: TuneJob = check_spec(load_spec(spec_path), where=spec_path)
     budget = resolve_budget(job.budget, max_trials=max_trials, max_time=max_time, max_cost=max_cost)
+    if fit_timeout is not None:
+        fit_timeout = resolve_fit_timeout(fit_timeout)
     X, y = load_table(job.spec.data)
     spec = job.spec
     options = SearchOptions(
@@ -99,6 +105,7 @@ def run_tune(
         return_train_score=spec.return_train_score,
         seed=spec.seed,
         budget=budget,
+        fit_timeout=spec.fit_timeout if fit_timeout is None else fit_timeout,
     )
     tracker = resolve_logger(mlflow)
     run_dir = resolve_run_dir(out, job.name)
@@ -137,6 +144,7 @@ def detach_tune(
     max_time: float | str | None = None,
     max_cost: float | None = None,
     out: str | Path | None = None,
+    fit_timeout: float | str | None = None,
 ) -> str:
     """Start ``daskcloud tune`` as a Job inside Kubernetes cluster ``cluster`` (``--detach``),
     or as a batch job of Slurm cluster ``cluster`` (see :func:`_detach_slurm`).
@@ -157,9 +165,12 @@ def detach_tune(
     if cluster is None:
         raise ConfigError("--detach runs the search inside a daskcloud cluster; add --cluster NAME")
     job: TuneJob = check_spec(load_spec(spec_path), where=spec_path)
-    flags = {"--max-trials": max_trials, "--max-time": max_time, "--max-cost": max_cost}
+    flags = {"--max-trials": max_trials, "--max-time": max_time, "--max-cost": max_cost,
+             "--fit-timeout": fit_timeout}  # fmt: skip
     given = {flag: value for flag, value in flags.items() if value is not None}
     resolve_budget(job.budget, max_trials=max_trials, max_time=max_time, max_cost=max_cost)
+    if fit_timeout is not None:
+        resolve_fit_timeout(fit_timeout)
     budget_args = [part for flag, value in given.items() for part in (flag, str(value))]
     path = Path(spec_path)
     if load_record("slurm", cluster) is not None:

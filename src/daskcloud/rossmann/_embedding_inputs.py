@@ -9,9 +9,11 @@ Month, ...) or from one discrete column (DayOfMonth, Year, Promo, ...), and code
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
+from sklearn.utils import check_array, check_X_y
 
 from daskcloud.exceptions import DataError
 
@@ -19,7 +21,7 @@ __all__ = [
     "DEFAULT_CATEGORICAL",
     "GUO_EMBEDDING_DIMS",
     "Categorical",
-    "as_frame",
+    "checked_frame",
     "embedding_dim",
     "find_categoricals",
 ]
@@ -58,13 +60,48 @@ def embedding_dim(name: str, cardinality: int) -> int:
     return max(1, min(10, (int(cardinality) + 1) // 2))
 
 
-def as_frame(X: object) -> pd.DataFrame:
+def checked_frame(
+    estimator: object, X: object, y: object = "no_validation", *, reset: bool
+) -> tuple[pd.DataFrame, np.ndarray | None]:
+    """``(X as a DataFrame, y as float64 or None)`` after scikit-learn's input checks.
+
+    ``X`` must be dense, 2-d and numeric with no infinity; missing values are allowed (a
+    missing category codes as unseen, a missing number standardises to 0). A plain matrix
+    gets the column names ``x0``, ``x1``, ... Given ``y`` (fitting, where None is an
+    error), ``y`` must be numeric, finite and as long as ``X``, and there are at least 2
+    rows. Unless ``reset`` (a first fit), ``X`` must have the ``n_features_in_`` columns
+    the estimator learned.
+
+    Raises:
+        DataError: scikit-learn's ValueError, prefixed by the estimator's name (a TypeError,
+            such as for an object that is no number, is left as it is).
+    """
+    name = type(estimator).__name__
+    checks: dict[str, Any] = {
+        "accept_sparse": False,
+        "ensure_all_finite": "allow-nan",
+        "dtype": "numeric",
+    }
+    target = None
+    try:
+        if not (isinstance(y, str) and y == "no_validation"):
+            arr, target = check_X_y(
+                X, y, y_numeric=True, ensure_min_samples=2, estimator=name, **checks
+            )
+            target = np.asarray(target, dtype=np.float64)
+        else:
+            arr = check_array(X, estimator=name, **checks)
+    except ValueError as e:
+        raise DataError(f"{name}: {e}") from e
+    expected = getattr(estimator, "n_features_in_", None)
+    if not reset and expected is not None and arr.shape[1] != expected:
+        raise DataError(
+            f"X has {arr.shape[1]} features, but {name} is expecting {expected} features "
+            "as input; pass the columns it was fitted on"
+        )
     if isinstance(X, pd.DataFrame):
-        return X
-    arr = np.asarray(X)
-    if arr.ndim != 2:
-        raise DataError(f"X must be 2-dimensional, got shape {arr.shape}")
-    return pd.DataFrame(arr, columns=[f"x{i}" for i in range(arr.shape[1])])
+        return X, target
+    return pd.DataFrame(arr, columns=[f"x{i}" for i in range(arr.shape[1])]), target
 
 
 class Categorical:

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, RegressorMixin
+from sklearn.utils import Tags
 from sklearn.utils.validation import check_is_fitted
 
 from daskcloud.exceptions import ConfigError, DataError
@@ -38,6 +39,12 @@ class MedianBaseline(RegressorMixin, BaseEstimator):
 
     def __init__(self, keys: Sequence[str] = ("Store", "DayOfWeek", "Promo")) -> None:
         self.keys = keys
+
+    def __sklearn_tags__(self) -> Tags:
+        tags = super().__sklearn_tags__()
+        tags.input_tags.categorical = True  # the keys are categories, read by column name
+        tags.target_tags.positive_only = True  # rows with y <= 0 are not learned from
+        return tags
 
     def _levels(self) -> list[list[str]]:
         keys = list(self.keys)

@@ -26,13 +26,14 @@ import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, RegressorMixin
 from sklearn.pipeline import Pipeline
+from sklearn.utils import Tags
 from sklearn.utils.validation import check_is_fitted
 
 from daskcloud.exceptions import ConfigError, DataError
 from daskcloud.rossmann._embedding_inputs import (
     DEFAULT_CATEGORICAL,
     GUO_EMBEDDING_DIMS,
-    as_frame,
+    checked_frame,
     embedding_dim,
     find_categoricals,
 )
@@ -176,6 +177,12 @@ class EntityEmbeddingRegressor(RegressorMixin, BaseEstimator):
         self.n_threads = n_threads
         self.verbose = verbose
 
+    def __sklearn_tags__(self) -> Tags:
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = True  # a missing category is unseen, a missing number 0
+        tags.target_tags.positive_only = True  # a model of log(y): rows with y <= 0 are dropped
+        return tags
+
     # --- validation -------------------------------------------------------------------------
     def _resolve_device(self, torch: Any) -> str:
         device = str(self.device)
@@ -281,16 +288,13 @@ class EntityEmbeddingRegressor(RegressorMixin, BaseEstimator):
     def _train_with(
         self, torch: Any, skorch: Any, X: object, y: object, epochs_of: Any
     ) -> EntityEmbeddingRegressor:
-        frame = as_frame(X)
-        target = np.asarray(y, dtype=np.float64).ravel()
-        if target.shape[0] != len(frame):
-            raise DataError(f"X has {len(frame)} rows but y has {target.shape[0]}")
+        fitted = hasattr(self, "net_")
+        frame, target = checked_frame(self, X, y, reset=not fitted)
         keep = self._rows(frame) & (target > 0)
         if keep.sum() < 2:
             raise DataError("fewer than 2 open rows with Sales > 0 to train on; pass more rows")
         frame, target = frame.loc[keep], target[keep]
         log_y = np.log(target)
-        fitted = hasattr(self, "net_")
         if fitted and list(frame.columns) != list(self.feature_names_in_):
             raise DataError(
                 "warm start continues training on the same features, but the columns changed; "
@@ -339,7 +343,7 @@ class EntityEmbeddingRegressor(RegressorMixin, BaseEstimator):
         """Corrected sales predictions; 0 for closed rows."""
         check_is_fitted(self, "net_")
         torch, _ = require_torch()
-        frame = as_frame(X)
+        frame, _ = checked_frame(self, X, reset=False)
         is_open = self._rows(frame)
         pred = np.zeros(len(frame))
         if is_open.any():

@@ -20,12 +20,34 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.neural_network import MLPRegressor
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
-from sklearn.utils.validation import check_is_fitted
+from sklearn.utils import Tags
+from sklearn.utils.validation import check_is_fitted, validate_data
 
 from daskcloud.exceptions import ConfigError, DataError
 from daskcloud.rossmann.features import RossmannFeatures
 
 __all__ = ["LogTargetMLP", "default_search_space", "make_pipeline"]
+
+
+def _checked_data(
+    estimator: BaseEstimator, X: object, y: object = "no_validation", *, reset: bool
+) -> Any:
+    """scikit-learn's ``validate_data`` for a numeric model: a dense, finite float32/float64
+    matrix (float32 kept, anything else made float64), ``n_features_in_`` learned (``reset``)
+    or checked; given ``y`` (fitting, where None is an error), ``(X, y)`` with a numeric 1-d
+    ``y`` and at least 2 rows.
+
+    Raises:
+        DataError: scikit-learn's ValueError, prefixed by the estimator's name (a TypeError,
+            such as for an object that is no number, is left as it is).
+    """
+    checks: dict[str, Any] = {"reset": reset, "dtype": (np.float64, np.float32)}
+    if not (isinstance(y, str) and y == "no_validation"):
+        checks |= {"y": y, "y_numeric": True, "ensure_min_samples": 2}
+    try:
+        return validate_data(estimator, X, **checks)
+    except ValueError as e:
+        raise DataError(f"{type(estimator).__name__}: {e}") from e
 
 
 def _rmspe_factor(y: np.ndarray, pred: np.ndarray) -> float:
@@ -97,25 +119,27 @@ class LogTargetMLP(RegressorMixin, BaseEstimator):
         self.open_column = open_column
         self.warm_start = warm_start
 
-    def _split_open(self, X: object) -> tuple[np.ndarray, np.ndarray]:
-        """``(inputs without the Open column, open mask)``."""
-        X = np.asarray(X)
-        if X.ndim != 2 or not 0 <= self.open_column < X.shape[1]:
+    def __sklearn_tags__(self) -> Tags:
+        tags = super().__sklearn_tags__()
+        tags.target_tags.positive_only = True  # a model of log(y): rows with y <= 0 are dropped
+        return tags
+
+    def _split_open(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``(inputs without the Open column, open mask)`` of a validated matrix."""
+        if X.shape[1] < 2 or not 0 <= self.open_column < X.shape[1]:
             raise DataError(
-                f"LogTargetMLP needs a 2-d matrix with an Open column at index {self.open_column}, "
-                f"got shape {X.shape}; put RossmannFeatures before it"
+                f"LogTargetMLP needs an Open column at index {self.open_column} and at least one "
+                f"input column, got n_features={X.shape[1]}; put RossmannFeatures before it"
             )
-        if X.dtype not in (np.float32, np.float64):
-            X = X.astype(np.float32)
         is_open = X[:, self.open_column] != 0
         return np.delete(X, self.open_column, axis=1), is_open
 
     def fit(self, X: object, y: object) -> LogTargetMLP:
         """Fit the MLP on log(y) over open rows with ``y > 0``, then the correction factor."""
+        continuing = self.warm_start and hasattr(self, "mlp_")
+        X, target = _checked_data(self, X, y, reset=not continuing)
         inputs, is_open = self._split_open(X)
-        target = np.asarray(y, dtype=np.float64).ravel()
-        if target.shape[0] != inputs.shape[0]:
-            raise DataError(f"X has {inputs.shape[0]} rows but y has {target.shape[0]}")
+        target = target.astype(np.float64)
         keep = is_open & (target > 0)
         if keep.sum() < 2:
             raise DataError(
@@ -123,7 +147,6 @@ class LogTargetMLP(RegressorMixin, BaseEstimator):
             )
         inputs, target = inputs[keep], target[keep]
         log_y = np.log(target)
-        continuing = self.warm_start and hasattr(self, "mlp_")
         if not continuing:
             self.y_mean_ = float(log_y.mean())
             self.y_scale_ = float(log_y.std()) or 1.0
@@ -134,7 +157,6 @@ class LogTargetMLP(RegressorMixin, BaseEstimator):
         self.correction_ = 1.0
         if self.correction:
             self.correction_ = _rmspe_factor(target, self._raw_predict(inputs))
-        self.n_features_in_ = inputs.shape[1] + 1
         return self
 
     def _fit_mlp(
@@ -175,7 +197,7 @@ class LogTargetMLP(RegressorMixin, BaseEstimator):
     def predict(self, X: object) -> np.ndarray:
         """Corrected sales predictions; 0 for closed rows."""
         check_is_fitted(self, "mlp_")
-        inputs, is_open = self._split_open(X)
+        inputs, is_open = self._split_open(_checked_data(self, X, reset=False))
         pred = np.zeros(inputs.shape[0])
         if is_open.any():
             pred[is_open] = self.correction_ * self._raw_predict(inputs[is_open])

@@ -148,8 +148,3 @@ class TimeSeriesFolds(BaseCrossValidator):
         """The number of folds, ``n_splits``."""
         self._check_params()
         return int(self.n_splits)
-
-    def _iter_test_indices(self, X=None, y=None, groups=None):  # pragma: no cover
-        # split() is overridden; BaseCrossValidator declares this abstract.
-        for _, valid in self.split(X, y, groups):
-            yield valid

@@ -132,10 +132,6 @@ class Budget:
         }
         return {name: amounts[name] for name in _UNITS if getattr(self, name) is not None}
 
-    def fractions(self, usage: Usage) -> dict[str, float]:
-        """Fraction (0..1+) used of each limited budget, for the progress bar."""
-        return {name: used / getattr(self, name) for name, used in self.used(usage).items()}
-
     def describe(self, usage: Usage) -> str:
         """Text such as ``"budget: max_time 12/60 s, max_trials 4/10 trials"``; '' if unlimited."""
         parts = [
@@ -151,10 +147,6 @@ class Budget:
             if used >= limit:
                 return StopReason(name, float(limit), float(used))
         return None
-
-    def trials_left(self, n_trials: int) -> int | None:
-        """How many more trials may be handed out after ``n_trials``; None if unlimited."""
-        return None if self.max_trials is None else max(0, self.max_trials - n_trials)
 
     def seconds_left(self, elapsed_s: float) -> float | None:
         """Seconds until ``max_time``, or the cost limit at this price; None if neither is set."""

@@ -43,6 +43,11 @@ class Completions:
         self._futures.update(futures)
         self._ac.update(futures)
 
+    def discard(self, future: Any) -> None:
+        """Stop watching ``future`` (the runner gave it up): it is never delivered."""
+        self._futures.discard(future)
+        self._done_since.pop(future, None)
+
     def __len__(self) -> int:
         return len(self._futures)
 

@@ -8,14 +8,23 @@ the journal, which keeps every finished fit, so rerunning the same command resum
 
 from __future__ import annotations
 
+import contextlib
 import signal
+import socket
+import time
 from collections.abc import Sequence
 from typing import Any
 
 from daskcloud.exceptions import ClusterError, FitsFailedError, SearchInterrupted
 from daskcloud.search import _sklearn
 
-__all__ = ["check_fit_failures", "interrupted", "is_scheduler_lost", "scheduler_lost"]
+__all__ = [
+    "check_fit_failures",
+    "interrupted",
+    "is_scheduler_lost",
+    "scheduler_gone",
+    "scheduler_lost",
+]
 
 
 def _journal_words(journal_path: str | None) -> str:
@@ -58,6 +67,45 @@ def is_scheduler_lost(client: Any, error: BaseException) -> bool:
     return isinstance(error, CommClosedError) or (
         isinstance(error, OSError) and "connect" in str(error).lower()
     )
+
+
+def scheduler_gone(client: Any) -> bool:
+    """For a client that lost its scheduler: True unless it reconnects.
+
+    Dask's ``Client`` reconnects by itself for its connect timeout
+    (``distributed.comm.timeouts.connect``, 30 s) before it gives up. Waiting that long
+    is right when something may bring the same address back (daskcloud's port-forward
+    relay repairs its upstream behind a stable local port), but not when nothing listens
+    there any more: a TCP connection the scheduler's host *refuses* says the scheduler
+    process is gone, so that ends the wait at once, within a second of the loss.
+    """
+    address = getattr(getattr(client, "scheduler", None), "address", None)
+    deadline = time.monotonic() + float(getattr(client, "_timeout", None) or 30)
+    while time.monotonic() < deadline:
+        status = str(getattr(client, "status", "running"))
+        if status in ("running", "Status.running"):
+            return False
+        if status != "connecting" or _refused(address):
+            return True
+        time.sleep(0.2)
+    return str(getattr(client, "status", "")) != "running"
+
+
+def _refused(address: str | None) -> bool:
+    """True when a TCP connection to the scheduler's ``tcp://`` or ``tls://`` address is refused."""
+    if not address or address.split("://", 1)[0] not in ("tcp", "tls"):
+        return False
+    from distributed.comm import get_address_host_port
+
+    with contextlib.suppress(ValueError):
+        host, port = get_address_host_port(address)
+        try:
+            socket.create_connection((host, port), timeout=1).close()
+        except ConnectionRefusedError:
+            return True
+        except OSError:  # unreachable, timed out: the network, maybe passing; keep waiting
+            return False
+    return False
 
 
 def scheduler_lost(

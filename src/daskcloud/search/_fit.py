@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 from sklearn.base import clone
 
-from daskcloud.search import _sklearn, _steps, _threads
+from daskcloud.search import _deadline, _sklearn, _steps, _threads
 from daskcloud.search._continue import Fitted, continue_fit
 from daskcloud.search._prefix import PrefixNode
 from daskcloud.search._protocol import BatchResult, PrefixFit, Unit, UnitResult
@@ -52,6 +52,8 @@ class SearchData:
     #: the driver's ``sklearn.get_config()`` (metadata routing, transform output ...),
     #: applied around every fit as joblib's workers do for ``GridSearchCV``
     sklearn_config: dict[str, Any] = field(default_factory=dict)
+    #: seconds a fit may run (:mod:`._deadline`): each task then says when it started
+    fit_timeout: float | None = None
 
 
 @dataclass
@@ -87,6 +89,8 @@ def _worker_threads(data: SearchData) -> Iterator[str | None]:
         n, address = worker.state.nthreads, worker.address
     except (ImportError, ValueError, AttributeError):
         n, address = 1, None
+    if data.fit_timeout is not None:
+        _deadline.announce_start()
     with _threads.limited(n), sklearn.config_context(**data.sklearn_config):
         yield address
 

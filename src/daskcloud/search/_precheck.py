@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import copy
 import os
+import threading
 import warnings
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -62,12 +63,15 @@ def dry_fit(
     fit_params: Mapping[str, Any],
     score_params: Mapping[str, Any],
     random_state: Any = None,
+    fit_timeout: float | None = None,
 ) -> None:
     """Raise ConfigError when no candidate of ``strategy`` can fit and score this data.
 
     Candidates come from a copy of the strategy (the real one is not asked), chosen so
     that every value of every parameter among the first ones asked is tried once. A
-    strategy that cannot be copied or asked here is not checked.
+    strategy that cannot be copied or asked here is not checked. With ``fit_timeout``, a
+    candidate still fitting after that long ends the check undecided (the workers keep
+    the deadline; the abandoned fit's daemon thread runs on in this process).
     """
     candidates = _candidates(strategy, splits, random_state)
     if not candidates:
@@ -80,12 +84,12 @@ def dry_fit(
     with threadpool_limits(limits=1), warnings.catch_warnings():
         warnings.simplefilter("ignore")
         for params in candidates:
-            error = _fit_and_score(params, small_train, small_test, *args)
-            if error is None:
+            error = _within(fit_timeout, _fit_and_score, params, small_train, small_test, *args)
+            if error is None or error is _LATE:
                 return
             first_error = first_error or error
         # none fitted a few rows; a few rows may be the reason (PCA(n_components=60) ...)
-        if _fit_and_score(candidates[0], train, test, *args) is None:
+        if _within(fit_timeout, _fit_and_score, candidates[0], train, test, *args) in (None, _LATE):
             return
     assert first_error is not None
     raise ConfigError(
@@ -94,6 +98,21 @@ def dry_fit(
         "before any cluster started); check the data's columns and types against what "
         "the estimator accepts (e.g. encode text columns)"
     ) from first_error
+
+
+#: what :func:`_within` returns for a call that did not end in time
+_LATE = TimeoutError("fit_timeout")
+
+
+def _within(seconds: float | None, fn: Any, *args: Any) -> Any:
+    """``fn(*args)``, or :data:`_LATE` when it runs longer than ``seconds`` (None: no limit)."""
+    if seconds is None:
+        return fn(*args)
+    out: list[Any] = []
+    thread = threading.Thread(target=lambda: out.append(fn(*args)), daemon=True)
+    thread.start()
+    thread.join(seconds)
+    return out[0] if out else _LATE
 
 
 def journal_has_fits(journal: Any, search: str) -> bool:

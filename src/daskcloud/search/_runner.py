@@ -33,9 +33,11 @@ from collections import deque
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from daskcloud.exceptions import SearchError
+from daskcloud.exceptions import ClusterError, SearchError
+from daskcloud.search import _failures
 from daskcloud.search._budget import StopCondition
 from daskcloud.search._completions import Completions, is_infrastructure
+from daskcloud.search._deadline import Deadlines
 from daskcloud.search._fit import fit_prefix, model_at, run_units, without_models
 from daskcloud.search._prefix import PrefixCache
 from daskcloud.search._protocol import BatchResult, Unit, UnitId, UnitResult
@@ -106,11 +108,13 @@ class Runner:
             else None
         )
         self.completions: Completions | None = None  # made in run(): it needs the loop
+        self.deadlines: Deadlines | None = None  # made in run() with fit_timeout
         self.writer = JournalWriter(journal)
         self._pending: dict[UnitId, _Pending] = {}
         self._queue: deque[UnitId] = deque()
         self._tasks: dict[Any, _Task] = {}  # future -> task
         self._ready: deque[tuple[Any, Any]] = deque()  # finished, not handled yet
+        self._fitting_key: dict[Any, str] = {}  # warm start: future -> key of its fitting task
         self._unit_s: float | None = None  # seconds per unit, smoothed
         self._stalled = False
 
@@ -124,9 +128,13 @@ class Runner:
         if results:
             self.strategy.replay(results)
         self.completions = Completions(self.client)
+        if self.config.fit_timeout is not None:
+            self.deadlines = Deadlines(self.client, self.config.fit_timeout)
+        ended = False
         try:
             reason = self._loop()
             self.writer.close()  # every handled fit is in the journal when run() returns
+            ended = True
         except BaseException:
             self._cancel_all(journal=False)
             with contextlib.suppress(Exception):  # the first error is the one to raise
@@ -135,10 +143,13 @@ class Runner:
         finally:
             self._drop_futures()
             self.data = None
+            if self.deadlines is not None:
+                self.deadlines.close(wait=ended)
         return RunOutcome(self.trials.finished(), self.stats, reason)
 
     def _loop(self) -> str | None:
         while True:
+            self._check_scheduler()
             reason = self.stop(self.stats) if self.stop is not None else None
             if reason:
                 self._cancel_all()
@@ -154,6 +165,8 @@ class Runner:
             # under a budget, one result at a time: the stop condition sees every one
             for _ in range(len(self._ready) if self.stop is None else min(1, len(self._ready))):
                 self._handle(*self._ready.popleft())
+            if self.deadlines is not None:
+                self._give_up_late()
 
     def _wait_s(self) -> float:
         """How long to wait for a result: at most 1 s, less when a deadline is nearer."""
@@ -236,7 +249,7 @@ class Runner:
         return chain[0] if chain else None
 
     def _batch_size(self) -> int:
-        if self._unit_s is None:
+        if self._unit_s is None or self.config.fit_timeout is not None:
             return 1
         size = max(1, int(self.config.target_task_s / max(self._unit_s, 1e-6)))
         spread = math.ceil(len(self._queue) / max(1, self.config.n_threads))
@@ -257,6 +270,9 @@ class Runner:
             futures = [
                 self._submit_keeping(t, p, u) for t, p, u in zip(tasks, parents, units, strict=True)
             ]
+        if self.deadlines is not None:
+            for future in futures:
+                self.deadlines.watch(self._fitting_key.pop(future, future.key), future)
         self._tasks.update(zip(futures, tasks, strict=True))
         self.completions.update(futures)
         self.stats.n_tasks += len(tasks)
@@ -270,12 +286,17 @@ class Runner:
                                  pure=False)  # fmt: skip
         for i, p in enumerate(pending):
             p.model = self.client.submit(model_at, out, i, pure=False)
-        return self.client.submit(without_models, out, pure=False)
+        future = self.client.submit(without_models, out, pure=False)
+        if self.deadlines is not None:
+            self._fitting_key[future] = out.key  # the task a fit_timeout watches
+        return future
 
     # -- handle --------------------------------------------------------------------------------
 
     def _handle(self, future: Any, outcome: BatchResult | BaseException) -> None:
         task = self._tasks.pop(future)
+        if self.deadlines is not None:
+            self.deadlines.forget(future)
         if isinstance(outcome, BatchResult):
             self._record(task, outcome)
         elif is_infrastructure(outcome) and task.retries < self.config.max_retries:
@@ -291,8 +312,30 @@ class Runner:
             text = f"{type(outcome).__name__}: {outcome}"
             self._record(task, BatchResult([UnitResult.failed(uid, text) for uid in task.units]))
 
+    def _give_up_late(self) -> None:
+        """Record fits past ``fit_timeout`` as failed; restart the workers running them."""
+        assert self.deadlines is not None and self.completions is not None
+        finished = {f for f, _ in self._ready}  # done in time: handled as they are
+        late = [
+            (f, w) for f, w in self.deadlines.expired() if f in self._tasks and f not in finished
+        ]
+        if not late:
+            return
+        with contextlib.suppress(Exception):
+            self.client.cancel([f for f, _ in late])
+        for future, _ in late:
+            self.completions.discard(future)
+            self._handle(future, self.deadlines.error())
+        self.deadlines.free([w for _, w in late])
+
+    def _check_scheduler(self) -> None:
+        """Raise ClusterError when the client lost its scheduler and does not get it back."""
+        if str(self.client.status) != "running" and _failures.scheduler_gone(self.client):
+            raise ClusterError("the client lost its scheduler")  # DaskSearchCV says more
+
     def _retry(self, task: _Task) -> None:
         """Run a task the cluster lost again, refitting from scratch what it continued."""
+        self._check_scheduler()  # tasks cancelled because the scheduler went away
         self.stats.n_retries += 1
         for uid in task.units:  # a continued estimator may be what was lost
             p = self._pending[uid]

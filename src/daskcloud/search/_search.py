@@ -15,7 +15,7 @@ from sklearn.model_selection._search import BaseSearchCV
 from sklearn.utils import indexable
 
 from daskcloud.exceptions import ConfigError, SearchError
-from daskcloud.search import _failures, _keys, _precheck, _sklearn, _steps
+from daskcloud.search import _deadline, _failures, _keys, _precheck, _sklearn, _steps
 from daskcloud.search._continue import continuation_mode
 from daskcloud.search._fit import SearchData
 from daskcloud.search._progress import make_progress
@@ -77,6 +77,12 @@ class DaskSearchCV(BaseSearchCV):
     budget : None, dict or Budget
         Stop early: ``max_trials``, ``max_time`` (s), ``max_cpu_hours``, ``max_cost``
         (with ``price_per_hour``); the reason is kept in ``stop_reason_``.
+    fit_timeout : None, float or str
+        Seconds (or a duration such as ``"10m"``) one fit may run. A fit still running
+        then is given up and scored ``error_score`` (journaled as failed with
+        ``fit_timeout=...``), its worker restarted to free the thread; the search goes
+        on. Each task then holds one fit and pipeline prefixes are not shared; see
+        :mod:`daskcloud.search._deadline`.
 
     Examples
     --------
@@ -109,6 +115,7 @@ class DaskSearchCV(BaseSearchCV):
         progress: bool | str = True,
         strategy_options: Any = None,
         budget: Any = None,
+        fit_timeout: Any = None,
     ) -> None:
         self.estimator = estimator
         self.space = space
@@ -126,6 +133,7 @@ class DaskSearchCV(BaseSearchCV):
         self.progress = progress
         self.strategy_options = strategy_options
         self.budget = budget
+        self.fit_timeout = fit_timeout
 
     # BaseSearchCV reads these; they have no meaning here
     n_jobs = None
@@ -172,6 +180,7 @@ class DaskSearchCV(BaseSearchCV):
 
         t0 = time.time()
         budget = resolve_budget(self.budget)  # a bad budget fails before any cluster starts
+        fit_timeout = _deadline.resolve_fit_timeout(self.fit_timeout)
         if not (isinstance(self.error_score, int | float) or self.error_score == "raise"):
             raise ConfigError(f"error_score must be a number or 'raise', got {self.error_score!r}")
         scorers, refit_metric = _sklearn.get_scorers(self)
@@ -203,7 +212,7 @@ class DaskSearchCV(BaseSearchCV):
             _precheck.dry_fit(
                 self.estimator, strategy, X, y, splits, scorer=scorers,
                 fit_params=routed.estimator.fit, score_params=routed.scorer.score,
-                random_state=self.random_state,
+                random_state=self.random_state, fit_timeout=fit_timeout,
             )  # fmt: skip
         seed = self.random_state if isinstance(self.random_state, int) else 0
         journal, owns_journal = open_journal(self.journal)
@@ -223,6 +232,7 @@ class DaskSearchCV(BaseSearchCV):
                     fit_params=dict(routed.estimator.fit), score_params=dict(routed.scorer.score),
                     error_score=self.error_score, return_train_score=self.return_train_score,
                     subsample_seed=seed, sklearn_config=sklearn.get_config(),
+                    fit_timeout=fit_timeout,
                 )  # fmt: skip
                 data_future = client.scatter(data, broadcast=True, hash=False)
                 hint = strategy.n_trials_hint()
@@ -232,12 +242,14 @@ class DaskSearchCV(BaseSearchCV):
                 config = RunConfig(
                     search=search,
                     fold_tokens=fold_tokens,
-                    step_names=_step_names(self.estimator),
+                    # a deadline per fit needs the whole fit in one task: no shared prefix
+                    step_names=None if fit_timeout else _step_names(self.estimator),
                     resource_name=strategy.resource,
                     error_score=self.error_score,
                     n_threads=n_threads,
                     primary_metric=refit_metric if isinstance(refit_metric, str) else None,
                     continuation=continuation_mode(self.estimator, strategy.resource),
+                    fit_timeout=fit_timeout,
                 )
                 context = SearchContext(
                     n_splits=len(splits),

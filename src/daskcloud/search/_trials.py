@@ -52,6 +52,8 @@ class RunConfig:
     max_retries: int = 3
     #: how fits continue along ``resource_name`` (:func:`._continue.continuation_mode`)
     continuation: Mode | None = None
+    #: seconds a fit may run before it is given up (:mod:`._deadline`); tasks hold one fit
+    fit_timeout: float | None = None
 
     @property
     def n_splits(self) -> int:

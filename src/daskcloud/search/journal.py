@@ -42,7 +42,7 @@ import sqlite3
 import threading
 import time
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -142,7 +142,6 @@ class TaskRecord:
     end: float | None = None
     worker: str | None = None
     cpu_s: float = 0.0
-    extra: Mapping[str, Any] = field(default_factory=dict)
 
 
 def _dumps(value: Any) -> str | None:

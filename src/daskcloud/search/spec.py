@@ -142,6 +142,8 @@ class TuneSpec(BaseModel):
     n_candidates: int | None = Field(default=None, ge=1)
     seed: int = 0
     error_score: float | Literal["raise"] = math.nan
+    #: seconds (or a duration such as "10m") one fit may run; scored error_score past it
+    fit_timeout: float | str | None = None
     return_train_score: bool = False
     budget: dict[str, Any] | None = None
     #: the spec file's folder: modules beside it import (set by load_spec, not read from TOML)
@@ -151,6 +153,16 @@ class TuneSpec(BaseModel):
     @classmethod
     def _estimator_string(cls, value: Any) -> Any:
         return {"factory": value} if isinstance(value, str) else value
+
+    @field_validator("fit_timeout", mode="before")
+    @classmethod
+    def _fit_timeout(cls, value: Any) -> Any:
+        from daskcloud.search._deadline import resolve_fit_timeout
+
+        try:
+            return resolve_fit_timeout(value)
+        except ConfigError as e:
+            raise ValueError(str(e)) from e
 
     @field_validator("cv", mode="before")
     @classmethod

@@ -14,7 +14,8 @@ a kubelet would not need, each because this machine is not a pod:
 3. ``$(VAR)`` references in args are expanded the way the kubelet expands them, and the
    downward-API pod name is a made-up one.
 4. The test's Python environment stands in for the image: its ``bin/`` leads ``PATH`` and its
-   ``PYTHONPATH`` (the sources under test) is passed on.
+   ``PYTHONPATH`` (the sources under test) is passed on — or, for the sync tier, a bare
+   virtual environment does, and the pod's init containers install its overlay first.
 """
 
 from __future__ import annotations
@@ -170,11 +171,21 @@ class LocalPod:
 
 
 def start_scheduler(
-    spec: ClusterSpec, root: Path, notebook: Any = None
+    spec: ClusterSpec,
+    root: Path,
+    notebook: Any = None,
+    *,
+    bundle: Any = None,
+    bin_dir: Path = BIN,
 ) -> tuple[LocalPod, int, dict[str, Any]]:
-    """The rendered scheduler pod, listening on a free port; the objects and rewrites with it."""
+    """The rendered scheduler pod, listening on a free port; the objects and rewrites with it.
+
+    With a sync ``bundle`` the pods install their overlay (init containers) over ``bin_dir``'s
+    interpreter and do not inherit the tests' sources; ``ctx["pod_options"]`` says so to the
+    other pods of the cluster.
+    """
     tls = generate_tls(spec)
-    objects = build_cluster(spec, tls=tls, notebook=notebook)
+    objects = build_cluster(spec, tls=tls, notebook=notebook, bundle=bundle)
     sources = [o for o in objects if o["kind"] in ("Secret", "ConfigMap")]
     port, dashboard = free_port(), free_port()
     root.mkdir(parents=True, exist_ok=True)
@@ -186,9 +197,13 @@ def start_scheduler(
     job_pod = pod_of(objects, "Job")
     args = job_pod["containers"][0]["args"]
     args[args.index("--port") + 1] = str(port)
-    scheduler = LocalPod(job_pod, sources, root / "scheduler", replacements, root / "scheduler.log")
+    options = {"bin_dir": bin_dir, "inherit_pythonpath": bundle is None}
+    scheduler = LocalPod(
+        job_pod, sources, root / "scheduler", replacements, root / "scheduler.log", **options
+    )
     wait_for_port(port, scheduler, root / "scheduler.log")
-    ctx = {"tls": tls, "objects": objects, "sources": sources, "replacements": replacements}
+    ctx = {"tls": tls, "objects": objects, "sources": sources, "replacements": replacements,
+           "pod_options": options}  # fmt: skip
     return scheduler, port, ctx
 
 

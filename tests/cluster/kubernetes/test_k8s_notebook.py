@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import os
+import re
 from pathlib import Path
 
 import pytest
@@ -176,6 +177,7 @@ def test_manifests_keep_the_token_on_this_machine(tmp_path: Path) -> None:
     secret = only(list(yaml.safe_load_all(text)), "Secret", spec.jupyter_name)
     assert base64.b64decode(secret["data"]["token"]).decode() == token
     assert "svc/nb-jupyter 8888" in text and str(token_file) in text
+    assert re.search(r"The notebook pod installs \d+ \(with JupyterLab\)", text)
     examples = only(list(yaml.safe_load_all(text)), "ConfigMap", "nb-examples")["data"]
     assert "rossmann.ipynb" in examples  # the project's own examples
 

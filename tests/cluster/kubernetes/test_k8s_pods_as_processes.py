@@ -1,202 +1,29 @@
 """Pods as processes: run the rendered scheduler and worker containers as local processes.
 
-There is no Kubernetes API server or container runtime here, so each container's ``command``,
-``args`` and ``env`` — exactly as rendered — run as subprocesses of this test, with three
-rewrites a kubelet would not need, each because this machine is not a pod:
-
-1. Mount paths (``/etc/daskcloud/tls``, ``/tmp``, ``/home/dask``, ``/scratch``) are moved
-   under ``tmp_path``: we cannot write to ``/etc``, and each "pod" needs its own filesystem.
-   The TLS Secret's data is written to the files its volumeMount names, with its defaultMode.
-2. The scheduler Service's DNS name becomes ``127.0.0.1`` (no cluster DNS), and the scheduler
-   port 8786 a free port (8786 may be taken on a shared machine); the loopback dashboard
-   address gets a free port too.
-3. ``$(VAR)`` references in args are expanded the way the kubelet expands them, and the
-   downward-API pod name is a made-up one.
-
-Everything else — the TLS flags, ``require-encryption``, ``--nthreads``, ``--memory-limit``,
-``--idle-timeout`` — is the manifest's own.
+The rendered pods run with :mod:`local_pods` (its docstring lists the rewrites a kubelet would
+not need: mount paths under the test's folder, the Service's DNS name and fixed ports,
+``$(VAR)`` expansion, the test's interpreter as the image). Everything else — the TLS flags,
+``require-encryption``, ``--nthreads``, ``--memory-limit``, ``--idle-timeout``, the init
+container's install — is the manifest's own.
 """
 
 from __future__ import annotations
 
-import base64
-import os
-import re
-import signal
 import socket
 import ssl
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from local_pods import LocalPod, pod_of, start_scheduler
 
 from daskcloud.cluster.kubernetes import (
     ClientCredentials,
     ClusterSpec,
-    build_cluster,
-    generate_tls,
     write_client_credentials,
 )
-
-BIN = Path(sys.executable).parent
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _pod(objects: list[dict[str, Any]], kind: str) -> dict[str, Any]:
-    (obj,) = [o for o in objects if o["kind"] == kind]
-    return obj["spec"]["template"]["spec"]
-
-
-class LocalPod:
-    """One rendered pod run as local processes under ``root`` (see the module docstring).
-
-    Init containers run first, to completion, as the kubelet runs them; ``objects`` are the
-    cluster's Secret and ConfigMaps, materialised where the pod mounts them. ``bin_dir`` is the
-    "image": the folder its ``python`` and ``dask`` come from; ``inherit_pythonpath`` lets the
-    tests' own daskcloud stand in for the image's.
-    """
-
-    def __init__(
-        self,
-        pod: dict[str, Any],
-        secret: dict[str, Any],
-        root: Path,
-        replacements: dict[str, str],
-        log: Path,
-        *,
-        objects: list[dict[str, Any]] = (),  # type: ignore[assignment]
-        bin_dir: Path = BIN,
-        inherit_pythonpath: bool = True,
-    ) -> None:
-        self.root, self.replacements, self.bin_dir = root, replacements, bin_dir
-        self.volumes = {v["name"]: v for v in pod["volumes"]}
-        self.sources = {(o["kind"], o["metadata"]["name"]): o for o in [secret, *objects]}
-        self.paths: dict[str, str] = {}
-        self.inherit = inherit_pythonpath
-        self._log = log.open("wb")
-        self.init_seconds = 0.0
-        started = time.monotonic()
-        for init in pod.get("initContainers", []):
-            argv, env = self._prepare(init)
-            done = subprocess.run(argv, env=env, stdout=self._log, stderr=subprocess.STDOUT)
-            if done.returncode != 0:
-                self._log.close()
-                pytest.fail(f"init container {init['name']} failed:\n{log.read_text()[-3000:]}")
-        self.init_seconds = time.monotonic() - started
-        (container,) = pod["containers"]
-        self.argv, self.env = self._prepare(container)
-        self.proc = subprocess.Popen(
-            self.argv, env=self.env, stdout=self._log, stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )  # fmt: skip
-
-    def _prepare(self, container: dict[str, Any]) -> tuple[list[str], dict[str, str]]:
-        # rewrite 1: every mount path lives under root; secrets and config maps materialised
-        for mount in container["volumeMounts"]:
-            local = self.root / mount["mountPath"].lstrip("/")
-            self.paths[mount["mountPath"]] = str(local)
-            if local.exists():
-                continue  # the same volume, seen by an earlier container of the pod
-            local.mkdir(parents=True)
-            volume = self.volumes[mount["name"]]
-            if "secret" in volume:
-                source = self.sources[("Secret", volume["secret"]["secretName"])]
-                files = {k: base64.b64decode(v) for k, v in source["data"].items()}
-                mode = volume["secret"]["defaultMode"]
-            elif "configMap" in volume:
-                source = self.sources[("ConfigMap", volume["configMap"]["name"])]
-                files = {k: v.encode() for k, v in source.get("data", {}).items()}
-                files |= {k: base64.b64decode(v) for k, v in source.get("binaryData", {}).items()}
-                mode = volume["configMap"]["defaultMode"]
-            else:
-                assert "emptyDir" in volume, volume
-                continue
-            for key, data in files.items():
-                (local / key).write_bytes(data)
-                (local / key).chmod(mode)
-        env = {"PATH": f"{self.bin_dir}{os.pathsep}{os.environ['PATH']}"}
-        if self.inherit and "PYTHONPATH" in os.environ:  # the image's daskcloud is under test
-            env["PYTHONPATH"] = os.environ["PYTHONPATH"]
-        for var in container["env"]:
-            if "valueFrom" in var:
-                # rewrite 3: the downward API's metadata.name
-                assert var["valueFrom"] == {"fieldRef": {"fieldPath": "metadata.name"}}
-                env[var["name"]] = "proc-workers-5d8f7c9b4-x2x7q"
-            else:
-                env[var["name"]] = self._local(var["value"])
-        args = [self._local(a) for a in container["args"]]
-        # rewrite 3: the kubelet's $(VAR) expansion
-        args = [re.sub(r"\$\((\w+)\)", lambda m: env[m.group(1)], a) for a in args]
-        command = [str(self.bin_dir / container["command"][0]), *container["command"][1:]]
-        return command + args, env
-
-    def _local(self, value: str) -> str:
-        for old, new in self.replacements.items():  # rewrite 2
-            value = value.replace(old, new)
-        for mount, local in self.paths.items():
-            if value == mount or value.startswith(mount + "/"):
-                return local + value[len(mount) :]
-        return value
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGTERM)  # the group this test started
-            try:
-                self.proc.wait(15)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait(5)
-        self._log.close()
-
-
-def _start_scheduler(
-    spec: ClusterSpec, root: Path, *, bundle: Any = None, bin_dir: Path = BIN
-) -> tuple[LocalPod, int, dict[str, Any]]:
-    tls = generate_tls(spec)
-    objects = build_cluster(spec, tls=tls, bundle=bundle)
-    (secret,) = [o for o in objects if o["kind"] == "Secret"]
-    port, dashboard = _free_port(), _free_port()
-    root.mkdir(parents=True, exist_ok=True)
-    (root / "dashboard-port").write_text(str(dashboard))
-    replacements = {
-        spec.scheduler_address: f"tls://127.0.0.1:{port}",
-        "127.0.0.1:8787": f"127.0.0.1:{dashboard}",
-    }
-    job_pod = _pod(objects, "Job")
-    args = job_pod["containers"][0]["args"]
-    args[args.index("--port") + 1] = str(port)
-    pod_options = {"objects": objects, "bin_dir": bin_dir, "inherit_pythonpath": bundle is None}
-    scheduler = LocalPod(
-        job_pod, secret, root / "scheduler", replacements, root / "scheduler.log", **pod_options
-    )
-    _wait_for_port(port, scheduler, root / "scheduler.log")
-    ctx = {
-        "tls": tls, "objects": objects, "secret": secret, "replacements": replacements,
-        "pod_options": pod_options,
-    }  # fmt: skip
-    return scheduler, port, ctx
-
-
-def _wait_for_port(port: int, pod: LocalPod, log: Path, timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if pod.proc.poll() is not None:
-            pytest.fail(f"scheduler exited early:\n{log.read_text()}")
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-            return
-        except OSError:
-            time.sleep(0.2)
-    pytest.fail(f"scheduler did not listen within {timeout}s:\n{log.read_text()}")
 
 
 @pytest.fixture(scope="module")
@@ -206,13 +33,13 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]
     spec = ClusterSpec(
         name="proc", namespace="test", workers=1, cpu="2", memory="1Gi", idle_timeout="10m"
     )
-    scheduler, port, ctx = _start_scheduler(spec, root)
+    scheduler, port, ctx = start_scheduler(spec, root)
     worker = None
     try:
         creds = write_client_credentials(spec, ctx["tls"], home=root / "daskcloud-home")
         worker = LocalPod(
-            _pod(ctx["objects"], "Deployment"),
-            ctx["secret"],
+            pod_of(ctx["objects"], "Deployment"),
+            ctx["sources"],
             root / "worker",
             ctx["replacements"],
             root / "worker.log",
@@ -353,7 +180,7 @@ def test_client_key_files_are_private(cluster: dict[str, Any]) -> None:
 
 def test_scheduler_exits_on_its_own_when_idle(tmp_path: Path) -> None:
     spec = ClusterSpec(name="idle", namespace="test", workers=0, idle_timeout="5s")
-    scheduler, _, _ = _start_scheduler(spec, tmp_path)
+    scheduler, _, _ = start_scheduler(spec, tmp_path)
     try:
         started = time.monotonic()
         returncode = scheduler.proc.wait(30)
@@ -397,13 +224,13 @@ def test_sync_overlay_on_a_bare_interpreter_runs_a_search_of_a_local_module(
     python = make_venv(tmp_path_factory.getbasetemp() / "venv-image", ["dask", "distributed"])
     spec = ClusterSpec(name="sync", namespace="test", workers=1, cpu="1", memory="1Gi")
     root = tmp_path / "pods"
-    scheduler, port, ctx = _start_scheduler(
+    scheduler, port, ctx = start_scheduler(
         spec, root, bundle=cluster_bundle(), bin_dir=python.parent
     )
     worker = None
     try:
         worker = LocalPod(
-            _pod(ctx["objects"], "Deployment"), ctx["secret"], root / "worker",
+            pod_of(ctx["objects"], "Deployment"), ctx["sources"], root / "worker",
             ctx["replacements"], root / "worker.log", **ctx["pod_options"],
         )  # fmt: skip
         creds = write_client_credentials(spec, ctx["tls"], home=root / "home")

@@ -73,7 +73,13 @@ def manifests_for_apply(
             f"  image holds are skipped) from {bundle.index_url or 'the package index'}, and "
             + (", ".join(f"{w.name} {w.version}" for w in bundle.wheels) or "no local code")
             + " built here;",
-            f"  the list: ConfigMap {spec.name}-sync, requirements.txt below.",
+            f"  the list: ConfigMap {spec.name}-sync, requirements.txt below."
+            + (
+                f" The notebook pod installs {len(bundle.notebook_requirements)} (with "
+                "JupyterLab): requirements-notebook.txt."
+                if bundle.notebook_requirements
+                else ""
+            ),
             "Apply:  kubectl apply -f THIS_FILE",
             "",
             f"WARNING: this file contains private keys. The Secret {spec.secret_name} holds the "

@@ -8,7 +8,8 @@ Pure parts apart from I/O::
     _reasons.py    Slurm's pending and end reasons, in words
     _keeper.py     plan_workers (pure) and the scheduler plugin that submits and replaces jobs
     _commands.py   sbatch / squeue / scancel, errors as one line          (I/O)
-    _lifecycle.py  up, status, scale, logs, down, list                     (I/O)
+    _observe.py    the record, status and list                              (I/O)
+    _lifecycle.py  up, scale, logs, down, the detached driver               (I/O)
     _backend.py    SlurmBackend: the Backend verbs for ``--backend slurm``
 
 How it fits together: docs/slurm.md.

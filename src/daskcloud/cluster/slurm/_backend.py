@@ -79,12 +79,12 @@ class SlurmBackend(Backend):
         return self.status(spec.name)  # slurm_up waited for the workers
 
     def find(self, name, namespace=None):
-        from daskcloud.cluster.slurm._lifecycle import slurm_status
+        from daskcloud.cluster.slurm._observe import slurm_status
 
         return slurm_status(name) if load_record("slurm", name) is not None else None
 
     def list(self, namespace=None):
-        from daskcloud.cluster.slurm._lifecycle import slurm_list
+        from daskcloud.cluster.slurm._observe import slurm_list
 
         return slurm_list()
 
@@ -104,12 +104,12 @@ class SlurmBackend(Backend):
         return slurm_down(name)
 
     def endpoint(self, name, namespace=None):
-        from daskcloud.cluster.slurm._lifecycle import _record, _spec, client_credentials
+        from daskcloud.cluster.slurm._observe import client_credentials, record_of, spec_of
 
-        record = _record(name)
+        record = record_of(name)
         if not record.address:
             raise ClusterError(f"Slurm cluster {name!r} has no scheduler address yet; is it up?")
-        spec = _spec(record)
+        spec = spec_of(record)
         dashboard = record.extra.get("dashboard")
         url = None
         if dashboard and not spec.options.scheduler_in_job:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.utils import Tags
 from sklearn.utils.validation import check_is_fitted
 
 from daskcloud.exceptions import ConfigError, DataError
@@ -105,6 +106,15 @@ class RossmannFeatures(TransformerMixin, BaseEstimator):
         self.max_promo2_weeks = max_promo2_weeks
         self.store_aggregates = store_aggregates
         self.store_encoding = store_encoding
+
+    def __sklearn_tags__(self) -> Tags:
+        tags = super().__sklearn_tags__()
+        # the joined frame: category codes and strings, missing competition and Promo2 fields
+        tags.input_tags.categorical = True
+        tags.input_tags.string = True
+        tags.input_tags.allow_nan = True
+        tags.target_tags.required = bool(self.store_aggregates)  # learned from y
+        return tags
 
     # --- validation -------------------------------------------------------------------------
     def _check_params(self) -> None:

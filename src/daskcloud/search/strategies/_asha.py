@@ -130,10 +130,6 @@ class AshaPromotions:
         """Forget a handed-out job that will not report (cancelled by a budget)."""
         self._running.discard((candidate, rung))
 
-    def top_candidates(self) -> list[int]:
-        """Candidates with a result on the top rung, best first."""
-        return [c for c, _ in sorted(self._scores[-1].items(), key=rank_key)]
-
     def is_promotable(self, candidate: int, rung: int) -> bool:
         """True if ``candidate`` ranks in the top ``1/eta`` of ``rung`` and is not promoted yet."""
         if rung >= self.n_rungs - 1 or candidate in self._promoted[rung]:
@@ -163,13 +159,6 @@ class AshaPromotions:
     def is_idle(self) -> bool:
         """True when nothing runs and no candidate can be promoted."""
         return not self._running and self.next_promotion() is None
-
-    def highest_rung(self, candidate: int) -> int:
-        """The highest rung ``candidate`` has a result on, or -1."""
-        for rung in range(self.n_rungs - 1, -1, -1):
-            if candidate in self._scores[rung]:
-                return rung
-        return -1
 
     def replay(self, results: Iterable[tuple[int, int, float]]) -> None:
         """Record journaled (candidate, rung, score) results, lower rungs first."""
