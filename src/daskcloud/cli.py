@@ -114,9 +114,9 @@ _TLS_KEY = typer.Option(None, "--tls-key", help="Client key for a tls:// --sched
 _INSTALL_MISSING = typer.Option(
     False,
     "--install-missing",
-    help="On a cluster daskcloud did not create (--scheduler): pip-install the packages the "
-    "workers lack, or hold at other versions, at this machine's versions (opt-in: it changes "
-    "the workers' environment; dask config daskcloud.packages.install-missing).",
+    help="On a cluster daskcloud did not create (--scheduler): pip-install the packages its "
+    "scheduler and workers lack, or hold at other versions, at this machine's versions "
+    "(opt-in: it changes their environment; dask config daskcloud.packages.install-missing).",
 )
 _MAX_TRIALS = typer.Option(None, "--max-trials", min=1, help="Budget: stop after N trials.")
 _MAX_TIME = typer.Option(

@@ -106,6 +106,14 @@ def test_the_plan_ships_pure_code_and_names_what_it_cannot() -> None:
     assert f"numpy: {pins['numpy']} here, 1.0.0 on tcp://w:1" in plan.problems
     assert f"scipy: {pins['scipy']} here, not installed on tcp://w:1" in plan.problems
     assert not any(p.startswith("scikit-learn") for p in plan.problems)  # scheduler only
+    # ... unless the parameter values hold its objects: the scheduler unpickles the graph
+    graph = plan_shipping(needs, reports, python="3.11", in_graph={"scikit-learn", "daskcloud"})
+    assert [p for p in graph.problems if p.startswith("scikit-learn")] == [
+        f"scikit-learn: {pins['scikit-learn']} here, not installed on the scheduler, which "
+        "unpickles the parameter values that hold its objects; install it there"
+    ]
+    assert not any(p.startswith("daskcloud") for p in graph.problems)  # shipped to it
+    assert f"scikit-learn=={pins['scikit-learn']}" in graph.install  # PipInstall reaches it
     assert f"numpy=={pins['numpy']}" in plan.install
     other = plan_shipping(needs, {"tcp://w:1": _report(python="3.12", **pins)}, python="3.11")
     assert other.problems[0].startswith("python: 3.11 here, 3.12 on tcp://w:1")

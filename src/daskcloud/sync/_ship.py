@@ -14,8 +14,9 @@ or operator cluster, ``client=``):
    shipped as wheels through a worker plugin (kept by the scheduler for workers that join
    later) and a scheduler plugin; a missing compiled package, a different version or a
    different Python is one line each, with both versions and the fix. With
-   ``install_missing`` the client's pinned versions are pip-installed on the workers instead
-   (distributed's ``PipInstall`` plugin, opt-in: it changes the workers' environment).
+   ``install_missing`` the client's pinned versions are pip-installed on the scheduler and the
+   workers instead (distributed's ``PipInstall`` plugin, opt-in: it changes their
+   environment).
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from __future__ import annotations
 import functools
 import importlib.metadata as md
 import sys
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -43,8 +44,9 @@ class ShippingPlan:
     Attributes:
         ship: distributions to ship as wheels (pure-Python code that is missing somewhere).
         ship_modules: loose modules to ship (not importable somewhere).
-        install: requirements to pip-install on the workers (missing compiled packages or
-            other versions), used only with ``install_missing``.
+        install: requirements to pip-install (missing compiled packages or other versions),
+            used only with ``install_missing``: distributed's ``PipInstall`` installs them on
+            the scheduler and on every worker.
         problems: one line per package that cannot be fixed by shipping code.
         checked: every distribution whose version was compared.
     """
@@ -79,13 +81,19 @@ def search_needs(*objects: Any, space: Any = None) -> Needs:
 
 
 def plan_shipping(
-    needs: Needs, reports: Mapping[str, Mapping[str, Any]], *, python: str | None = None
+    needs: Needs,
+    reports: Mapping[str, Mapping[str, Any]],
+    *,
+    python: str | None = None,
+    in_graph: Collection[str] = (),
 ) -> ShippingPlan:
     """Decide, from each process's :func:`~._remote.probe` report, what to ship or report.
 
-    ``reports`` maps ``"scheduler"`` and worker addresses to reports. The scheduler only
-    unpickles graphs, so a compiled package it lacks is not a problem; code it lacks is
-    shipped to it as to the workers.
+    ``reports`` maps ``"scheduler"`` and worker addresses to reports. Code the scheduler lacks
+    is shipped to it as to the workers. A compiled package it lacks matters only when its
+    objects travel inside the task graph, which the scheduler unpickles: ``in_graph`` names
+    those distributions (the parameter values' closure); the estimator and the data are
+    scattered, which the scheduler never unpickles.
     """
     python = python or f"{sys.version_info[0]}.{sys.version_info[1]}"
     ship: dict[str, Pin] = {}
@@ -118,6 +126,12 @@ def plan_shipping(
             install[pin.name] = pin.requirement
             where = ", ".join(sorted(w for w in missing if w != _SCHEDULER))
             problems.append(f"{pin.name}: {pin.version} here, not installed on {where}")
+        if _SCHEDULER in missing and pin.name in in_graph and pin.name not in ship:
+            install[pin.name] = pin.requirement  # PipInstall installs on the scheduler too
+            problems.append(
+                f"{pin.name}: {pin.version} here, not installed on the scheduler, which "
+                f"unpickles the parameter values that hold its objects; install it there"
+            )
     ship_modules = tuple(
         sorted(m for m in needs.modules if any(not r["modules"].get(m) for r in reports.values()))
     )
@@ -158,7 +172,8 @@ def prepare_cluster(
     names, modules = [p.name for p in needs.pins], sorted(needs.modules)
     reports = dict(client.run(_remote.probe, names, modules))
     reports[_SCHEDULER] = client.run_on_scheduler(_remote.probe, names, modules)
-    plan = plan_shipping(needs, reports)
+    in_graph = {p.name for p in find_needs(modules_of(*grid_values(space)), strict=False).pins}
+    plan = plan_shipping(needs, reports, in_graph=in_graph)
     if plan.ship or plan.ship_modules:
         wheels = {w.filename: w.data for w in ship_wheels(plan, needs)}
         client.register_plugin(_remote.ShipToScheduler(wheels))
@@ -169,7 +184,7 @@ def prepare_cluster(
         client.register_plugin(PipInstall(list(plan.install), restart_workers=True))
         reports = dict(client.run(_remote.probe, names, modules))
         reports[_SCHEDULER] = client.run_on_scheduler(_remote.probe, names, modules)
-        plan = plan_shipping(needs, reports)
+        plan = plan_shipping(needs, reports, in_graph=in_graph)
     if plan.problems:
         fix = (
             "pip-install the client's versions on the workers (e.g. pip install "
