@@ -155,7 +155,9 @@ def test_tune_spec_on_rossmann_data_with_rmspe(cache, tmp_path, capsys):
     assert json.loads(capsys.readouterr().out)["n_fits_skipped"] == 4
 
 
-@pytest.mark.parametrize("strategy", ["halving", "tpe"])
+# halving, the main job's default outside --quick: its plan in test_rossmann_plan.py, the engine in
+# tests/search/test_halving.py; the whole job with it is slow
+@pytest.mark.parametrize("strategy", [pytest.param("halving", marks=pytest.mark.slow), "tpe"])
 def test_adaptive_strategies_run_the_quick_job(cache, tmp_path, capsys, strategy):
     from daskcloud.jobs._run import JSON_KEYS
 
@@ -177,6 +179,7 @@ def test_unknown_strategy_names_all_four(cache, tmp_path, capsys):
     assert all(name in err for name in ("grid", "random", "halving", "tpe"))
 
 
+@pytest.mark.slow  # the embedding model in a search: tests/rossmann/test_embedding.py
 def test_embedding_model_runs_the_quick_job(cache, tmp_path, capsys):
     pytest.importorskip("torch")
     pytest.importorskip("skorch")

@@ -35,7 +35,8 @@ def _check_rendered(report, html: str) -> None:
         assert chart["ink"] > 0.01 * chart["area"], f"{chart['id']} looks empty: {chart}"
 
 
-@pytest.mark.parametrize("run", ["dask_run", "halving_run"])
+# the halving run's report (rungs, more charts) is the default suite's; the grid run's is slow
+@pytest.mark.parametrize("run", [pytest.param("dask_run", marks=pytest.mark.slow), "halving_run"])
 def test_report_renders_in_chromium(run, request, tmp_path):
     path = write_report(request.getfixturevalue(run))
     report = inspect_page(path, chromium=CHROMIUM)

@@ -87,7 +87,7 @@ def _expected_failures(estimator) -> dict[str, str]:
 @parametrize_with_checks(
     [
         # without early stopping: the checks' data sets are too small to hold a validation split
-        LogTargetMLP(early_stopping=False, max_iter=200, batch_size=32),
+        LogTargetMLP(early_stopping=False, max_iter=50, batch_size=32),
         MedianBaseline(),
         RossmannFeatures(),
     ],

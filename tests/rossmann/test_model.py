@@ -123,10 +123,17 @@ def test_pipeline_cross_validates_on_raw_frame(small_data) -> None:
     assert np.all(result["test_score"] < 0)
 
 
-def test_fitted_pipeline_pickles(small_data) -> None:
+@pytest.fixture(scope="module")
+def fitted(small_data):
+    """``(pipeline fitted on the small preset's training part, its holdout)``, shared by the
+    round-trip tests; treat it as read-only."""
     train, holdout = holdout_split(small_data.train)
     X, y = split_xy(train)
-    pipe = make_pipeline(mlp__max_iter=3).fit(X, y)
+    return make_pipeline(mlp__max_iter=3).fit(X, y), holdout
+
+
+def test_fitted_pipeline_pickles(small_data, fitted) -> None:
+    pipe, holdout = fitted
     again = pickle.loads(pickle.dumps(pipe))
     X_hold, _ = split_xy(holdout)
     np.testing.assert_array_equal(again.predict(X_hold), pipe.predict(X_hold))
@@ -185,15 +192,13 @@ def test_public_names() -> None:
         assert getattr(rossmann, name) is not None
 
 
-def test_fitted_pipeline_round_trips_through_skops(small_data, tmp_path) -> None:
+def test_fitted_pipeline_round_trips_through_skops(small_data, fitted, tmp_path) -> None:
     import joblib
     import skops.io as sio
 
     from daskcloud.search.results import _save_model, load_best_model
 
-    train, holdout = holdout_split(small_data.train)
-    X, y = split_xy(train)
-    pipe = make_pipeline(mlp__max_iter=3).fit(X, y)
+    pipe, holdout = fitted
     path = tmp_path / "pipe.skops"
     sio.dump(pipe, path)
     untrusted = sio.get_untrusted_types(file=path)

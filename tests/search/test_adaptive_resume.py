@@ -76,8 +76,14 @@ def _complete_trials(journal: Path) -> int:
 @pytest.mark.parametrize(
     ("space", "options", "kill_at"),
     [
-        (GRID, {"strategy": "halving", "random_state": 0}, 45),
-        (SPACE, {"strategy": "tpe", "n_candidates": 24, "random_state": 0}, 30),
+        # the default suite keeps tpe-halving, which resumes a sampler and rungs at once
+        pytest.param(GRID, {"strategy": "halving", "random_state": 0}, 45, marks=pytest.mark.slow),
+        pytest.param(
+            SPACE,
+            {"strategy": "tpe", "n_candidates": 24, "random_state": 0},
+            30,
+            marks=pytest.mark.slow,
+        ),
         (
             SPACE,
             {

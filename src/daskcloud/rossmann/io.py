@@ -136,17 +136,17 @@ def load_rossmann(data_dir: str | Path) -> RossmannData:
     if store["Store"].duplicated().any():
         dup = store.loc[store["Store"].duplicated(), "Store"].iloc[0]
         raise DataError(f"{root / schema.STORE_FILE}: Store {dup} appears twice; one row per store")
-    train_path = root / schema.TRAIN_FILE
-    train = read_csv_file(train_path, schema.TRAIN_COLUMNS, schema.TRAIN_DTYPES, hint=hint)
-    _parse_dates(train, train_path)
-    train = _join_store(train, store, train_path)
 
-    test = None
+    def joined(path: Path, columns: Sequence[str], dtypes: Mapping[str, str]) -> pd.DataFrame:
+        frame = read_csv_file(path, columns, dtypes, hint=hint)
+        _parse_dates(frame, path)
+        return _join_store(frame, store, path)
+
+    train = joined(root / schema.TRAIN_FILE, schema.TRAIN_COLUMNS, schema.TRAIN_DTYPES)
     test_path = root / schema.TEST_FILE
+    test = None
     if test_path.exists():
-        test = read_csv_file(test_path, schema.TEST_COLUMNS, schema.TEST_DTYPES, hint=hint)
-        _parse_dates(test, test_path)
-        test = _join_store(test, store, test_path)
+        test = joined(test_path, schema.TEST_COLUMNS, schema.TEST_DTYPES)
 
     truth = None
     truth_path = root / schema.TRUTH_FILE
