@@ -7,7 +7,7 @@ import io
 import pytest
 
 from daskcloud.search._progress import SearchProgress, make_progress
-from daskcloud.search._runner import RunStats
+from daskcloud.search._trials import RunStats
 
 
 def test_log_lines_show_done_total_best_eta_and_workers():

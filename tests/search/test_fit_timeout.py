@@ -62,3 +62,19 @@ def test_a_bad_fit_timeout_is_one_line_before_any_cluster(value):
                           client=no_cluster, progress=False)  # fmt: skip
     with pytest.raises(ConfigError, match="fit_timeout"):
         search.fit(X, y)
+
+
+@pytest.mark.slow  # a cluster of its own whose workers all hang and come back: 20-45 s
+@pytest.mark.filterwarnings("ignore:One or more of the test scores are non-finite")
+def test_the_embedded_cluster_without_nannies_gets_its_workers_back():
+    # every worker gets a hung fit first: only ending their processes (no nanny to restart
+    # them; the embedded cluster starts them again) lets the other fits run at all
+    X, y = make_regression(n_samples=60, n_features=4, noise=1.0, random_state=0)
+    grid = {"delay": [HANG, 0.0], "alpha": [0.1, 1.0]}
+    with pytest.warns(FitFailedWarning):
+        search = DaskSearchCV(SlowRidge(), grid, cv=2, fit_timeout="2s", client=None,
+                              progress=False).fit(X, y)  # fmt: skip
+    hung = [p["delay"] == HANG for p in search.cv_results_["params"]]
+    scores = search.cv_results_["mean_test_score"]
+    assert np.isnan(scores[hung]).all() and not np.isnan(scores[~np.array(hung)]).any()
+    assert search.search_stats_["n_fits_failed"] == 4

@@ -140,6 +140,16 @@ def test_multimetric_primary_and_leaderboard(data):
     assert f"alpha={best_alpha:.4g}" in first_row
 
 
+def test_failed_candidates_come_last_in_the_leaderboard():
+    results = {"mean_test_score": [np.nan, 0.5, np.nan, 0.9],
+               "std_test_score": [np.nan, 0, np.nan, 0], "mean_fit_time": [0.0] * 4,
+               "params": [{"a": i} for i in range(4)]}  # fmt: skip
+    console = Console(width=200, record=True)
+    console.print(leaderboard(results, metric="score"))
+    rows = [line for line in console.export_text().splitlines() if line.startswith("│    ")]
+    assert [row.split("a=")[1][0] for row in rows] == ["3", "1", "0", "2"]
+
+
 def test_a_model_file_naming_builtins_is_not_trusted():
     from daskcloud.search.results import _trusted
 

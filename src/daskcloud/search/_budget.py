@@ -217,7 +217,7 @@ class StopCondition(abc.ABC):
        asking again (a deadline wakes the loop); ``None``: no deadline;
     3. ``stop.describe(stats)`` -- shown on the progress bar and log lines.
 
-    ``stats`` is the runner's live :class:`~daskcloud.search._runner.RunStats`
+    ``stats`` is the runner's live :class:`~daskcloud.search._trials.RunStats`
     (``n_trials_done``, ``elapsed``, ``fit_cpu_s``, ``n_fits`` ...).
     """
 

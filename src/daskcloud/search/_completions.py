@@ -1,20 +1,25 @@
-"""Where the runner learns that a task finished: one source of completed tasks.
+"""Where the runner learns that tasks finished: one source of completed tasks.
 
-:class:`Completions` wraps ``distributed.as_completed`` (results are gathered in
-the background while the runner journals the previous ones) and hands the runner
-one ``(future, outcome)`` at a time, where the outcome is the task's result or
-the exception it failed with -- never a raw ``(type, exc, tb)`` tuple. It waits
-at most ``timeout`` seconds, so a time budget's deadline (or any other check the
-runner makes between results) wakes the loop.
+:class:`Completions` wraps one ``distributed.as_completed`` (results are gathered
+on the client's event loop while the runner journals the previous ones) and hands
+the runner every ``(future, outcome)`` ready, where the outcome is the task's result
+or the exception it failed with -- never a raw ``(type, exc, tb)`` tuple. The
+runner blocks on that one queue, so a result costs the same however many tasks are
+in flight; it waits at most ``timeout`` seconds, so a time budget's deadline (or any
+other check the runner makes between results) wakes the loop.
 """
 
 from __future__ import annotations
 
+import queue
 import time
 from concurrent.futures import CancelledError
 from typing import Any
 
 __all__ = ["Completions", "is_infrastructure"]
+
+#: seconds a done future may go undelivered before the safety net delivers it
+_SAFETY_NET_S = 2.0
 
 
 class Completions:
@@ -33,6 +38,11 @@ class Completions:
         self._futures.add(future)
         self._ac.add(future)
 
+    def update(self, futures: list[Any]) -> None:
+        """Watch every one of ``futures``."""
+        self._futures.update(futures)
+        self._ac.update(futures)
+
     def discard(self, future: Any) -> None:
         """Stop watching ``future`` (the runner gave it up): it is never delivered."""
         self._futures.discard(future)
@@ -41,36 +51,43 @@ class Completions:
     def __len__(self) -> int:
         return len(self._futures)
 
-    def next(self, timeout: float) -> tuple[Any, Any] | None:
-        """The next finished future and its result (or exception); None after ``timeout``.
+    def wait(self, timeout: float) -> list[tuple[Any, Any]]:
+        """Every finished future with its result (or exception), waiting up to ``timeout``
+        seconds for the first; an empty list when none finished in time.
 
         A task that is done but that ``as_completed`` failed to deliver (distributed
         can drop one in a race when a client loses its scheduler) is delivered
-        directly after two seconds, so the loop never hangs.
+        directly once nothing else arrived for ``timeout`` seconds and it has been
+        done for two: the check runs only when the queue stays empty, so it costs
+        nothing per result.
         """
-        from distributed import wait
-
-        if not self._ac.has_ready() and self._futures and timeout > 0:
+        ready = self._ac.queue  # as_completed's own thread-safe queue of (future, result)
+        out: list[tuple[Any, Any]] = []
+        try:
+            item = ready.get(timeout=timeout) if timeout > 0 else ready.get_nowait()
+        except queue.Empty:
+            return self._safety_net()
+        while True:
+            future, result = item
+            if future in self._futures:  # else already delivered by the safety net
+                out.append(self._deliver(future, result))
             try:
-                wait(list(self._futures), timeout=timeout, return_when="FIRST_COMPLETED")
+                item = ready.get_nowait()
+            except queue.Empty:
+                return out
+
+    def _safety_net(self) -> list[tuple[Any, Any]]:
+        now, out = time.monotonic(), []
+        for future in [f for f in self._futures if f.done()]:
+            if now - self._done_since.setdefault(future, now) <= _SAFETY_NET_S:
+                continue
+            try:
+                out.append(self._deliver(future, future.result()))
             except (KeyboardInterrupt, SystemExit):
                 raise
-            except BaseException:  # timed out or cancelled: the results tell which
-                pass
-        while self._ac.has_ready():
-            future, result = next(self._ac)
-            if future in self._futures:  # else already delivered by the safety net
-                return self._deliver(future, result)
-        now = time.monotonic()
-        for future in [f for f in self._futures if f.done()]:
-            if now - self._done_since.setdefault(future, now) > 2.0:
-                try:
-                    return self._deliver(future, future.result())
-                except (KeyboardInterrupt, SystemExit):
-                    raise
-                except BaseException as e:  # asyncio's CancelledError too: a failed task
-                    return self._deliver(future, e)
-        return None
+            except BaseException as e:  # asyncio's CancelledError too: a failed task
+                out.append(self._deliver(future, e))
+        return out
 
     def _deliver(self, future: Any, result: Any) -> tuple[Any, Any]:
         self._futures.discard(future)

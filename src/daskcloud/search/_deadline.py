@@ -12,11 +12,13 @@ lock), so a deadline is kept by the driver, not by the fit:
    future is cancelled and its fit recorded as failed (``FitTimeout``: journaled with
    status ``error``, scored ``error_score``, as ``GridSearchCV`` scores a fit that
    raised); the search goes on;
-4. the worker is restarted (``Client.restart_workers``, in a background thread), because
-   the abandoned thread would otherwise stay busy until the fit returns -- if ever. With a nanny the
-   worker comes back at once; a worker without one (daskcloud's embedded cluster)
-   leaves the scheduler and exits, and whoever started it starts it again (the
-   embedded cluster does). Other fits running on that worker are rerun elsewhere.
+4. the worker is restarted, in a background thread, because the abandoned thread would
+   otherwise stay busy until the fit returns -- if ever: by its nanny
+   (``Client.restart_workers``), or, for a worker without one (daskcloud's embedded
+   cluster), by ending its process (``os._exit`` run on the worker's event loop, which
+   the busy thread does not block) so that whoever started it starts it again (the
+   embedded cluster does; a bare ``dask worker --no-nanny`` stays gone). Other fits
+   running on that worker are rerun elsewhere.
 
 The deadline is checked once a second, so a fit is given up between ``fit_timeout``
 and ``fit_timeout + 1`` s after it started (plus the time a restart takes).
@@ -26,6 +28,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import os
 import threading
 import time
 from typing import Any
@@ -126,8 +129,13 @@ class Deadlines:
 
         def restart() -> None:
             with contextlib.suppress(Exception):  # a lost scheduler shows in the next result
-                self.client.restart_workers(sorted(set(workers)), timeout=RESTART_S,
-                                            raise_for_error=False)  # fmt: skip
+                info = self.client.scheduler_info(n_workers=-1)["workers"]
+                nanny = sorted({w for w in workers if (info.get(w) or {}).get("nanny")})
+                bare = sorted(set(workers) - set(nanny))
+                if bare:  # no nanny to restart it: end the process, its owner starts another
+                    self.client.run(os._exit, 1, workers=bare, on_error="ignore")
+                if nanny:
+                    self.client.restart_workers(nanny, timeout=RESTART_S, raise_for_error=False)
 
         thread = threading.Thread(target=restart, name="daskcloud-restart", daemon=True)
         thread.start()

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 from sklearn.base import clone
 
-from daskcloud.search import _deadline, _sklearn, _steps
+from daskcloud.search import _deadline, _sklearn, _steps, _threads
 from daskcloud.search._continue import Fitted, continue_fit
 from daskcloud.search._prefix import PrefixNode
 from daskcloud.search._protocol import BatchResult, PrefixFit, Unit, UnitResult
@@ -81,7 +81,6 @@ def _worker_threads(data: SearchData) -> Iterator[str | None]:
     """Limit BLAS/OpenMP threads to the worker's thread count and apply the driver's
     scikit-learn config; yield the worker address."""
     import sklearn
-    from threadpoolctl import ThreadpoolController
 
     try:
         from distributed import get_worker
@@ -92,8 +91,7 @@ def _worker_threads(data: SearchData) -> Iterator[str | None]:
         n, address = 1, None
     if data.fit_timeout is not None:
         _deadline.announce_start()
-    # A fresh controller (~1 ms): one only sees the libraries loaded when it was made.
-    with ThreadpoolController().limit(limits=n), sklearn.config_context(**data.sklearn_config):
+    with _threads.limited(n), sklearn.config_context(**data.sklearn_config):
         yield address
 
 
@@ -104,6 +102,50 @@ def train_indices(data: SearchData, fold: int, n_samples: int | None) -> np.ndar
         return train
     rng = np.random.default_rng([data.subsample_seed, fold, n_samples])
     return np.sort(rng.choice(train, size=n_samples, replace=False))
+
+
+class _Folds:
+    """The train/test split of the fold a batch is on, made once and copied for each fit.
+
+    Splitting (``safe_split``: validation, then indexing) costs more than a small fit;
+    copying the split is nearly free and gives every fit its own arrays, as
+    ``GridSearchCV`` does (an estimator may change its input in place). Splits of
+    other types than numpy arrays and pandas objects are made for each fit.
+    """
+
+    def __init__(self, data: SearchData) -> None:
+        self.data = data
+        self._key: tuple[Any, ...] | None = None
+        self._split: tuple[Any, ...] = ()
+
+    def split(self, est: Any, fold: int, n_samples: int | None) -> tuple[Any, ...]:
+        """``(train, test, X_train, y_train, X_test, y_test)`` of ``fold`` for ``est``."""
+        key = (fold, n_samples, _sklearn.is_pairwise(est))
+        if key != self._key:
+            self._key, self._split = None, ()  # the previous fold's copy goes first
+            data = self.data
+            train = train_indices(data, fold, n_samples)
+            test = data.splits[fold][1]
+            X_train, y_train = _sklearn.safe_split(est, data.X, data.y, train)
+            X_test, y_test = _sklearn.safe_split(est, data.X, data.y, test, train)
+            arrays = (X_train, y_train, X_test, y_test)
+            if not all(map(_copyable, arrays)):
+                return (train, test, *arrays)
+            self._key, self._split = key, (train, test, *arrays)
+        train, test, *arrays = self._split
+        return (train, test, *(_copy(a) for a in arrays))
+
+
+def _copyable(value: Any) -> bool:
+    import pandas as pd
+
+    return value is None or type(value) is np.ndarray or isinstance(value, pd.DataFrame | pd.Series)
+
+
+def _copy(value: Any) -> Any:
+    if value is None:
+        return None
+    return value.copy(order="K") if isinstance(value, np.ndarray) else value.copy(deep=True)
 
 
 def _with_params(data: SearchData, params: Mapping[str, Any]) -> Any:
@@ -178,14 +220,15 @@ def run_units(
     the unit says ``resume``; with ``keep`` the fitted estimators come back in ``models``
     (the runner takes them apart with :func:`model_at` and :func:`without_models`).
     """
-    results, models = [], []
+    results: list[Any] = [None] * len(units)
+    models: list[Any] = [None] * len(units)
+    folds = _Folds(data)
     t_batch = time.time()
     with _worker_threads(data) as address:
-        for i, unit in enumerate(units):
+        # fold by fold: one fold's split at a time is made, shared and kept
+        for i in sorted(range(len(units)), key=lambda i: (units[i].fold, units[i].n_samples or 0)):
             prev = previous[i] if previous is not None else None
-            result, model = _run_one(data, parent, unit, address, prev)
-            results.append(result)
-            models.append(model)
+            results[i], models[i] = _run_one(data, parent, units[i], address, prev, folds)
     return BatchResult(
         units=results, start=t_batch, end=time.time(), worker=address,
         prefix_chain=parent.chain if parent is not None else [],
@@ -215,14 +258,14 @@ def _run_one(
     unit: Unit,
     address: str | None,
     previous: Fitted | None = None,
+    folds: _Folds | None = None,
 ) -> tuple[UnitResult, Fitted | None]:
     start, cpu0 = time.time(), time.thread_time()
     est = _with_params(data, unit.params)
     if parent is None:
-        train = train_indices(data, unit.fold, unit.n_samples)
-        test = data.splits[unit.fold][1]
-        X_train, y_train = _sklearn.safe_split(est, data.X, data.y, train)
-        X_test, y_test = _sklearn.safe_split(est, data.X, data.y, test, train)
+        train, test, X_train, y_train, X_test, y_test = (folds or _Folds(data)).split(
+            est, unit.fold, unit.n_samples
+        )
         X_eval, prior_fit_time, depth = X_train, 0.0, 0
     else:
         train, test = parent.train, data.splits[unit.fold][1]

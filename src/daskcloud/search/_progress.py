@@ -1,7 +1,7 @@
 """Search progress: a rich bar on a terminal, plain log lines otherwise, nothing when off.
 
 The runner calls :meth:`SearchProgress.update` with its live
-:class:`~daskcloud.search._runner.RunStats` after every fit; the display shows
+:class:`~daskcloud.search._trials.RunStats` after every fit; the display shows
 fits done / total, the best score so far, elapsed time, ETA and workers.
 """
 

@@ -7,17 +7,21 @@ The runner owns execution; the strategy only asks and tells (see
    outstanding; the :class:`~._trials.TrialBook` serves folds already in the
    journal, the rest become :class:`~._protocol.Unit` s, attached to shared
    pipeline prefixes by the :class:`~._prefix.PrefixCache` and queued;
-2. **submit** ``2 x threads`` tasks at most: each task is a batch of units on one
-   prefix, sized to run about ``target_task_s`` (measured from the first results);
-3. **handle** each finished task from the one completion source
-   (:class:`~._completions.Completions`): journal its
-   :class:`~._protocol.BatchResult` in one transaction, release prefixes no queued
-   or running unit needs, retry a task the cluster lost (``max_retries``);
+2. **submit** ``2 x threads`` tasks at most, in one message to the scheduler: each
+   task is a batch of units on one prefix, sized to run about ``target_task_s``
+   (measured from the first results);
+3. **handle** every finished task the one completion source
+   (:class:`~._completions.Completions`) holds: hand its
+   :class:`~._protocol.BatchResult` to the :class:`~._writer.JournalWriter` (its
+   thread commits what is queued in one transaction), release prefixes no queued or
+   running unit needs, retry a task the cluster lost (``max_retries``);
 4. **tell** the strategy when a trial's last fold is in; with warm start, hand its
    fitted estimators to the :class:`~._warm.WarmStartPool`.
 
-A :class:`~._budget.StopCondition` is checked between results; it stops the search
-by cancelling what is queued or running (journaled as ``cancelled``).
+A :class:`~._budget.StopCondition` is checked between results (under one, results are
+handled one at a time); it stops the search by cancelling what is queued or running
+(journaled as ``cancelled``). :class:`~._trials.RunConfig`, :class:`~._trials.RunStats`
+and :class:`~._trials.RunOutcome` are the runner's input, counters and output.
 """
 
 from __future__ import annotations
@@ -33,71 +37,24 @@ from daskcloud.exceptions import ClusterError, SearchError
 from daskcloud.search import _failures
 from daskcloud.search._budget import StopCondition
 from daskcloud.search._completions import Completions, is_infrastructure
-from daskcloud.search._continue import Mode
 from daskcloud.search._deadline import Deadlines
 from daskcloud.search._fit import fit_prefix, model_at, run_units, without_models
 from daskcloud.search._prefix import PrefixCache
 from daskcloud.search._protocol import BatchResult, Unit, UnitId, UnitResult
-from daskcloud.search._trials import TrialBook, TrialState, replay
+from daskcloud.search._trials import (
+    RunConfig,
+    RunOutcome,
+    RunStats,
+    TrialBook,
+    TrialState,
+    replay,
+)
 from daskcloud.search._warm import WarmStartPool
+from daskcloud.search._writer import JournalWriter
 from daskcloud.search.journal import FitRecord, Journal, TaskRecord
 from daskcloud.search.strategies import SearchContext, Strategy, Trial, TrialResult
 
-__all__ = ["RunConfig", "RunOutcome", "RunStats", "Runner"]
-
-
-@dataclass(frozen=True)
-class RunConfig:
-    """What the runner needs to know about the search besides the strategy."""
-
-    search: str
-    fold_tokens: list[str]
-    step_names: list[str] | None
-    resource_name: str | None
-    error_score: Any
-    n_threads: int
-    primary_metric: str | None
-    target_task_s: float = 0.1
-    max_batch: int = 512
-    max_retries: int = 3
-    #: how fits continue along ``resource_name`` (:func:`._continue.continuation_mode`)
-    continuation: Mode | None = None
-    #: seconds a fit may run before it is given up (:mod:`._deadline`); tasks hold one fit
-    fit_timeout: float | None = None
-
-    @property
-    def n_splits(self) -> int:
-        return len(self.fold_tokens)
-
-
-@dataclass
-class RunStats:
-    """Live counters; the stop condition and the progress display read them."""
-
-    started: float = field(default_factory=time.monotonic)  # a wall-clock jump is no time
-    n_fits: int = 0
-    n_fits_skipped: int = 0
-    n_fits_failed: int = 0
-    n_fits_continued: int = 0  # warm-started from the previous rung's fit
-    n_prefix_fits: int = 0
-    n_tasks: int = 0
-    n_retries: int = 0
-    n_trials_done: int = 0
-    fit_cpu_s: float = 0.0
-    best_score: float = -math.inf
-
-    @property
-    def elapsed(self) -> float:
-        return time.monotonic() - self.started
-
-
-@dataclass
-class RunOutcome:
-    """Finished trials (with every fold's record), in trial-id order, and the stats."""
-
-    trials: list[tuple[Trial, list[FitRecord]]]
-    stats: RunStats
-    stop_reason: str | None
+__all__ = ["Runner"]
 
 
 @dataclass
@@ -152,9 +109,12 @@ class Runner:
         )
         self.completions: Completions | None = None  # made in run(): it needs the loop
         self.deadlines: Deadlines | None = None  # made in run() with fit_timeout
+        self.writer = JournalWriter(journal)
         self._pending: dict[UnitId, _Pending] = {}
         self._queue: deque[UnitId] = deque()
         self._tasks: dict[Any, _Task] = {}  # future -> task
+        self._ready: deque[tuple[Any, Any]] = deque()  # finished, not handled yet
+        self._fitting_key: dict[Any, str] = {}  # warm start: future -> key of its fitting task
         self._unit_s: float | None = None  # seconds per unit, smoothed
         self._stalled = False
 
@@ -170,28 +130,15 @@ class Runner:
         self.completions = Completions(self.client)
         if self.config.fit_timeout is not None:
             self.deadlines = Deadlines(self.client, self.config.fit_timeout)
-        reason, ended = None, False
+        ended = False
         try:
-            while True:
-                self._check_scheduler()
-                reason = self.stop(self.stats) if self.stop is not None else None
-                if reason:
-                    self._cancel_all()
-                    break
-                self._ask()
-                self._submit_ready()
-                if not self._tasks:
-                    if not self._queue and (self.strategy.is_finished() or self._stalled):
-                        break
-                    continue
-                done = self.completions.next(self._wait_s())
-                if done is not None:
-                    self._handle(*done)
-                if self.deadlines is not None:
-                    self._give_up_late()
+            reason = self._loop()
+            self.writer.close()  # every handled fit is in the journal when run() returns
             ended = True
         except BaseException:
             self._cancel_all(journal=False)
+            with contextlib.suppress(Exception):  # the first error is the one to raise
+                self.writer.close()
             raise
         finally:
             self._drop_futures()
@@ -199,6 +146,27 @@ class Runner:
             if self.deadlines is not None:
                 self.deadlines.close(wait=ended)
         return RunOutcome(self.trials.finished(), self.stats, reason)
+
+    def _loop(self) -> str | None:
+        while True:
+            self._check_scheduler()
+            reason = self.stop(self.stats) if self.stop is not None else None
+            if reason:
+                self._cancel_all()
+                return reason
+            self._ask()
+            self._submit_ready()
+            if not self._tasks:
+                if not self._queue and (self.strategy.is_finished() or self._stalled):
+                    return None
+                continue
+            if not self._ready:
+                self._ready.extend(self.completions.wait(self._wait_s()))
+            # under a budget, one result at a time: the stop condition sees every one
+            for _ in range(len(self._ready) if self.stop is None else min(1, len(self._ready))):
+                self._handle(*self._ready.popleft())
+            if self.deadlines is not None:
+                self._give_up_late()
 
     def _wait_s(self) -> float:
         """How long to wait for a result: at most 1 s, less when a deadline is nearer."""
@@ -258,8 +226,8 @@ class Runner:
     # -- submit --------------------------------------------------------------------------------
 
     def _submit_ready(self) -> None:
-        window = 2 * self.config.n_threads
-        while self._queue and len(self._tasks) < window:
+        window, tasks = 2 * self.config.n_threads, []
+        while self._queue and len(self._tasks) + len(tasks) < window:
             first = self._queue.popleft()
             prefix = self._prefix_of(first)
             batch, size = [first], self._batch_size()
@@ -272,7 +240,9 @@ class Runner:
                 and (self.stop is None or self._queue[0][0] == first[0])
             ):
                 batch.append(self._queue.popleft())
-            self._submit(_Task(batch, prefix))
+            tasks.append(_Task(batch, prefix))
+        if tasks:
+            self._submit(tasks)
 
     def _prefix_of(self, uid: UnitId) -> str | None:
         chain = self._pending[uid].chain
@@ -289,26 +259,37 @@ class Runner:
         self.stats.n_prefix_fits += 1
         return self.client.submit(fit_prefix, self.data, parent, node, pure=False)
 
-    def _submit(self, task: _Task) -> None:
-        parent = None if task.prefix is None else self.prefixes.future(task.prefix)
-        pending = [self._pending[uid] for uid in task.units]
-        units = [p.unit for p in pending]
+    def _submit(self, tasks: list[_Task]) -> None:
+        """Submit tasks in one message to the scheduler (in order: they run in this order)."""
+        parents = [None if t.prefix is None else self.prefixes.future(t.prefix) for t in tasks]
+        units = [[self._pending[uid].unit for uid in t.units] for t in tasks]
         if self.warm is None:
-            future = self.client.submit(run_units, self.data, parent, units, pure=False)
+            futures = self.client.map(run_units, [self.data] * len(tasks), parents, units,
+                                      pure=False)  # fmt: skip
         else:
-            # the fitted estimators stay on the worker, one small future each, for the
-            # next rung; the driver gathers only the scores
-            previous = [p.previous for p in pending]
-            out = self.client.submit(run_units, self.data, parent, units, previous, True,
-                                     pure=False)  # fmt: skip
-            future = self.client.submit(without_models, out, pure=False)
-            for i, p in enumerate(pending):
-                p.model = self.client.submit(model_at, out, i, pure=False)
-        if self.deadlines is not None:  # the task that fits: run_units itself
-            self.deadlines.watch(future.key if self.warm is None else out.key, future)
-        self._tasks[future] = task
-        self.completions.add(future)
-        self.stats.n_tasks += 1
+            futures = [
+                self._submit_keeping(t, p, u) for t, p, u in zip(tasks, parents, units, strict=True)
+            ]
+        if self.deadlines is not None:
+            for future in futures:
+                self.deadlines.watch(self._fitting_key.pop(future, future.key), future)
+        self._tasks.update(zip(futures, tasks, strict=True))
+        self.completions.update(futures)
+        self.stats.n_tasks += len(tasks)
+
+    def _submit_keeping(self, task: _Task, parent: Any, units: list[Unit]) -> Any:
+        """Submit a task whose fitted estimators stay on the worker (warm start)."""
+        # one small future each for the next rung; the driver gathers only the scores
+        pending = [self._pending[uid] for uid in task.units]
+        previous = [p.previous for p in pending]
+        out = self.client.submit(run_units, self.data, parent, units, previous, True,
+                                 pure=False)  # fmt: skip
+        for i, p in enumerate(pending):
+            p.model = self.client.submit(model_at, out, i, pure=False)
+        future = self.client.submit(without_models, out, pure=False)
+        if self.deadlines is not None:
+            self._fitting_key[future] = out.key  # the task a fit_timeout watches
+        return future
 
     # -- handle --------------------------------------------------------------------------------
 
@@ -334,7 +315,10 @@ class Runner:
     def _give_up_late(self) -> None:
         """Record fits past ``fit_timeout`` as failed; restart the workers running them."""
         assert self.deadlines is not None and self.completions is not None
-        late = [(f, w) for f, w in self.deadlines.expired() if f in self._tasks]
+        finished = {f for f, _ in self._ready}  # done in time: handled as they are
+        late = [
+            (f, w) for f, w in self.deadlines.expired() if f in self._tasks and f not in finished
+        ]
         if not late:
             return
         with contextlib.suppress(Exception):
@@ -361,7 +345,7 @@ class Runner:
             # cancelled; scatter again and rebuild prefixes from the new copy
             self.data = self.rescatter()
             self.prefixes.drop_futures()
-        self._submit(_Task(task.units, task.prefix, task.retries + 1))
+        self._submit([_Task(task.units, task.prefix, task.retries + 1)])
 
     def _record(self, task: _Task, out: BatchResult) -> None:
         """Journal a finished task in one transaction; file its folds; tell finished trials."""
@@ -382,7 +366,7 @@ class Runner:
                                       out.start, out.end, out.worker))  # fmt: skip
             per_unit = (out.end - out.start) / max(1, len(out.units))
             self._unit_s = per_unit if self._unit_s is None else 0.7 * self._unit_s + 0.3 * per_unit
-        self.journal.append(records)
+        self.writer.put(records)
         for rec, p, res in fits:
             self.stats.n_fits += 1
             self.stats.n_fits_failed += rec.status == "error"
@@ -430,11 +414,12 @@ class Runner:
                                          params=trial.params, fold=p.unit.fold,
                                          status="cancelled", trial=trial.id,
                                          resource=trial.resource, end=now))  # fmt: skip
-            self.journal.append(records)
+            self.writer.put(records)
             for trial_id in sorted({uid[0] for uid in self._pending}):
                 trial = self.trials.trials[trial_id].trial
                 self.strategy.tell(TrialResult(trial, math.nan, "cancelled"))
         self._queue.clear()
+        self._ready.clear()
         self._pending.clear()
         self._tasks.clear()
         self._drop_futures()

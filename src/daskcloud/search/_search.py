@@ -19,7 +19,8 @@ from daskcloud.search import _deadline, _failures, _keys, _precheck, _sklearn, _
 from daskcloud.search._continue import continuation_mode
 from daskcloud.search._fit import SearchData
 from daskcloud.search._progress import make_progress
-from daskcloud.search._runner import RunConfig, Runner, RunStats
+from daskcloud.search._runner import Runner
+from daskcloud.search._trials import RunConfig, RunStats
 from daskcloud.search.journal import open_journal
 from daskcloud.search.strategies import SearchContext, resolve_strategy
 

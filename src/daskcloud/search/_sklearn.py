@@ -23,6 +23,7 @@ __all__ = [
     "get_scorers",
     "insert_error_scores",
     "is_multimetric_scorer",
+    "is_pairwise",
     "routed_fit_params",
     "safe_split",
     "score",
@@ -42,6 +43,15 @@ def split_params(X: Any, params: dict[str, Any] | None, indices: Any) -> dict[st
 def safe_split(estimator: Any, X: Any, y: Any, indices: Any, train_indices: Any = None) -> Any:
     """``X[indices], y[indices]``, aware of precomputed kernels (pairwise estimators)."""
     return _safe_split(estimator, X, y, indices, train_indices)
+
+
+def is_pairwise(estimator: Any) -> bool:
+    """Whether ``estimator`` takes a precomputed kernel (``safe_split`` then slices columns)."""
+    try:
+        from sklearn.utils import get_tags
+    except ImportError:  # scikit-learn 1.5
+        return bool(estimator._get_tags().get("pairwise", False))
+    return bool(get_tags(estimator).input_tags.pairwise)
 
 
 def score(estimator: Any, X: Any, y: Any, scorer: Any, score_params: Any, error_score: Any) -> Any:

@@ -1,5 +1,7 @@
-"""The trials of one run: their journal keys, the fold records gathered, their summary.
+"""The trials of one run: its configuration, their journal keys, the fold records, the outcome.
 
+:class:`RunConfig` is what the runner knows of the search besides the strategy,
+:class:`RunStats` its live counters and :class:`RunOutcome` what it returns.
 :class:`TrialBook` is the runner's ledger. :meth:`~TrialBook.open` turns a trial the
 strategy asked into its journal keys, takes every fold already in the journal and
 returns the folds left to fit; :meth:`~TrialBook.record` files a finished fold;
@@ -11,6 +13,7 @@ journal. Nothing here touches Dask.
 from __future__ import annotations
 
 import math
+import time
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -18,10 +21,73 @@ from typing import Any
 
 from daskcloud.exceptions import SearchError
 from daskcloud.search import _keys
+from daskcloud.search._continue import Mode
 from daskcloud.search.journal import FitRecord, Journal
 from daskcloud.search.strategies import Trial, TrialResult
 
-__all__ = ["TrialBook", "TrialState", "replay", "summarize"]
+__all__ = [
+    "RunConfig",
+    "RunOutcome",
+    "RunStats",
+    "TrialBook",
+    "TrialState",
+    "replay",
+    "summarize",
+]
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """What the runner needs to know about the search besides the strategy."""
+
+    search: str
+    fold_tokens: list[str]
+    step_names: list[str] | None
+    resource_name: str | None
+    error_score: Any
+    n_threads: int
+    primary_metric: str | None
+    target_task_s: float = 0.1
+    max_batch: int = 512
+    max_retries: int = 3
+    #: how fits continue along ``resource_name`` (:func:`._continue.continuation_mode`)
+    continuation: Mode | None = None
+    #: seconds a fit may run before it is given up (:mod:`._deadline`); tasks hold one fit
+    fit_timeout: float | None = None
+
+    @property
+    def n_splits(self) -> int:
+        return len(self.fold_tokens)
+
+
+@dataclass
+class RunStats:
+    """Live counters; the stop condition and the progress display read them."""
+
+    started: float = field(default_factory=time.monotonic)  # a wall-clock jump is no time
+    n_fits: int = 0
+    n_fits_skipped: int = 0
+    n_fits_failed: int = 0
+    n_fits_continued: int = 0  # warm-started from the previous rung's fit
+    n_prefix_fits: int = 0
+    n_tasks: int = 0
+    n_retries: int = 0
+    n_trials_done: int = 0
+    fit_cpu_s: float = 0.0
+    best_score: float = -math.inf
+
+    @property
+    def elapsed(self) -> float:
+        return time.monotonic() - self.started
+
+
+@dataclass
+class RunOutcome:
+    """Finished trials (with every fold's record), in trial-id order, and the stats."""
+
+    trials: list[tuple[Trial, list[FitRecord]]]
+    stats: RunStats
+    stop_reason: str | None
 
 
 @dataclass
@@ -49,6 +115,11 @@ class TrialBook:
         self.journal, self.search, self.fold_tokens = journal, search, list(fold_tokens)
         self.error_score, self.primary_metric = error_score, primary_metric
         self.trials: dict[int, TrialState] = {}
+        # finished folds filed in this run, by key: a key asked again is served from here
+        # (its row may still be on its way to the journal)
+        self._filed: dict[str, FitRecord] = {}
+        # a search with no row in the journal yet finds nothing there: no query per trial
+        self._journal_empty = journal.count(search) == 0
 
     def open(self, trial: Trial) -> tuple[TrialState, list[int]]:
         """Register ``trial``; fill in its journaled folds; return it and the folds to fit."""
@@ -57,10 +128,10 @@ class TrialBook:
         keys = [_keys.unit_key(self.search, trial.params, token, trial.resource)
                 for token in self.fold_tokens]  # fmt: skip
         state = self.trials[trial.id] = TrialState(trial, keys)
-        found = self.journal.lookup(keys)
+        found = {} if self._journal_empty else self.journal.lookup(keys)
         missing = []
         for fold, key in enumerate(keys):
-            record = found.get(key)
+            record = self._filed.get(key) or found.get(key)
             if record is None:
                 missing.append(fold)
                 continue
@@ -79,6 +150,7 @@ class TrialBook:
         state = self.trials[record.trial]
         state.records[record.fold] = record
         state.cpu_s += record.fit_cpu_s
+        self._filed[record.key] = record
         return state
 
     def result(self, state: TrialState) -> TrialResult:

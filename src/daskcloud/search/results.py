@@ -329,7 +329,8 @@ def leaderboard(
     stds = np.asarray(cv_results[f"std_test_{metric}"], dtype=float)
     fit_times = np.asarray(cv_results["mean_fit_time"], dtype=float)
     params = list(cv_results["params"])
-    order = np.argsort(np.where(np.isnan(means), -np.inf, -means), kind="stable")[:top]
+    # failed candidates (NaN) last, as scikit-learn ranks them
+    order = np.argsort(np.where(np.isnan(means), np.inf, -means), kind="stable")[:top]
     names = _short_names(sorted({k for p in params for k in p}))
     table = Table(title=f"Top {len(order)} of {len(params)} candidates by {terms.label}")
     table.add_column("rank", justify="right")
