@@ -148,13 +148,16 @@ class ClusterSpec(BaseModel):
         help="Secret with the credentials of a private registry (imagePullSecrets).",
         flag="--image-pull-secret", metavar="NAME",
     )  # fmt: skip
+    # the next three default to dask config (daskcloud.cluster.*: src/daskcloud/daskcloud.yaml)
     idle_timeout: str = _option(
-        "20m", "End the cluster after this long without work.", flag="--idle-timeout",
-        metavar="DURATION",
+        default_factory=lambda: str(_config("cluster.idle-timeout")),
+        help="End the cluster after this long without work.", flag="--idle-timeout",
+        metavar="DURATION", validate_default=True,
     )  # fmt: skip
     max_lifetime: str = _option(
-        "8h", "End the cluster after this long, always.", flag="--max-lifetime",
-        metavar="DURATION",
+        default_factory=lambda: str(_config("cluster.max-lifetime")),
+        help="End the cluster after this long, always.", flag="--max-lifetime",
+        metavar="DURATION", validate_default=True,
     )  # fmt: skip
     node_selector: dict[str, str] = _option(
         default_factory=dict,
@@ -182,8 +185,9 @@ class ClusterSpec(BaseModel):
         metavar="QUANTITY",
     )
     price_per_hour: float | None = _option(
-        None, "Price of the whole cluster per hour, for cost reports.", flag="--price-per-hour",
-        metavar="PRICE", ge=0,
+        default_factory=lambda: _config("cluster.price-per-hour"),
+        help="Price of the whole cluster per hour, for cost reports.", flag="--price-per-hour",
+        metavar="PRICE", ge=0, validate_default=True,
     )  # fmt: skip
     # --- Slurm (docs/slurm.md) ---
     partition: str | None = _option(
@@ -331,7 +335,8 @@ def spec_options(only: list[str] | tuple[str, ...] | None = None) -> list[SpecOp
             continue
         origin = getattr(info.annotation, "__origin__", None)
         kind = "flag" if info.annotation is bool else "list" if origin in (tuple, dict) else "value"
-        default = None if info.default_factory is not None else info.default
+        # a factory reads dask config: the help shows the effective default
+        default = info.default_factory() if info.default_factory is not None else info.default
         if name == "image":
             default = default_image()
         out.append(

@@ -66,6 +66,35 @@ def test_a_team_image_from_dask_config() -> None:
         assert ClusterSpec(name="a").image == default_image() == "registry.example/team/hpo:7"
 
 
+def test_time_limits_and_price_default_to_dask_config(monkeypatch) -> None:
+    import dask
+
+    from daskcloud.cluster._spec import spec_options
+
+    assert (ClusterSpec(name="a").idle_timeout, ClusterSpec(name="a").max_lifetime) == ("20m", "8h")
+    assert ClusterSpec(name="a").price_per_hour is None
+    settings = {
+        "daskcloud.cluster.idle-timeout": "1h",
+        "daskcloud.cluster.max-lifetime": "2d",
+        "daskcloud.cluster.price-per-hour": 1.5,
+    }
+    with dask.config.set(settings):
+        spec = ClusterSpec(name="a")
+        assert (spec.idle_timeout, spec.max_lifetime, spec.price_per_hour) == ("1h", "2d", 1.5)
+        assert ClusterSpec(name="a", idle_timeout="5m").idle_timeout == "5m"  # a flag wins
+        shown = {o.field: o.default for o in spec_options(["idle_timeout", "max_lifetime"])}
+        assert shown == {"idle_timeout": "1h", "max_lifetime": "2d"}  # --help's defaults
+    # DASK_DASKCLOUD__* variables are dask config too; a bad value is a ConfigError
+    monkeypatch.setenv("DASK_DASKCLOUD__CLUSTER__IDLE_TIMEOUT", "soon")
+    dask.config.refresh()
+    try:
+        with pytest.raises(ConfigError, match="idle timeout 'soon' is not a duration"):
+            ClusterSpec(name="a")
+    finally:
+        monkeypatch.delenv("DASK_DASKCLOUD__CLUSTER__IDLE_TIMEOUT")
+        dask.config.refresh()
+
+
 @pytest.mark.parametrize(
     ("options", "message"),
     [
