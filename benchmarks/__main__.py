@@ -16,6 +16,7 @@ import json
 import re
 import sys
 import time
+import traceback
 from pathlib import Path
 
 from benchmarks._common import RESULTS_DIR, load_average, machine, write_result
@@ -63,12 +64,18 @@ def main(argv: list[str] | None = None) -> int:
         f"load {load_average()}",
         flush=True,
     )
-    t_all = time.perf_counter()
+    t_all, failed = time.perf_counter(), []
     for name in names:
         module = importlib.import_module(f"benchmarks.{name}")
         load_before, t = load_average(), time.perf_counter()
         print(f"== {name} ({'quick' if args.quick else 'full'}), load {load_before}", flush=True)
-        result = module.run(quick=args.quick)
+        try:
+            result = module.run(quick=args.quick)
+        except Exception as e:  # one broken benchmark does not lose the others' results
+            traceback.print_exc()
+            print(f"!! {name} failed: {type(e).__name__}: {e}", flush=True)
+            failed.append(name)
+            continue
         result.update(
             machine=info,
             load_before=load_before,
@@ -86,7 +93,9 @@ def main(argv: list[str] | None = None) -> int:
     print(f"all done in {time.perf_counter() - t_all:.0f} s; load {load_average()}", flush=True)
     if args.write_docs:
         _write_docs(names)
-    return 0
+    if failed:
+        print(f"failed: {', '.join(failed)} (their previous results stay)", flush=True)
+    return 1 if failed else 0
 
 
 def _saved(name: str) -> dict | None:

@@ -79,6 +79,13 @@ def _install(python: Path, root: Path) -> dict[str, Any]:
 def _start(python: Path, overlay: str) -> float:
     from distributed import Client
 
+    def _imports() -> dict[str, str]:  # local: pickled by value, the bare worker has no benchmarks
+        import sklearn
+
+        import daskcloud
+
+        return {"sklearn": sklearn.__version__, "daskcloud": daskcloud.__version__}
+
     port = _free_port()
     env = clean_env(PYTHONPATH=overlay)
     dask = str(python.parent / "dask")
@@ -118,14 +125,6 @@ def _start(python: Path, overlay: str) -> float:
             proc.terminate()
         for proc in procs:
             proc.wait(20)
-
-
-def _imports() -> dict[str, str]:
-    import sklearn
-
-    import daskcloud
-
-    return {"sklearn": sklearn.__version__, "daskcloud": daskcloud.__version__}
 
 
 def run(quick: bool = True) -> dict[str, Any]:
