@@ -12,13 +12,14 @@ import contextlib
 import json
 import os
 import signal
-import sqlite3
 import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from driver_journal import wait_until
 
 SEARCH_DIR = Path(__file__).parents[1] / "search"
 
@@ -43,27 +44,6 @@ def env() -> dict[str, str]:
     paths = [str(Path(__file__).parents[2] / "src"), str(SEARCH_DIR)]
     old = os.environ.get("PYTHONPATH")
     return {**os.environ, "PYTHONPATH": os.pathsep.join([*paths, *([old] if old else [])])}
-
-
-def wait_until(predicate: Callable[[], bool], timeout: float = 60.0, every: float = 0.05) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(every)
-    return False
-
-
-def journal_rows(path: Path, status: str | None = None) -> int:
-    """Finished fits in a journal another process is writing (0 before it exists)."""
-    if not path.exists():
-        return 0
-    where = "status != 'cancelled'" if status is None else f"status = '{status}'"
-    try:
-        with contextlib.closing(sqlite3.connect(path, timeout=10)) as db:
-            return db.execute(f"SELECT COUNT(*) FROM fits WHERE {where}").fetchone()[0]
-    except sqlite3.OperationalError:  # the schema is not written yet
-        return 0
 
 
 @dataclass

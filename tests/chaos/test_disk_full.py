@@ -11,7 +11,9 @@ import signal
 import sqlite3
 
 import pytest
-from _procs import cluster, driver, finish, journal_rows, stop, write_spec
+from _procs import cluster, driver, finish, stop, write_spec
+
+from driver_journal import journal_rows
 
 N_FITS = 120  # 40 candidates x 3 folds
 

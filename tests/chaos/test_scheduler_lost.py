@@ -6,7 +6,9 @@ import json
 import time
 
 import pytest
-from _procs import Cluster, driver, finish, journal_rows, stop, wait_until, write_spec
+from _procs import Cluster, driver, finish, stop, write_spec
+
+from driver_journal import journal_rows, wait_until
 
 
 @pytest.mark.parametrize(

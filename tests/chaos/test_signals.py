@@ -7,7 +7,9 @@ import signal
 import time
 
 import pytest
-from _procs import cluster, driver, finish, journal_rows, stop, wait_until, write_spec
+from _procs import cluster, driver, finish, stop, write_spec
+
+from driver_journal import journal_rows, wait_until
 
 
 def last_line(stderr: str) -> str:

@@ -8,9 +8,6 @@ journaled fit from the journal, and fits only new work.
 
 from __future__ import annotations
 
-import os
-import signal
-import sqlite3
 import subprocess
 import sys
 import textwrap
@@ -23,6 +20,7 @@ from _engine_estimators import SlowRidge, count_lines
 from sklearn.datasets import make_regression
 
 from daskcloud.search import DaskSearchCV, Journal
+from driver_journal import journal_rows, kill_once_journaled, wait_until
 
 HERE = Path(__file__).parent
 GRID = {"alpha": [float(a) for a in range(1, 28)]}  # 27 candidates: 4 rungs at eta 3
@@ -46,25 +44,6 @@ print("finished")
 def _search(space, options, **kwargs):
     return DaskSearchCV(SlowRidge(delay=0.05, **kwargs.pop("est", {})), space, cv=3,
                         refit=False, progress=False, **options, **kwargs)  # fmt: skip
-
-
-def _rows(path: Path) -> int:
-    if not path.exists():
-        return 0
-    with sqlite3.connect(path) as db:
-        try:
-            return db.execute("SELECT COUNT(*) FROM fits WHERE status = 'ok'").fetchone()[0]
-        except sqlite3.OperationalError:  # schema not written yet
-            return 0
-
-
-def _wait_until(predicate, timeout=90.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.02)
-    return False
 
 
 def _complete_trials(journal: Path) -> int:
@@ -107,17 +86,11 @@ def test_killed_driver_resumes_from_the_journal(tmp_path, dask_client, space, op
     ))  # fmt: skip
     proc = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT)  # fmt: skip
-    try:
-        assert _wait_until(lambda: _rows(journal) >= kill_at), proc.stdout.read1().decode()
-        os.kill(proc.pid, signal.SIGKILL)
-        proc.wait(timeout=30)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
+    kill_once_journaled(proc, journal, kill_at, status="ok", timeout=90.0, every=0.02)
     # the dead driver's running fits may still finish on the workers; wait for quiet
-    assert _wait_until(lambda: not any(dask_client.processing().values()), timeout=30)
+    assert wait_until(lambda: not any(dask_client.processing().values()), timeout=30, every=0.02)
     time.sleep(0.3)
-    journaled, complete = _rows(journal), _complete_trials(journal)
+    journaled, complete = journal_rows(journal, "ok"), _complete_trials(journal)
     before = count_lines(count)
 
     resumed = _search(space, options, est={"path": count}, client=dask_client, journal=journal)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import signal
-import sqlite3
 import subprocess
 import sys
 import textwrap
@@ -20,6 +19,7 @@ from sklearn.linear_model import Ridge
 from sklearn.model_selection import GridSearchCV
 
 from daskcloud.search import DaskSearchCV, Journal
+from driver_journal import journal_rows, kill_once_journaled, wait_until
 
 HERE = Path(__file__).parent
 
@@ -27,16 +27,6 @@ HERE = Path(__file__).parent
 @pytest.fixture(scope="module")
 def data():
     return make_regression(n_samples=60, n_features=4, noise=1.0, random_state=2)
-
-
-def journal_rows(path: Path) -> int:
-    if not path.exists():
-        return 0
-    with sqlite3.connect(path) as db:
-        try:
-            return db.execute("SELECT COUNT(*) FROM fits WHERE status != 'cancelled'").fetchone()[0]
-        except sqlite3.OperationalError:  # schema not written yet
-            return 0
 
 
 def test_rerun_with_the_same_journal_skips_every_fit(tmp_path, data, dask_client):
@@ -77,15 +67,6 @@ print("finished")
 """
 
 
-def wait_until(predicate, timeout=60.0, every=0.02):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if predicate():
-            return True
-        time.sleep(every)
-    return False
-
-
 def test_driver_killed_half_way_resumes_with_exactly_the_rest(tmp_path, data, dask_client):
     X, y = data
     journal, count = tmp_path / "journal.sqlite", str(tmp_path / "fits.txt")
@@ -95,13 +76,7 @@ def test_driver_killed_half_way_resumes_with_exactly_the_rest(tmp_path, data, da
     ))  # fmt: skip
     proc = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT)  # fmt: skip
-    try:
-        assert wait_until(lambda: journal_rows(journal) >= 24), proc.stdout.read1().decode()
-        os.kill(proc.pid, signal.SIGKILL)
-        proc.wait(timeout=30)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
+    kill_once_journaled(proc, journal, 24, every=0.02)
     done = journal_rows(journal)
     assert 24 <= done < 60, "the driver must die half way"
     # the dead driver's running fits may still finish on the workers; wait for quiet

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import signal
 import subprocess
 import sys
 import textwrap
@@ -14,9 +12,9 @@ import numpy as np
 import pytest
 from _engine_estimators import SlowRidge, count_lines
 from sklearn.datasets import make_regression
-from test_engine_resume import journal_rows, wait_until
 
 from daskcloud.search import Journal
+from driver_journal import journal_rows, kill_once_journaled, wait_until
 
 HERE = Path(__file__).parent
 
@@ -59,13 +57,7 @@ def test_object_valued_candidates_resume_after_sigkill_with_nothing_refitted(tmp
     address = dask_client.scheduler.address
     proc = subprocess.Popen([sys.executable, str(script), address, str(journal), count, strategy],
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT)  # fmt: skip
-    try:
-        assert wait_until(lambda: journal_rows(journal) >= 12), proc.stdout.read1().decode()
-        os.kill(proc.pid, signal.SIGKILL)
-        proc.wait(timeout=30)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
+    kill_once_journaled(proc, journal, 12, every=0.02)
     done = journal_rows(journal)
     assert wait_until(lambda: not any(dask_client.processing().values()), timeout=30)
     time.sleep(0.3)
