@@ -192,3 +192,22 @@ def test_install_missing_is_a_flag_for_this_run_only(spec, tmp_path, capsys):
     err = capsys.readouterr().err
     assert code == 2 and len(err.strip().splitlines()) == 1
     assert "--install-missing is for a search driven from here" in err
+
+
+def test_wrong_strategy_option_is_one_line_and_exit_2(spec, tmp_path):
+    """A misspelt [strategy] option: one line naming it and the valid ones, no traceback."""
+    import subprocess
+    import sys
+
+    spec.write_text(SPEC + '[strategy]\nname = "halving"\nmin_resources = 10\n')
+    out = tmp_path / "run"
+    proc = subprocess.run(
+        [sys.executable, "-m", "daskcloud.cli", "tune", str(spec), "--out", str(out)],
+        capture_output=True, text=True, check=False, timeout=120,
+    )  # fmt: skip
+    assert proc.returncode == 2 and proc.stdout == "" and "Traceback" not in proc.stderr
+    assert proc.stderr.strip() == (
+        f"error: {spec}: strategy: unknown option 'min_resources' for strategy 'halving' "
+        "(did you mean min_resource?); its options are resource, min_resource, max_resource, eta"
+    )
+    assert not out.exists()  # checked before any cluster or run directory

@@ -197,7 +197,7 @@ class DaskSearchCV(BaseSearchCV):
             self.space,
             n_candidates=self.n_candidates,
             random_state=self.random_state,
-            **dict(self.strategy_options or {}),
+            options=self.strategy_options,
         )
         fold_tokens = _keys.splits_fingerprint(splits)
         search = _keys.search_key(

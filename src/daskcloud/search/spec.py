@@ -385,7 +385,7 @@ def _check_strategy(spec: TuneSpec, space: Any) -> None:
             space,
             n_candidates=spec.n_candidates,
             random_state=spec.seed,
-            **spec.strategy.options,
+            options=spec.strategy.options,
         )
     except ConfigError as e:
         raise ConfigError(f"strategy: {e}") from e
