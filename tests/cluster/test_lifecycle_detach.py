@@ -10,6 +10,7 @@ from fake_kube_api import PodBehaviour, fake_kube_api  # noqa: F401  (the fixtur
 from kubernetes_validate.utils import all_versions, major_minor
 from packaging.version import Version
 
+from daskcloud.cluster.kubernetes import build_network_policies
 from daskcloud.cluster.kubernetes._api import kube_api
 from daskcloud.cluster.kubernetes._detach import (
     DRIVER_ROLE_LABEL,
@@ -17,7 +18,6 @@ from daskcloud.cluster.kubernetes._detach import (
     build_journal_pvc,
 )
 from daskcloud.cluster.kubernetes._lifecycle import KubernetesBackend, submit_driver
-from daskcloud.cluster.kubernetes._manifests import build_network_policies
 from daskcloud.cluster.kubernetes._meta import Owner
 from daskcloud.cluster.kubernetes._spec import ClusterSpec
 from daskcloud.exceptions import KubernetesError

@@ -47,9 +47,30 @@ def test_search_refuses_to_start_on_a_mismatch(dask_client, monkeypatch):
         return real(versions)
 
     monkeypatch.setattr(_versions, "compare_versions", fake)
+    monkeypatch.setattr(_versions, "_AGREED", {})  # an earlier test's check would be reused
     from daskcloud.search import DaskSearchCV
 
     X, y = make_regression(n_samples=30, n_features=3, random_state=0)
     search = DaskSearchCV(Ridge(), {"alpha": [1.0]}, cv=2, client=dask_client, progress=False)
     with pytest.raises(SearchError, match=r"scikit-learn: 0\.24\.2 on tcp://.*Install the same"):
         search.fit(X, y)
+
+
+def test_a_check_is_made_once_per_cluster_state(dask_client, monkeypatch):
+    """The same scheduler and worker processes are checked once; a restart checks again."""
+    from daskcloud.core.client import cluster_identity
+
+    monkeypatch.setattr(_versions, "_AGREED", {})
+    calls = []
+    real = _versions.compare_versions
+    monkeypatch.setattr(_versions, "compare_versions", lambda v: calls.append(v) or real(v))
+    before = cluster_identity(dask_client)
+    first = check_versions(dask_client)
+    assert check_versions(dask_client) == first and len(calls) == 1
+    assert cluster_identity(dask_client) == before
+    dask_client.restart()  # new worker processes: new ids
+    assert cluster_identity(dask_client) != before
+    assert check_versions(dask_client).keys() - {"client", "scheduler"} == set(
+        dask_client.nthreads()
+    )
+    assert len(calls) == 2

@@ -31,7 +31,34 @@ from typing import Any
 from daskcloud.core.local import LocalDaskCluster, default_n_workers
 from daskcloud.exceptions import ClusterError, ConfigError
 
-__all__ = ["LocalDaskCluster", "close_client", "connect", "default_n_workers", "open_client"]
+__all__ = [
+    "LocalDaskCluster",
+    "close_client",
+    "cluster_identity",
+    "connect",
+    "default_n_workers",
+    "open_client",
+]
+
+
+def cluster_identity(client: Any) -> tuple[Any, ...] | None:
+    """The scheduler and the exact worker processes ``client`` reaches now (one round trip).
+
+    A worker that restarts or joins gets a new id, so equal identities mean that what was
+    found on every process (packages, versions, shipped code) still holds: the search's
+    checks are made once per cluster state, not once per search. None when unknown.
+    """
+    try:
+        info = client.scheduler_info(n_workers=-1)
+    except TypeError:  # an older distributed without n_workers
+        info = client.scheduler_info()
+    except Exception:
+        return None
+    workers = info.get("workers") or {}
+    ids = [(address, w.get("id")) for address, w in workers.items()]
+    if not info.get("id") or not ids or any(i is None for _, i in ids):
+        return None
+    return (info["id"], frozenset(ids))
 
 
 def connect(address: str, *, security: Any = None, timeout: float = 30) -> Any:

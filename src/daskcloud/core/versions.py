@@ -11,6 +11,10 @@ from typing import Any
 
 from daskcloud.exceptions import SearchError
 
+#: the versions found, by cluster identity (:func:`~daskcloud.core.client.cluster_identity`)
+#: and packages asked, where they agreed
+_AGREED: dict[tuple[Any, ...], dict[str, dict[str, str | None]]] = {}
+
 __all__ = ["PACKAGES", "check_versions", "compare_versions", "local_versions"]
 
 #: packages whose versions must agree wherever search tasks are pickled and run
@@ -65,10 +69,20 @@ def check_versions(
 ) -> dict[str, dict[str, str | None]]:
     """Gather versions from client, scheduler and workers; raise SearchError on a mismatch.
 
+    Checked once per cluster state: while the scheduler and its worker processes stay the
+    same (no worker restarted or joined), a second check returns what the first found, at the
+    cost of one round trip.
+
     ``packages`` narrows the check to what a search needs (a search on NumPy arrays does
     not need pandas on the workers).
     """
+    from daskcloud.core.client import cluster_identity
+
     names = [p for p in PACKAGES if p in packages]
+    identity = cluster_identity(client)
+    key = None if identity is None else (identity, tuple(names))
+    if key is not None and key in _AGREED:  # the same processes agreed before
+        return {where: dict(found) for where, found in _AGREED[key].items()}
     versions: dict[str, dict[str, str | None]] = {"client": local_versions(names)}
     versions["scheduler"] = client.run_on_scheduler(local_versions, names)
     versions.update(client.run(local_versions, names))
@@ -80,4 +94,6 @@ def check_versions(
             + ". Install the same versions everywhere (build the worker image from the same "
             "lock file as the client)"
         )
+    if key is not None:
+        _AGREED[key] = {where: dict(found) for where, found in versions.items()}
     return versions

@@ -28,6 +28,7 @@ from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from daskcloud.core.client import cluster_identity
 from daskcloud.exceptions import SearchError
 from daskcloud.sync._environment import WORKER_DISTRIBUTIONS, Needs, Pin, find_needs, modules_of
 from daskcloud.sync._wheels import Wheel, pack_modules, repack_distribution
@@ -35,6 +36,9 @@ from daskcloud.sync._wheels import Wheel, pack_modules, repack_distribution
 __all__ = ["ShippingPlan", "plan_shipping", "prepare_cluster", "search_needs"]
 
 _SCHEDULER = "scheduler"
+#: plans that needed nothing, by cluster identity and what was asked: the next search on
+#: the same processes with the same needs skips the probes
+_CLEAN: dict[tuple[Any, ...], ShippingPlan] = {}
 
 
 @dataclass(frozen=True)
@@ -170,9 +174,13 @@ def prepare_cluster(
     needs = search_needs(*objects, space=space)
     cloudpickle.register_pickle_by_value(_remote)  # plain workers have no daskcloud to import
     names, modules = [p.name for p in needs.pins], sorted(needs.modules)
+    in_graph = {p.name for p in find_needs(modules_of(*grid_values(space)), strict=False).pins}
+    identity = cluster_identity(client)
+    key = None if identity is None else (identity, needs.pins, tuple(modules), frozenset(in_graph))
+    if key is not None and key in _CLEAN:
+        return _CLEAN[key]
     reports = dict(client.run(_remote.probe, names, modules))
     reports[_SCHEDULER] = client.run_on_scheduler(_remote.probe, names, modules)
-    in_graph = {p.name for p in find_needs(modules_of(*grid_values(space)), strict=False).pins}
     plan = plan_shipping(needs, reports, in_graph=in_graph)
     if plan.ship or plan.ship_modules:
         wheels = {w.filename: w.data for w in ship_wheels(plan, needs)}
@@ -200,6 +208,8 @@ def prepare_cluster(
             "daskcloud.packages.install-missing or DASK_DASKCLOUD__PACKAGES__INSTALL_MISSING=1), "
             "or start the cluster from an image built by `daskcloud image build`"
         )
+    if key is not None and not (plan.ship or plan.ship_modules or plan.install):
+        _CLEAN[key] = plan
     return plan
 
 

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from daskcloud._version import __version__
 from daskcloud.cluster.kubernetes import (
     ClusterSpec,
     ClusterTLS,
@@ -13,8 +15,21 @@ from daskcloud.cluster.kubernetes import (
     Owner,
     build_cluster,
     build_rbac,
+    render_yaml,
 )
 from daskcloud.sync import SyncBundle, pack_modules
+
+GOLDEN = Path(__file__).parent / "golden"
+#: certificates as fixed text: a rendering with them does not change from run to run
+FAKE_TLS = ClusterTLS(
+    ca_cert="CA CERT\n",
+    scheduler_cert="SCHEDULER CERT\n",
+    scheduler_key="SCHEDULER KEY\n",
+    worker_cert="WORKER CERT\n",
+    worker_key="WORKER KEY\n",
+    client_cert="CLIENT CERT\n",
+    client_key="CLIENT KEY\n",
+)
 
 OWNER = Owner(name="hpo-scheduler", uid="0b9a7c1e-3f42-4d8e-9a51-6c2d7e8f9a10")
 #: a fixed sync bundle: the renderings do not change with this machine's environment
@@ -65,9 +80,38 @@ SPECS = {
 }
 
 
+def extras(spec: ClusterSpec) -> tuple[NotebookFiles | None, SyncBundle]:
+    """The notebook files and the sync bundle the builders get for ``spec``."""
+    return (NOTEBOOK, NOTEBOOK_BUNDLE) if spec.jupyter else (None, BUNDLE)
+
+
+def assert_golden(golden: str, *, owner: Owner | None = None, **options: Any) -> None:
+    """The golden cluster with ``options``, rendered as YAML, is ``golden/<golden>``.
+
+    ``DASKCLOUD_UPDATE_GOLDEN=1`` rewrites the file instead.
+    """
+    spec = ClusterSpec(
+        name="hpo",
+        namespace="dask",
+        workers=3,
+        cpu="2",
+        memory="8Gi",
+        image="ghcr.io/daskcloud/daskcloud:0.0.0-golden",
+        cluster_id="0123456789ab",
+        **options,
+    )
+    notebook, bundle = extras(spec)
+    objects = build_cluster(spec, tls=FAKE_TLS, owner=owner, bundle=bundle, notebook=notebook)
+    text = render_yaml(objects, header="golden rendering").replace(__version__, "VERSION")
+    path = GOLDEN / golden
+    if os.environ.get("DASKCLOUD_UPDATE_GOLDEN"):
+        path.write_text(text)
+    assert text == path.read_text(), f"{path} differs; DASKCLOUD_UPDATE_GOLDEN=1 rewrites it"
+
+
 def rendered(spec: ClusterSpec, tls: ClusterTLS) -> dict[str, list[dict[str, Any]]]:
     """Each way the objects leave the program: for kubectl, owned by the Job, and RBAC."""
-    notebook, bundle = (NOTEBOOK, NOTEBOOK_BUNDLE) if spec.jupyter else (None, BUNDLE)
+    notebook, bundle = extras(spec)
     return {
         "apply": build_cluster(spec, tls=tls, bundle=bundle, notebook=notebook),
         "owned": build_cluster(spec, tls=tls, owner=OWNER, bundle=bundle, notebook=notebook),

@@ -6,31 +6,22 @@ diff before committing it.
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
 import pytest
-from k8s_objects import BUNDLE, NOTEBOOK, NOTEBOOK_BUNDLE, OWNER, only, rendered
+from k8s_objects import (
+    BUNDLE,
+    FAKE_TLS,
+    OWNER,
+    assert_golden,
+    extras,
+    only,
+    rendered,
+)
 
-from daskcloud._version import __version__
 from daskcloud.cluster.kubernetes import (
     ClusterSpec,
-    ClusterTLS,
     build_cluster,
     build_scheduler_job,
     client_labels,
-    render_yaml,
-)
-
-GOLDEN = Path(__file__).parent / "golden"
-FAKE_TLS = ClusterTLS(
-    ca_cert="CA CERT\n",
-    scheduler_cert="SCHEDULER CERT\n",
-    scheduler_key="SCHEDULER KEY\n",
-    worker_cert="WORKER CERT\n",
-    worker_key="WORKER KEY\n",
-    client_cert="CLIENT CERT\n",
-    client_key="CLIENT KEY\n",
 )
 
 
@@ -131,7 +122,7 @@ def test_worker_count_and_name(variant) -> None:
 def test_builders_are_pure(variant) -> None:
     spec, tls = variant
     before = spec.model_dump()
-    nb, bundle = (NOTEBOOK, NOTEBOOK_BUNDLE) if spec.jupyter else (None, BUNDLE)
+    nb, bundle = extras(spec)
     twice = [
         build_cluster(spec, tls=tls, owner=OWNER, bundle=bundle, notebook=nb) for _ in range(2)
     ]
@@ -147,22 +138,7 @@ def test_builders_are_pure(variant) -> None:
     ],
 )
 def test_golden_rendering(golden: str, options: dict, owned: bool) -> None:
-    spec = ClusterSpec(
-        name="hpo",
-        namespace="dask",
-        workers=3,
-        cpu="2",
-        memory="8Gi",
-        image="ghcr.io/daskcloud/daskcloud:0.0.0-golden",
-        cluster_id="0123456789ab",
-        **options,
-    )
-    objects = build_cluster(spec, tls=FAKE_TLS, owner=OWNER if owned else None, bundle=BUNDLE)
-    text = render_yaml(objects, header="golden rendering").replace(__version__, "VERSION")
-    path = GOLDEN / golden
-    if os.environ.get("DASKCLOUD_UPDATE_GOLDEN"):
-        path.write_text(text)
-    assert text == path.read_text(), f"{path} differs; DASKCLOUD_UPDATE_GOLDEN=1 rewrites it"
+    assert_golden(golden, owner=OWNER if owned else None, **options)
 
 
 def test_public_api_has_the_spec_and_builders() -> None:

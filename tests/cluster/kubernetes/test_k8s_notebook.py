@@ -8,27 +8,22 @@ The generic policy and schema tests run on them too (the ``jupyter`` variant of
 from __future__ import annotations
 
 import base64
-import os
 import re
 from pathlib import Path
 
 import pytest
 import yaml
-from k8s_objects import NOTEBOOK, NOTEBOOK_BUNDLE, OWNER, only, rendered
+from k8s_objects import NOTEBOOK, OWNER, assert_golden, only, rendered
 
-from daskcloud._version import __version__
 from daskcloud.cluster.kubernetes import (
     ClusterSpec,
     build_cluster,
     client_labels,
     generate_tls,
     manifests_for_apply,
-    render_yaml,
 )
 from daskcloud.cluster.kubernetes._notebook import keepalive_interval
 from daskcloud.exceptions import ConfigError
-
-GOLDEN = Path(__file__).parent / "golden"
 
 
 @pytest.fixture(scope="module")
@@ -183,25 +178,7 @@ def test_manifests_keep_the_token_on_this_machine(tmp_path: Path) -> None:
 
 
 def test_golden_rendering() -> None:
-    spec = ClusterSpec(
-        name="hpo",
-        namespace="dask",
-        workers=3,
-        cpu="2",
-        memory="8Gi",
-        image="ghcr.io/daskcloud/daskcloud:0.0.0-golden",
-        cluster_id="0123456789ab",
-        jupyter=True,
-        notebook_storage="10Gi",
-    )
-    from test_k8s_manifests import FAKE_TLS
-
-    objects = build_cluster(spec, tls=FAKE_TLS, notebook=NOTEBOOK, bundle=NOTEBOOK_BUNDLE)
-    text = render_yaml(objects, header="golden rendering").replace(__version__, "VERSION")
-    path = GOLDEN / "notebook-apply.yaml"
-    if os.environ.get("DASKCLOUD_UPDATE_GOLDEN"):
-        path.write_text(text)
-    assert text == path.read_text(), f"{path} differs; DASKCLOUD_UPDATE_GOLDEN=1 rewrites it"
+    assert_golden("notebook-apply.yaml", jupyter=True, notebook_storage="10Gi")
 
 
 def test_the_notebook_command_points_jupyter_at_an_overlay_only(tmp_path: Path) -> None:

@@ -11,17 +11,19 @@ from __future__ import annotations
 
 from daskcloud.cluster.kubernetes._manifests import (
     build_cluster,
-    build_network_policies,
     build_scheduler_job,
-    build_service,
     build_worker_deployment,
-    client_labels,
 )
 from daskcloud.cluster.kubernetes._meta import (
     CLIENT_LABEL,
     CLUSTER_ID_LABEL,
     CLUSTER_LABEL,
     Owner,
+)
+from daskcloud.cluster.kubernetes._network import (
+    build_network_policies,
+    build_service,
+    client_labels,
 )
 from daskcloud.cluster.kubernetes._notebook import (
     JUPYTER_PORT,

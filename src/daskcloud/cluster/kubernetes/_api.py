@@ -2,7 +2,8 @@
 
 :func:`kube_api` connects (bounded: an API server that never answers is an error, not a hang);
 :func:`k8s_errors` turns kr8s/httpx errors into :class:`~daskcloud.exceptions.KubernetesError`
-lines that say what to do; the small readers fetch one object at once or list pods.
+lines that say what to do; the small readers fetch one object at once or list pods, and the
+writers create built objects (each error naming the object).
 """
 
 from __future__ import annotations
@@ -15,11 +16,22 @@ from typing import Any
 
 import httpx
 import kr8s
-from kr8s.objects import Job, Pod
+from kr8s.objects import Deployment, Job, Pod, object_from_spec
 
 from daskcloud.exceptions import DaskcloudError, KubernetesError
 
-__all__ = ["MANAGED", "REQUEST_TIMEOUT", "fetch", "k8s_errors", "kube_api", "pods", "scheduler_job"]
+__all__ = [
+    "MANAGED",
+    "REQUEST_TIMEOUT",
+    "create_missing",
+    "create_objects",
+    "fetch",
+    "k8s_errors",
+    "kube_api",
+    "pods",
+    "scheduler_job",
+    "workers_deployment",
+]
 
 MANAGED = "app.kubernetes.io/managed-by=daskcloud"
 
@@ -100,3 +112,26 @@ def scheduler_job(api: kr8s.Api, name: str, namespace: str) -> dict[str, Any] | 
             return fetch(Job, f"{name}-scheduler", namespace, api).raw
         except kr8s.NotFoundError:
             return None
+
+
+def workers_deployment(api: kr8s.Api, name: str, namespace: str) -> dict[str, Any] | None:
+    """The worker Deployment of cluster ``name``, or None when it has none."""
+    try:
+        return fetch(Deployment, f"{name}-workers", namespace, api).raw
+    except kr8s.NotFoundError:
+        return None
+
+
+def create_objects(api: kr8s.Api, manifests: list[dict[str, Any]]) -> None:
+    """Create the built objects in their order; a refusal names the object."""
+    for manifest in manifests:
+        with k8s_errors(f"create {manifest['kind']} {manifest['metadata']['name']}"):
+            object_from_spec(manifest, api=api).create()
+
+
+def create_missing(api: kr8s.Api, manifest: dict[str, Any]) -> None:
+    """Create an object that outlives clusters (a PersistentVolumeClaim) unless it exists."""
+    with k8s_errors(f"create {manifest['kind']} {manifest['metadata']['name']}"):
+        obj = object_from_spec(manifest, api=api)
+        if not obj.exists():
+            obj.create()

@@ -22,12 +22,9 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from daskcloud.cluster.kubernetes._manifests import (
-    build_scheduler_job,
-    client_labels,
-    client_pod_env,
-)
+from daskcloud.cluster.kubernetes._manifests import build_scheduler_job
 from daskcloud.cluster.kubernetes._meta import ROLE_LABEL, Owner, labels
+from daskcloud.cluster.kubernetes._network import client_labels, client_pod_env
 from daskcloud.cluster.kubernetes._spec import ClusterSpec
 from daskcloud.cluster.kubernetes._sync import add_overlay
 from daskcloud.sync import SyncBundle

@@ -6,13 +6,16 @@ is the base class's. The manifests come from the pure builders (:mod:`._manifest
 module only sends them, reads back state and turns it into answers:
 
 * ``create`` makes the scheduler Job, reads its uid, creates the objects the Job owns, writes
-  the client's TLS files and the local record; ``wait`` polls — never longer than ``timeout``.
-  A pod that cannot start (image pull, OOMKilled, crash loop) fails the wait at once; pods
-  still Pending at the deadline are explained by the scheduler's events.
+  the client's TLS files and the local record; ``wait`` polls — never longer than ``timeout``
+  (:func:`~._ready.wait_ready`: a pod that cannot start fails it at once).
 * ``delete`` deletes the Job with ``propagationPolicy: Background``; Kubernetes' garbage
   collector removes what it owns. Deleting a cluster that is gone is not an error.
 * ``apply_update`` patches the worker Deployment (replicas, image, resources, placement),
   which rolls its pods; the scheduler Job is left running.
+* ``endpoint`` and ``notebook`` reach the scheduler and the notebook (:mod:`._endpoint`).
+
+:func:`submit_driver` (``tune --detach``) lives in :mod:`._submit`; it is re-exported here
+with :func:`kube_api` and :func:`wait_ready`, where callers have found them.
 
 Every error is a :class:`~daskcloud.exceptions.KubernetesError` (or ``ConfigError`` for bad
 input) with one line that says what to do.
@@ -20,24 +23,21 @@ input) with one line that says what to do.
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
-import os
-import socket
-import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any, ClassVar
 
 import kr8s
-from kr8s.objects import Deployment, Event, Job, Pod, Service, object_from_spec
+from kr8s.objects import Deployment, Job, Pod
 
-from daskcloud.cluster._spec import DASHBOARD_PORT, SCHEDULER_PORT, ClusterSpec
+from daskcloud.cluster._spec import ClusterSpec
 from daskcloud.cluster._state import ClusterRecord, remove_record, save_record
-from daskcloud.cluster._status import ClusterStatus
-from daskcloud.cluster.backends import Backend, Endpoint
+from daskcloud.cluster.backends import Backend
 from daskcloud.cluster.kubernetes._api import (
     MANAGED,
     REQUEST_TIMEOUT,
+    create_missing,
+    create_objects,
     fetch,
     k8s_errors,
     kube_api,
@@ -45,10 +45,6 @@ from daskcloud.cluster.kubernetes._api import (
     scheduler_job,
 )
 from daskcloud.cluster.kubernetes._detach import DRIVER_ROLE_LABEL
-from daskcloud.cluster.kubernetes._diagnose import (
-    explain_pending,
-    fatal_problems,
-)
 from daskcloud.cluster.kubernetes._meta import (
     CLUSTER_ID_LABEL,
     CLUSTER_LABEL,
@@ -58,12 +54,13 @@ from daskcloud.cluster.kubernetes._meta import (
 from daskcloud.cluster.kubernetes._observe import (
     PRICE_ANNOTATION,
     merge_patch,
-    spec_from_job,
     spec_from_objects,
     status_from_objects,
+    sync_from_object,
 )
+from daskcloud.cluster.kubernetes._ready import snapshot, wait_ready
+from daskcloud.cluster.kubernetes._submit import submit_driver
 from daskcloud.exceptions import ClusterError, ConfigError, KubernetesError
-from daskcloud.sync import SyncBundle
 
 __all__ = [
     "PRICE_ANNOTATION",
@@ -73,108 +70,6 @@ __all__ = [
     "submit_driver",
     "wait_ready",
 ]
-
-
-def _snapshot(
-    api: kr8s.Api, name: str, namespace: str, now: dt.datetime | None = None
-) -> tuple[ClusterStatus, list[dict[str, Any]]] | None:
-    """The cluster's status and pods, or None when it has no scheduler Job."""
-    job = scheduler_job(api, name, namespace)
-    if job is None:
-        return None
-    cid = job["metadata"].get("labels", {}).get(CLUSTER_ID_LABEL, "")
-    with k8s_errors(f"read cluster {namespace}/{name}"):
-        deployment = _deployment(api, name, namespace)
-        members = pods(api, namespace, {CLUSTER_ID_LABEL: cid})
-    now = now or dt.datetime.now(dt.UTC)
-    return status_from_objects(job, deployment, members, now), members
-
-
-def _deployment(api: kr8s.Api, name: str, namespace: str) -> dict[str, Any] | None:
-    try:
-        return fetch(Deployment, f"{name}-workers", namespace, api).raw
-    except kr8s.NotFoundError:
-        return None
-
-
-def _log_tail(api: kr8s.Api, namespace: str, lines: int = 10) -> Callable[[str, str], list[str]]:
-    def tail(pod: str, container: str) -> list[str]:
-        obj = fetch(Pod, pod, namespace, api)
-        try:
-            got = list(obj.logs(container=container, previous=True, tail_lines=lines))
-        except kr8s.ServerError:  # no previous container yet: the current one's log
-            got = []
-        return got or list(obj.logs(container=container, tail_lines=lines))
-
-    return tail
-
-
-def wait_ready(
-    spec: ClusterSpec,
-    *,
-    api: kr8s.Api,
-    timeout: float = 300.0,
-    poll: float = 2.0,
-    workers: int | None = None,
-    progress: Callable[[str], None] | None = None,
-) -> ClusterStatus:
-    """Wait until the scheduler and ``workers`` (default: all) workers are ready.
-
-    Raises:
-        KubernetesError: at once when a pod cannot start (naming why), or when ``timeout``
-            seconds pass (saying what was still missing and the scheduler's reasons).
-    """
-    wanted = spec.workers if workers is None else workers
-    deadline = time.monotonic() + timeout
-    tail = _log_tail(api, spec.namespace)
-    last = ""
-    while True:
-        snapshot = _snapshot(api, spec.name, spec.namespace)
-        if snapshot is None:
-            raise KubernetesError(
-                f"cluster {spec.name!r} disappeared while starting (its scheduler Job was "
-                "deleted); create it again"
-            )
-        status, pods = snapshot
-        problems = fatal_problems(pods, tail)
-        if status.state == "failed":
-            problems.append(f"the scheduler Job failed ({status.reason})")
-        if problems:
-            raise KubernetesError(f"cluster {spec.name!r} cannot start: " + "; ".join(problems))
-        notebook = not spec.jupyter or any(
-            m.ready and m.name.startswith(f"{spec.jupyter_name}-") for m in status.members
-        )
-        if status.scheduler_ready and status.workers_ready >= wanted and notebook:
-            return status
-        ready = "ready" if status.scheduler_ready else "starting"
-        line = f"scheduler {ready}, {status.workers_ready}/{wanted} workers ready"
-        line += "" if notebook else ", notebook starting"
-        if progress and line != last:
-            progress(line)
-            last = line
-        remaining = deadline - time.monotonic()
-        if remaining <= 0:
-            with k8s_errors(f"read the events of namespace {spec.namespace}"):
-                events = [e.raw for e in Event.list(api=api, namespace=spec.namespace)]
-            reasons = explain_pending(pods, events) or [
-                "no pods exist yet; check the Job and Deployment "
-                f"(kubectl -n {spec.namespace} describe job {spec.scheduler_name})"
-            ]
-            raise KubernetesError(
-                f"cluster {spec.name!r} was not ready after {timeout:.0f} s (waited for the "
-                f"scheduler and {wanted} workers: {line}): "
-                + "; ".join(reasons)
-                + "; if nodes are still being added, retry with a longer --timeout"
-            )
-        time.sleep(min(poll, remaining))
-
-
-def _in_cluster() -> bool:
-    """True inside a pod (and not told to port-forward anyway)."""
-    from daskcloud.config import get
-
-    forced = bool(get("cluster.port-forward"))
-    return bool(os.environ.get("KUBERNETES_SERVICE_HOST")) and not forced
 
 
 class KubernetesBackend(Backend):
@@ -261,10 +156,10 @@ class KubernetesBackend(Backend):
             job.create()
         owner = Owner(name=job.name, uid=job.metadata["uid"])
         if spec.notebook_storage:
-            _create_missing(api, build_notebook_pvc(spec))
-        for manifest in build_cluster(spec, tls=tls, owner=owner, bundle=bundle, notebook=notebook):
-            with k8s_errors(f"create {manifest['kind']} {manifest['metadata']['name']}"):
-                object_from_spec(manifest, api=api).create()
+            create_missing(api, build_notebook_pvc(spec))
+        create_objects(
+            api, build_cluster(spec, tls=tls, owner=owner, bundle=bundle, notebook=notebook)
+        )
         creds = write_client_credentials(spec, tls)
         if notebook is not None:
             write_notebook_token(spec.namespace, spec.name, notebook.token)
@@ -288,8 +183,8 @@ class KubernetesBackend(Backend):
 
     def find(self, name, namespace=None, *, now: dt.datetime | None = None):
         ns = self.ns(namespace)
-        snapshot = _snapshot(self.api(ns), name, ns, now)
-        return None if snapshot is None else snapshot[0]
+        found = snapshot(self.api(ns), name, ns, now)
+        return None if found is None else found[0]
 
     def delete(self, name, namespace=None):
         """Delete the scheduler Job (Background propagation: the API's default for Jobs
@@ -374,7 +269,7 @@ class KubernetesBackend(Backend):
         ns = desired.namespace
         with k8s_errors(f"update cluster {ns}/{desired.name}"):
             deployment = self._workers_deployment(desired.name, ns, "update")
-            wanted = build_worker_deployment(desired, bundle=_cluster_sync(deployment.raw))
+            wanted = build_worker_deployment(desired, bundle=sync_from_object(deployment.raw))
             patch = merge_patch(
                 {"spec": {k: deployment.raw["spec"].get(k) for k in ("replicas", "template")}},
                 {"spec": {k: wanted["spec"][k] for k in ("replicas", "template")}},
@@ -410,21 +305,15 @@ class KubernetesBackend(Backend):
     # --- connect -----------------------------------------------------------------------------
 
     def notebook(self, name, namespace=None):
-        from daskcloud.cluster._notebook import notebook_url, read_notebook_token
-        from daskcloud.cluster.backends import NotebookEndpoint
-        from daskcloud.cluster.kubernetes._notebook import JUPYTER_PORT
-        from daskcloud.cluster.kubernetes._portforward import KubePortForward, ManagedPortForward
+        from daskcloud.cluster._notebook import read_notebook_token
+        from daskcloud.cluster.kubernetes._endpoint import notebook_endpoint
 
         ns = self.ns(namespace)
         token = read_notebook_token(ns, name)
-        service = Service(f"{name}-jupyter", namespace=ns, api=self.api(ns))
-        forward = ManagedPortForward(KubePortForward(service, JUPYTER_PORT), name="jupyter-forward")
-        forward.start()
-        port = int(forward.address.rsplit(":", 1)[1])
-        return NotebookEndpoint(notebook_url(port, token), [forward.close])
+        return notebook_endpoint(self.api(ns), name, ns, token)
 
     def endpoint(self, name, namespace=None):
-        from daskcloud.cluster.kubernetes._portforward import KubePortForward, ManagedPortForward
+        from daskcloud.cluster.kubernetes._endpoint import scheduler_endpoint
         from daskcloud.cluster.kubernetes._tls import client_security
 
         ns = self.ns(namespace)
@@ -435,64 +324,7 @@ class KubernetesBackend(Backend):
                 f"cluster {ns}/{name} is {status.state}, its scheduler is not ready; see "
                 f"`daskcloud cluster status {name} --namespace {ns}`"
             )
-        host = f"{name}-scheduler.{ns}.svc"
-        if _in_cluster():
-            # the NetworkPolicy admits only this cluster's pods: probe, else port-forward
-            with contextlib.suppress(OSError), socket.create_connection((host, SCHEDULER_PORT), 5):
-                return Endpoint(address=f"tls://{host}:{SCHEDULER_PORT}", security=security)
-        service = Service(f"{name}-scheduler", namespace=ns, api=self.api(ns))
-        comm = ManagedPortForward(
-            KubePortForward(service, SCHEDULER_PORT), name="scheduler-forward"
-        )
-        comm.start()
-        closers: list[Callable[[], None]] = [comm.close]
-        dashboard = None
-        try:
-            dash = ManagedPortForward(KubePortForward(service, DASHBOARD_PORT), name="dash-forward")
-            dash.start()
-            closers.append(dash.close)
-            dashboard = f"http://{dash.address}/status"
-        except ClusterError:  # the dashboard is a convenience; the scheduler is what matters
-            pass
-        return Endpoint(f"tls://{comm.address}", security, closers, dashboard)
-
-
-def submit_driver(
-    name: str,
-    namespace: str,
-    *,
-    args: list[str],
-    spec_file: tuple[str, str] | None = None,
-    pvc_size: str = "1Gi",
-    storage_class: str | None = None,
-    api: kr8s.Api | None = None,
-) -> str:
-    """Run ``daskcloud <args>`` as a Job in cluster ``name`` (``--detach``); returns its name.
-
-    Creates the journal PVC when missing (it is kept by ``cluster down``), then the driver Job
-    and its spec ConfigMap, owned by the scheduler Job. Unverified against a real cluster.
-    """
-    from daskcloud.cluster.kubernetes._detach import build_detached_driver, build_journal_pvc
-
-    api = api or kube_api(namespace=namespace)
-    job = scheduler_job(api, name, namespace)
-    if job is None:
-        raise KubernetesError(
-            f"no daskcloud cluster {name!r} in namespace {namespace!r} to run the search on; "
-            f"create it first (daskcloud cluster up --backend kubernetes --name {name})"
-        )
-    spec = spec_from_job(job)
-    owner = Owner(name=job["metadata"]["name"], uid=job["metadata"]["uid"])
-    _create_missing(api, build_journal_pvc(spec, size=pvc_size, storage_class=storage_class))
-    driver_name = ""
-    bundle = _cluster_sync(job)
-    for manifest in build_detached_driver(
-        spec, owner=owner, args=args, spec_file=spec_file, bundle=bundle
-    ):
-        with k8s_errors(f"create {manifest['kind']} {manifest['metadata']['name']}"):
-            object_from_spec(manifest, api=api).create()
-        driver_name = manifest["metadata"]["name"]
-    return driver_name
+        return scheduler_endpoint(self.api(ns), name, ns, security)
 
 
 def _notebook_files(spec: ClusterSpec) -> Any:
@@ -503,26 +335,3 @@ def _notebook_files(spec: ClusterSpec) -> Any:
     from daskcloud.cluster.kubernetes._notebook import NotebookFiles
 
     return NotebookFiles(token=new_token(), examples=example_files())
-
-
-def _create_missing(api: kr8s.Api, manifest: dict[str, Any]) -> None:
-    """Create an object that outlives clusters (a PersistentVolumeClaim) unless it exists."""
-    with k8s_errors(f"create {manifest['kind']} {manifest['metadata']['name']}"):
-        obj = object_from_spec(manifest, api=api)
-        if not obj.exists():
-            obj.create()
-
-
-def _cluster_sync(job: Any) -> SyncBundle | None:
-    """The sync settings of a live scheduler Job or worker Deployment (its ConfigMap exists
-    already), or None."""
-    pod = job["spec"]["template"]["spec"]
-    inits = [c for c in pod.get("initContainers", []) if c["name"] == "sync"]
-    if not inits:
-        return None
-    args = inits[0]["args"]
-    index = [args[i + 1] for i, a in enumerate(args[:-1]) if a == "--index-url"]
-    extra = [args[i + 1] for i, a in enumerate(args[:-1]) if a == "--extra-index-url"]
-    return SyncBundle(
-        (), (), (), index_url=index[0] if index else None, extra_index_urls=tuple(extra)
-    )

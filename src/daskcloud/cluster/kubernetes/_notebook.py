@@ -25,14 +25,6 @@ import base64
 from dataclasses import dataclass, field
 from typing import Any
 
-from daskcloud.cluster.kubernetes._manifests import (
-    HOME,
-    _container,
-    _pod_spec,
-    _resources,
-    client_labels,
-    client_pod_env,
-)
 from daskcloud.cluster.kubernetes._meta import (
     CLUSTER_ID_LABEL,
     COMPONENT_LABEL,
@@ -41,6 +33,8 @@ from daskcloud.cluster.kubernetes._meta import (
     labels,
     metadata,
 )
+from daskcloud.cluster.kubernetes._network import client_labels, client_pod_env, network_policy
+from daskcloud.cluster.kubernetes._pods import HOME, container_spec, pod_spec, requests_and_limits
 from daskcloud.cluster.kubernetes._spec import ClusterSpec
 from daskcloud.cluster.kubernetes._sync import add_overlay
 from daskcloud.sync import SyncBundle
@@ -127,19 +121,12 @@ def build_notebook(
             "ports": [{"name": "http-jupyter", "port": JUPYTER_PORT, "targetPort": "http-jupyter"}],
         },
     }
-    policy = {
-        "apiVersion": "networking.k8s.io/v1",
-        "kind": "NetworkPolicy",
-        "metadata": metadata(spec, name, "jupyter", owner),
-        "spec": {
-            "podSelector": {"matchLabels": jupyter_selector(spec)},
-            "policyTypes": ["Ingress"],
-            # no rule: nothing is admitted over the network. Port-forwarded traffic enters the
-            # pod's network namespace through the kubelet and reaches 127.0.0.1, where
-            # JupyterLab listens; no NetworkPolicy applies to it (pods/portforward RBAC does).
-            "ingress": [],
-        },
-    }
+    # no rule: nothing is admitted over the network. Port-forwarded traffic enters the pod's
+    # network namespace through the kubelet and reaches 127.0.0.1, where JupyterLab listens;
+    # no NetworkPolicy applies to it (pods/portforward RBAC does).
+    policy = network_policy(
+        spec, name, "jupyter", pods=jupyter_selector(spec), ingress=[], owner=owner
+    )
     return [secret, examples, service, policy, _deployment(spec, owner, bundle)]
 
 
@@ -182,14 +169,14 @@ def _deployment(
         {"name": "DASKCLOUD_NOTEBOOK_EXAMPLES", "value": EXAMPLES_MOUNT},
         {"name": "DASKCLOUD_KEEPALIVE_INTERVAL", "value": str(keepalive_interval(spec))},
     ]
-    container = _container(
+    container = container_spec(
         spec,
         name="jupyter",
         # `jupyter lab`, able to run from the sync overlay (see the module)
         command=["python", "-m", "daskcloud.cluster.notebook_server"],
         args=args,
         env=env,
-        resources=_resources(spec.cpu, spec.memory),
+        resources=requests_and_limits(spec.cpu, spec.memory),
         ports=[{"name": "http-jupyter", "containerPort": JUPYTER_PORT, "protocol": "TCP"}],
         scratch=False,
     )
@@ -206,7 +193,7 @@ def _deployment(
         "periodSeconds": 10,
         "timeoutSeconds": 8,
     }
-    pod = _pod_spec(spec, container, scratch=False, placement=False)
+    pod = pod_spec(spec, container, scratch=False, placement=False)
     volumes = {v["name"]: v for v in pod["volumes"]}
     # only the CA and the key pair it connects with, not the scheduler's key
     volumes["tls"]["secret"]["items"] = [{"key": f, "path": f} for f in _CLIENT_TLS_FILES]

@@ -3,7 +3,8 @@
 :mod:`._lifecycle` fetches the scheduler Job, the worker Deployment and the pods; these
 functions turn those dicts into a :class:`~daskcloud.cluster._status.ClusterStatus` (state,
 ready workers, age, time left, cost, rollout) or back into the :class:`ClusterSpec` a builder
-needs, and compute the merge patch that takes one object to another. No I/O.
+needs (and the sync settings its pods install with), and compute the merge patch that takes
+one object to another. No I/O.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from daskcloud.cluster.kubernetes._diagnose import pod_is_ready, pod_summary
 from daskcloud.cluster.kubernetes._meta import CLUSTER_ID_LABEL, CLUSTER_LABEL, COMPONENT_LABEL
 from daskcloud.cluster.kubernetes._spec import ClusterSpec
 from daskcloud.core.units import parse_duration
+from daskcloud.sync import SyncBundle
 
 __all__ = [
     "PRICE_ANNOTATION",
@@ -26,6 +28,7 @@ __all__ = [
     "spec_from_job",
     "spec_from_objects",
     "status_from_objects",
+    "sync_from_object",
 ]
 
 PRICE_ANNOTATION = "daskcloud.io/price-per-hour"
@@ -171,6 +174,21 @@ def spec_from_objects(job: dict[str, Any], deployment: dict[str, Any]) -> Cluste
         node_selector=dict(pod.get("nodeSelector") or {}),
         tolerations=tuple(Toleration.from_k8s(t) for t in pod.get("tolerations") or []),
         price_per_hour=float(price) if price else None,
+    )
+
+
+def sync_from_object(obj: dict[str, Any]) -> SyncBundle | None:
+    """The sync settings of a live scheduler Job or worker Deployment (its ConfigMap exists
+    already), or None."""
+    pod = obj["spec"]["template"]["spec"]
+    inits = [c for c in pod.get("initContainers", []) if c["name"] == "sync"]
+    if not inits:
+        return None
+    args = inits[0]["args"]
+    index = [args[i + 1] for i, a in enumerate(args[:-1]) if a == "--index-url"]
+    extra = [args[i + 1] for i, a in enumerate(args[:-1]) if a == "--extra-index-url"]
+    return SyncBundle(
+        (), (), (), index_url=index[0] if index else None, extra_index_urls=tuple(extra)
     )
 
 
