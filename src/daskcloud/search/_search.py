@@ -208,7 +208,11 @@ class DaskSearchCV(BaseSearchCV):
         )
         if not self.resume:  # a fresh key: nothing is found, nothing old is overwritten
             search = _keys.token((search, uuid.uuid4().hex))
-        if not _precheck.journal_has_fits(self.journal, search):  # else it fitted before
+        # before a cluster starts (or is connected to); on a running one (client= a Client)
+        # there is no start to save, and the fits tell as fast: no fit waits for the check
+        if not hasattr(self.client, "submit") and not _precheck.journal_has_fits(
+            self.journal, search
+        ):  # a journal with a good fit of this search: it fitted before
             _precheck.dry_fit(
                 self.estimator, strategy, X, y, splits, scorer=scorers,
                 fit_params=routed.estimator.fit, score_params=routed.scorer.score,
