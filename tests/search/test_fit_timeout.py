@@ -19,7 +19,7 @@ HANG = 600.0
 
 
 def _search(client, journal, **kw):
-    # the hung candidate first: the dry fit on the client tries it first, and gives up too
+    # the hung candidate first (a running cluster: no dry fit on the client)
     grid = [{"alpha": [5.0], "delay": [HANG]}, {"alpha": [0.1, 1.0, 10.0]}]
     return DaskSearchCV(SlowRidge(), grid, cv=2, fit_timeout="2s", client=client,
                         journal=journal, progress=False, **kw)  # fmt: skip

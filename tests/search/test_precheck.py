@@ -26,7 +26,7 @@ cloudpickle.register_pickle_by_value(sys.modules[__name__])
 
 
 class FailsOnWorkers(RegressorMixin, BaseEstimator):
-    """Fits in the driver (the dry fit passes), fails on every Dask worker."""
+    """Fits in the driver (a dry fit there passes), fails on every Dask worker."""
 
     def __init__(self, alpha=1.0):
         self.alpha = alpha

@@ -43,8 +43,8 @@ def _search(client, estimator, **kwargs):
 
 
 def _fits(path):
-    """``(epochs before, epochs after)`` of every fit in the log, but the search's dry fit
-    (one candidate on a few rows, on the client, before any task is sent)."""
+    """``(epochs before, epochs after)`` of every fit in the log, but a dry fit's (one
+    candidate on a few rows, on the client, when a search starts its own cluster)."""
     lines = [tuple(map(int, line.split())) for line in path.read_text().splitlines()]
     return [(before, after) for before, after, rows in lines if rows > SAMPLE_ROWS]
 

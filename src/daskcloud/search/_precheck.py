@@ -10,6 +10,10 @@ than after the cluster started and every fit failed on the workers:
   *every* candidate tried fails on the sample, and the first one again on the whole
   first fold, is the search refused: one candidate that cannot fit is the business of
   ``error_score``, as in ``GridSearchCV``.
+
+A search given a running cluster (``client=`` a connected Client) has no cluster start to
+save: it makes no dry fit, and a search whose every fit fails ends, as ``GridSearchCV``
+does, with one line naming the first error (:mod:`._failures`).
 """
 
 from __future__ import annotations
