@@ -181,7 +181,12 @@ class TuneSpec(BaseModel):
 
 @dataclass(frozen=True)
 class TuneJob:
-    """Everything a search needs, built and checked from a :class:`TuneSpec`."""
+    """Everything a search needs, built and checked from a :class:`TuneSpec`.
+
+    ``strategy`` is the :class:`~daskcloud.search.strategies.Strategy` built from the spec's
+    ``[strategy]`` (with ``strategy_options``, kept for the record), once: a search given it
+    uses this instance, so build one job per search.
+    """
 
     spec: TuneSpec
     name: str
@@ -190,7 +195,7 @@ class TuneJob:
     cv: Any
     scoring: Any
     refit: bool | str
-    strategy: str
+    strategy: Any
     strategy_options: dict[str, Any] = field(default_factory=dict)
     budget: Budget = field(default_factory=Budget)
 
@@ -369,7 +374,8 @@ def _build_scoring(spec: TuneSpec) -> tuple[Any, bool | str]:
     return scorers, refit
 
 
-def _check_strategy(spec: TuneSpec, space: Any) -> None:
+def _check_strategy(spec: TuneSpec, space: Any) -> Any:
+    """The strategy, built once: the search uses this instance."""
     name = spec.strategy.name
     if name == "grid":
         grid_size(space)  # a distribution in a grid: one line naming it
@@ -378,9 +384,9 @@ def _check_strategy(spec: TuneSpec, space: Any) -> None:
     except ImportError:  # the engine is optional for validation
         if name not in ("grid", "random"):
             raise ConfigError(f"strategy: unknown strategy {name!r}; use grid or random") from None
-        return
+        return name
     try:
-        resolve_strategy(
+        return resolve_strategy(
             name,
             space,
             n_candidates=spec.n_candidates,
@@ -449,7 +455,7 @@ def check_spec(spec: TuneSpec, *, where: str | Path = "spec") -> TuneJob:
         _check_param_names(estimator, space)
         cv = _build_cv(spec.cv)
         scoring, refit = _build_scoring(spec)
-        _check_strategy(spec, space)
+        strategy = _check_strategy(spec, space)
         budget = _check_budget(spec)
         _check_data(spec.data)
     except (ConfigError, DataError) as e:
@@ -462,7 +468,7 @@ def check_spec(spec: TuneSpec, *, where: str | Path = "spec") -> TuneJob:
         cv=cv,
         scoring=scoring,
         refit=refit,
-        strategy=spec.strategy.name,
+        strategy=strategy,
         strategy_options=spec.strategy.options,
         budget=budget,
     )
