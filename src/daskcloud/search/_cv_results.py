@@ -28,7 +28,8 @@ def fit_rows(
     error_score: Any,
     return_train_score: bool,
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]], dict[str, list[Any]]]:
-    """``(candidate_params, per-fold rows, extra columns)`` of ``(Trial, [FitRecord])`` pairs.
+    """``(candidate_params, per-fold rows, extra columns)`` of ``(Trial, [FitRecord])`` pairs,
+    in the strategy's row order (:meth:`Strategy.row_key`).
 
     A failed fit scores ``error_score`` (per metric when there are several scorers); a
     parameter resource (``max_iter``) is shown among the candidate's params.
@@ -40,7 +41,7 @@ def fit_rows(
         else error_score
     )
     candidate_params, out, extra = [], [], {}
-    for trial, records in trials:
+    for trial, records in sorted(trials, key=lambda item: strategy.row_key(item[0])):
         params = dict(trial.params)
         if resource is not None:
             params[resource] = trial.resource
