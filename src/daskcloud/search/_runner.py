@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import contextlib
 import math
-import time
 from collections import deque
 from typing import Any
 
@@ -246,8 +245,7 @@ class Runner:
         fits = []
         for res in out.units:
             p = self.dispatch.pending.pop(res.id)
-            trial = self.trials.trials[res.id[0]].trial
-            fits.append((_fit_record(cfg.search, p.key, trial, p.unit.fold, res), p, res))
+            fits.append((self.trials.fit_record(p.key, res), p, res))
         records.extend(rec for rec, _, _ in fits)
         if out.start is not None:
             records.append(TaskRecord(cfg.search, "batch", str(task.units[0]), len(task.units),
@@ -291,14 +289,7 @@ class Runner:
         self.dispatch.cancel()
         pending = self.dispatch.pending
         if journal and pending:
-            now, records = time.time(), []
-            for uid, p in pending.items():
-                trial = self.trials.trials[uid[0]].trial
-                records.append(FitRecord(key=p.key, search=self.config.search,
-                                         params=trial.params, fold=p.unit.fold,
-                                         status="cancelled", trial=trial.id,
-                                         resource=trial.resource, end=now))  # fmt: skip
-            self.writer.put(records)
+            self.writer.put(self.trials.cancelled({uid: p.key for uid, p in pending.items()}))
             for trial_id in sorted({uid[0] for uid in pending}):
                 trial = self.trials.trials[trial_id].trial
                 self.strategy.tell(TrialResult(trial, math.nan, "cancelled"))
@@ -313,14 +304,3 @@ class Runner:
         self.dispatch.drop_futures()
         if self.warm is not None:
             self.warm.clear()
-
-
-def _fit_record(search: str, key: str, trial: Trial, fold: int, res: UnitResult) -> FitRecord:
-    """The journal row of one unit's result."""
-    return FitRecord(
-        key=key, search=search, params=trial.params, fold=fold, status=res.status,
-        test_scores=res.test_scores, train_scores=res.train_scores, trial=trial.id,
-        resource=trial.resource, fit_time=res.fit_time, score_time=res.score_time,
-        fit_cpu_s=res.fit_cpu_s, start=res.start, end=res.end, worker=res.worker,
-        error=res.error, n_test_samples=res.n_test_samples,
-    )  # fmt: skip
