@@ -4,9 +4,10 @@
 (:class:`Pending`: its journal key, prefix chain and warm-start futures), the queue of
 units not submitted yet, and the tasks in flight (:class:`Task`: a batch of units on one
 shared prefix). It keeps at most ``2 x threads`` tasks in flight and sends each round of
-new tasks in one message to the scheduler; a task holds as many units as run in about
-``target_task_s`` (measured from the first results). Under a budget, a task holds the
-units of one trial only, so a stop after N trials keeps exactly N.
+new tasks in one message to the scheduler (refilling half the threads' worth at a time);
+a task holds as many units as run in about ``target_task_s`` (measured from the first
+results). Under a budget, a task holds the units of one trial only, so a stop after N
+trials keeps exactly N.
 """
 
 from __future__ import annotations
@@ -97,8 +98,17 @@ class Dispatcher:
             self.queue.extend(ids)
 
     def submit_ready(self) -> None:
-        """Batch queued units into tasks until ``2 x threads`` are in flight; submit them."""
-        window, tasks = 2 * self.config.n_threads, []
+        """Batch queued units into tasks until ``2 x threads`` are in flight; submit them.
+
+        Once the window is full it is refilled when half the threads' worth of tasks have
+        finished, not after every result: fewer, larger messages to the scheduler (each
+        costs it a graph update), while every thread still has a task queued behind the
+        one it runs.
+        """
+        threads = self.config.n_threads
+        window, tasks = 2 * threads, []
+        if self.tasks and len(self.tasks) > window - max(1, threads // 2):
+            return
         while self.queue and len(self.tasks) + len(tasks) < window:
             first = self.queue.popleft()
             prefix = self._prefix_of(first)
