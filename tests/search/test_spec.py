@@ -289,3 +289,14 @@ def test_budget_table_is_resolved_on_the_job(spec_dir):
     assert job.budget == Budget(max_trials=3, max_time=600.0, max_cost=2.5, price_per_hour=1.0)
     unlimited = check_spec(load_spec(write(spec_dir, GOOD)), where="spec.toml")
     assert not unlimited.budget.limited
+
+
+def test_public_names_stay_where_they_were():
+    """spec.py was split (model, builders, I/O edge); its public names are still spec's."""
+    import daskcloud.search.spec as spec
+
+    assert set(spec.__all__) == {
+        "CV_SPLITTERS", "CVSpec", "DataSpec", "EstimatorSpec", "RossmannDataSpec",
+        "StrategySpec", "TuneJob", "TuneSpec", "check_spec", "load_spec",
+    }  # fmt: skip
+    assert all(hasattr(spec, name) for name in spec.__all__)
