@@ -83,6 +83,8 @@ _BACKEND = typer.Option(
     None, "--backend", help="local, kubernetes, ... (default: look in every backend)."
 )
 _CONTEXT = typer.Option(None, "--context", help="kubeconfig context.")
+_NAME = typer.Argument(..., help="Cluster name.")
+_HOURS = typer.Option(8, "--hours", help="Keep the port-forward open this long.")
 
 
 def _holder(name: str, namespace: str | None, backend: str | None, context: str | None) -> Any:
@@ -153,7 +155,7 @@ def cluster_up(
 @cluster_app.command("update")
 @spec_options(*(o.field for o in _declared() if o.field not in ("name", "namespace")))
 def cluster_update(
-    name: str = typer.Argument(..., help="Cluster name."),
+    name: str = _NAME,
     config: Path | None = _CONFIG,
     namespace: str | None = _NAMESPACE,
     backend: str | None = _BACKEND,
@@ -201,7 +203,7 @@ def cluster_status(
 
 @cluster_app.command("scale")
 def cluster_scale(
-    name: str = typer.Argument(..., help="Cluster name."),
+    name: str = _NAME,
     workers: int = typer.Argument(..., help="Number of workers."),
     namespace: str | None = _NAMESPACE,
     backend: str | None = _BACKEND,
@@ -215,7 +217,7 @@ def cluster_scale(
 
 @cluster_app.command("logs")
 def cluster_logs(
-    name: str = typer.Argument(..., help="Cluster name."),
+    name: str = _NAME,
     worker: int | None = typer.Option(None, "--worker", help="Worker number (default: scheduler)."),
     driver: bool = typer.Option(False, "--driver", help="The detached search driver's log."),
     tail: int = typer.Option(200, "--tail", help="Number of lines."),
@@ -230,7 +232,7 @@ def cluster_logs(
 
 @cluster_app.command("down")
 def cluster_down(
-    name: str = typer.Argument(..., help="Cluster name."),
+    name: str = _NAME,
     namespace: str | None = _NAMESPACE,
     backend: str | None = _BACKEND,
     context: str | None = _CONTEXT,
@@ -270,11 +272,11 @@ def cluster_list(
 
 @cluster_app.command("dashboard")
 def cluster_dashboard(
-    name: str = typer.Argument(..., help="Cluster name."),
+    name: str = _NAME,
     namespace: str | None = _NAMESPACE,
     backend: str | None = _BACKEND,
     context: str | None = _CONTEXT,
-    hours: float = typer.Option(8, "--hours", help="Keep the port-forward open this long."),
+    hours: float = _HOURS,
 ) -> None:
     """Print the dashboard URL and keep its port-forward open until Ctrl-C (or --hours)."""
     import time
@@ -293,7 +295,7 @@ def cluster_jupyter(
     backend: str | None = _BACKEND,
     context: str | None = _CONTEXT,
     open_browser: bool = typer.Option(False, "--open", help="Open the URL in a browser."),
-    hours: float = typer.Option(8, "--hours", help="Keep the port-forward open this long."),
+    hours: float = _HOURS,
 ) -> None:
     """Print the notebook's URL with its token; on Kubernetes, keep its port-forward open."""
     import time

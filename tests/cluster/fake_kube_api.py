@@ -8,7 +8,8 @@ depends on, each deliberately simple:
 * ``metadata.uid`` and ``creationTimestamp`` on create;
 * label and field selectors on lists (equality only, what daskcloud uses);
 * a *fake kubelet*: when a Job or Deployment is created or scaled, pods are made from its
-  template, with the status the test's :class:`Scenario` prescribes, plus Events;
+  template, with the status the test's :class:`Scenario` prescribes, plus Events (the pure
+  builders of those objects are in :mod:`fake_kubelet`);
 * pod logs (``/log``) from :attr:`FakeKubeAPI.logs`;
 * garbage collection: deleting an object deletes everything whose ``ownerReferences`` names it.
 
@@ -21,11 +22,10 @@ from __future__ import annotations
 
 import asyncio
 import copy
-import datetime
 import threading
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -34,38 +34,25 @@ import attrs
 import kmock
 import pytest
 import yaml
+from fake_kubelet import (
+    PodBehaviour,
+    Scenario,
+    deployment_status,
+    new_pod,
+    now,
+    owned_by,
+    pod_events,
+    wanted_pods,
+)
 
-COMPONENT = "app.kubernetes.io/component"
-
-
-def _now() -> str:
-    return datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-@dataclass
-class PodBehaviour:
-    """What the fake kubelet does with the pods of one component."""
-
-    phase: str = "Running"
-    ready: bool = True
-    waiting_reason: str | None = None  # ImagePullBackOff, CrashLoopBackOff, ...
-    waiting_message: str = ""
-    terminated_reason: str | None = None  # OOMKilled, Error, ...
-    exit_code: int = 0
-    restart_count: int = 0
-    events: list[tuple[str, str, str]] = field(default_factory=list)  # (type, reason, message)
-    log: str = ""
-
-
-@dataclass
-class Scenario:
-    """How the fake cluster answers: pod behaviour per component (scheduler, worker, ...)."""
-
-    behaviours: dict[str, PodBehaviour] = field(default_factory=dict)
-    default: PodBehaviour = field(default_factory=PodBehaviour)
-
-    def for_component(self, component: str | None) -> PodBehaviour:
-        return self.behaviours.get(component or "", self.default)
+__all__ = [
+    "FakeCluster",
+    "FakeKubeAPI",
+    "PodBehaviour",
+    "Scenario",
+    "fake_kube_api",
+    "write_kubeconfig",
+]
 
 
 def _matches(obj: dict[str, Any], selector: str, *, labels: bool) -> bool:
@@ -118,7 +105,7 @@ class FakeKubeAPI(kmock.KubernetesEmulator):
         if action == kmock.action.CREATE and isinstance(request.data, dict):
             meta = request.data.setdefault("metadata", {})
             meta.setdefault("uid", str(uuid.uuid4()))
-            meta.setdefault("creationTimestamp", _now())
+            meta.setdefault("creationTimestamp", now())
             meta.setdefault("generation", 1)
             if request.namespace:
                 meta.setdefault("namespace", request.namespace)
@@ -175,6 +162,15 @@ class FakeKubeAPI(kmock.KubernetesEmulator):
             else:
                 self._objects[key] = obj
 
+    def _owned_pods(self, uid: str) -> list[dict[str, Any]]:
+        return [p for p in self._live("pods") if owned_by(p, uid)]
+
+    async def _delete_pod(self, pod: dict[str, Any]) -> None:
+        meta = pod["metadata"]
+        key = (kmock.resource("", "v1", "pods"), meta["namespace"], meta["name"])
+        async with self._lock:
+            self._objects[key].delete()
+
     async def _rollout(self, resource, namespace, name, before: dict[str, Any]) -> None:
         """A changed Deployment: a new generation; a changed pod template replaces every pod
         (the fake's rollout: all at once); then the controller's status."""
@@ -185,137 +181,33 @@ class FakeKubeAPI(kmock.KubernetesEmulator):
             async with self._lock:
                 self._objects[key].patch({"metadata": {"generation": generation}})
         if after.get("spec", {}).get("template") != before.get("spec", {}).get("template"):
-            uid = after["metadata"]["uid"]
-            for pod in self._live("pods"):
-                if any(r.get("uid") == uid for r in pod["metadata"].get("ownerReferences", [])):
-                    pod_key = (kmock.resource("", "v1", "pods"), namespace, pod["metadata"]["name"])
-                    async with self._lock:
-                        self._objects[pod_key].delete()
+            for pod in self._owned_pods(after["metadata"]["uid"]):
+                await self._delete_pod(pod)
         await self._kubelet(self._get(resource, namespace, name))
 
     async def _kubelet(self, owner: dict[str, Any]) -> None:
+        """Make or remove pods until ``owner`` has the number it wants (fake_kubelet builds
+        them), with their logs and events; then a Deployment's status."""
         if not owner:
             return
         meta = owner["metadata"]
-        template = owner["spec"]["template"]
-        wanted = 1 if owner.get("kind") == "Job" else int(owner["spec"].get("replicas", 1))
-        pods = [
-            p
-            for p in self._live("pods")
-            if any(r.get("uid") == meta["uid"] for r in p["metadata"].get("ownerReferences", []))
-        ]
+        wanted = wanted_pods(owner)
+        pods = self._owned_pods(meta["uid"])
         for pod in pods[wanted:]:
-            key = (
-                kmock.resource("", "v1", "pods"),
-                pod["metadata"]["namespace"],
-                pod["metadata"]["name"],
-            )
-            async with self._lock:
-                self._objects[key].delete()
+            await self._delete_pod(pod)
         for index in range(len(pods), wanted):
-            labels = dict(template.get("metadata", {}).get("labels", {}))
-            behaviour = self.scenario.for_component(labels.get(COMPONENT))
-            name = f"{meta['name']}-{uuid.uuid4().hex[:5]}"
-            pod = {
-                "apiVersion": "v1",
-                "kind": "Pod",
-                "metadata": {
-                    "name": name,
-                    "namespace": meta["namespace"],
-                    "uid": str(uuid.uuid4()),
-                    "creationTimestamp": _now(),
-                    "labels": labels,
-                    "ownerReferences": [
-                        {
-                            "apiVersion": owner["apiVersion"],
-                            "kind": owner["kind"],
-                            "name": meta["name"],
-                            "uid": meta["uid"],
-                        }
-                    ],
-                },
-                "spec": template["spec"],
-                "status": self._status(template["spec"], behaviour),
-            }
+            behaviour = self.scenario.for_template(owner)
+            pod = new_pod(owner, behaviour)
             await self._put("pods", "", "v1", pod)
             if behaviour.log:
-                self.logs[name] = behaviour.log
-            for n, (etype, reason, message) in enumerate(behaviour.events):
-                event = {
-                    "apiVersion": "v1",
-                    "kind": "Event",
-                    "metadata": {"name": f"{name}.{index}{n}", "namespace": meta["namespace"]},
-                    "involvedObject": {
-                        "kind": "Pod",
-                        "name": name,
-                        "namespace": meta["namespace"],
-                    },
-                    "type": etype,
-                    "reason": reason,
-                    "message": message,
-                    "lastTimestamp": _now(),
-                }
+                self.logs[pod["metadata"]["name"]] = behaviour.log
+            for event in pod_events(pod, index, behaviour):
                 await self._put("events", "", "v1", event)
         if owner.get("kind") == "Deployment":
-            mine = [
-                p
-                for p in self._live("pods")
-                if any(
-                    r.get("uid") == meta["uid"] for r in p["metadata"].get("ownerReferences", [])
-                )
-            ]
-            ready = sum(
-                1
-                for p in mine
-                if any(
-                    c["type"] == "Ready" and c["status"] == "True"
-                    for c in p["status"].get("conditions", [])
-                )
-            )
-            status = {
-                "observedGeneration": int(meta.get("generation", 1)),
-                "replicas": len(mine),
-                "updatedReplicas": len(mine),
-                "readyReplicas": ready,
-            }
+            status = deployment_status(owner, self._owned_pods(meta["uid"]))
             key = (kmock.resource("apps", "v1", "deployments"), meta["namespace"], meta["name"])
             async with self._lock:
                 self._objects[key].patch({"status": status})
-
-    @staticmethod
-    def _status(spec: dict[str, Any], b: PodBehaviour) -> dict[str, Any]:
-        statuses = []
-        for container in spec.get("containers", []):
-            state: dict[str, Any]
-            if b.waiting_reason:
-                state = {"waiting": {"reason": b.waiting_reason, "message": b.waiting_message}}
-            elif b.terminated_reason:
-                state = {"terminated": {"reason": b.terminated_reason, "exitCode": b.exit_code}}
-            else:
-                state = {"running": {"startedAt": _now()}} if b.phase == "Running" else {}
-            status = {
-                "name": container["name"],
-                "image": container.get("image", ""),
-                "ready": b.ready and b.phase == "Running",
-                "restartCount": b.restart_count,
-                "state": state,
-            }
-            if b.terminated_reason and b.waiting_reason:
-                status["lastState"] = {
-                    "terminated": {"reason": b.terminated_reason, "exitCode": b.exit_code}
-                }
-                status["state"] = {
-                    "waiting": {"reason": b.waiting_reason, "message": b.waiting_message}
-                }
-            statuses.append(status)
-        ready = "True" if b.ready and b.phase == "Running" else "False"
-        out: dict[str, Any] = {
-            "phase": b.phase,
-            "conditions": [{"type": "Ready", "status": ready}],
-        }
-        if b.phase != "Pending" or b.waiting_reason:
-            out["containerStatuses"] = statuses
-        return out
 
     async def _collect_garbage(self) -> None:
         while True:

@@ -117,15 +117,11 @@ def test_max_trials_stops_the_search(data, dask_client):
 
 
 def test_max_time_cancels_fits_in_flight_and_journals_them(tmp_path, data, dask_client):
-    import time
-
     from daskcloud.search import Journal
 
     journal = tmp_path / "j.sqlite"
-    t0 = time.perf_counter()
     search = _search(dask_client, Budget(max_time=1.5), delay=0.4, journal=journal)
     search.fit(*data)
-    assert time.perf_counter() - t0 < 8
     assert "max_time=1.5" in search.stop_reason_
     assert 0 < len(search.cv_results_["params"]) < 20
     with Journal(journal) as j:
@@ -135,15 +131,12 @@ def test_max_time_cancels_fits_in_flight_and_journals_them(tmp_path, data, dask_
 
 
 def test_max_time_wakes_up_while_every_fit_still_runs(data, dask_client):
-    import time
-
-    t0 = time.perf_counter()
     with pytest.raises(SearchError, match=r"no candidate finished.*max_time=0\.3"):
-        _search(dask_client, {"max_time": 0.3}, delay=4.0).fit(*data)
-    # the search did not wait the 4 s fits on the workers out (a running cluster: no dry
-    # fit on the client first)
-    assert time.perf_counter() - t0 < 4.0
-    time.sleep(4.5)  # let the cancelled fits end before the next test uses the workers
+        _search(dask_client, {"max_time": 0.3}, delay=30.0).fit(*data)
+    # the search ended while its 30 s fits still ran: it did not wait for a result
+    running = dask_client.run(lambda dask_worker: len(dask_worker.state.executing))
+    assert sum(running.values()) > 0
+    dask_client.restart()  # the cancelled fits cannot be interrupted: free the workers
 
 
 def test_max_cpu_hours_stops_the_search(data, dask_client):

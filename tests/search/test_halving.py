@@ -240,6 +240,32 @@ def test_replay_rebuilds_the_state_and_never_refits():
     assert resumed.best_candidates()[0] == {"a": 6, "b": 2}
 
 
+def test_rows_do_not_depend_on_resuming_or_timing():
+    """cv_results_ rows by (rung, candidate's place in the grid), not by when they were asked."""
+    fresh = Halving(GRID, random_state=5)
+    reference = simulate(fresh, 1)
+    part = simulate(Halving(GRID, random_state=5), 1, stop_after=60)
+    resumed = Halving(GRID, random_state=5)
+    resumed.bind(SearchContext(n_splits=3, n_train=810, n_workers=1))
+    resumed.replay([TrialResult(trial=Trial(-1, t.params, t.resource), score=objective(t))
+                    for t in part])  # fmt: skip
+    rest = simulate(resumed, 1)
+
+    def rows(trials, key):
+        return [job(t) for t in sorted(trials, key=key)]
+
+    by_id = lambda t: t.id  # noqa: E731
+    assert rows(reference, by_id) != rows(rest, by_id)  # ask order differs once resumed
+    assert rows(reference, fresh.row_key) == rows(rest, resumed.row_key)
+    grid_order = [tuple(c.values()) for c in resumed.candidates]
+    ranked = [(rung, grid_order.index(values)) for values, rung in rows(rest, resumed.row_key)]
+    assert ranked == sorted(ranked) and len(set(ranked)) == len(ranked)
+    # several workers interleave rungs in ask order; the rows stay grouped by rung
+    several = Halving(GRID, random_state=5)
+    rungs = [t.extra["iter"] for t in sorted(simulate(several, 4), key=several.row_key)]
+    assert rungs == sorted(rungs)
+
+
 def test_cancelled_trials_are_forgotten():
     strategy = Halving({"a": [1, 2, 3]}, random_state=0)
     strategy.bind(SearchContext(n_splits=2, n_train=90, n_workers=3))
@@ -270,6 +296,10 @@ def test_dask_search_cv_halving_end_to_end(tmp_path, dask_client):
     assert (rungs == 0).sum() == 27 and rungs.max() == 3
     assert sorted(set(results["n_resources"])) == [13, 40, 120, 360]
     assert rungs[halving.best_index_] == 3  # best_* come from the top rung
+    # rows by rung, then by the candidate's place in the grid, as HalvingGridSearchCV's
+    places = [grid["alpha"].index(p["alpha"]) for p in results["params"]]
+    order = list(zip(rungs.tolist(), places, strict=True))
+    assert order == sorted(order)
     # the top rung fits the whole training folds: a grid over the same journal reuses them
     full = DaskSearchCV(Ridge(), grid, **kw).fit(X, y)
     assert halving.best_score_ >= full.best_score_ - 1e-3  # as good as the grid's best

@@ -47,16 +47,7 @@ if __name__ == "__main__":
 """
 
 
-# halving: the rows of promoted candidates are ordered by trial id, i.e. by when each rung's
-# promotions were asked, which differs between a resumed and a fresh run (same rows, other order)
-HALVING_ORDER = pytest.mark.xfail(
-    reason="halving's cv_results_ row order differs between a resumed and a fresh run", strict=False
-)
-
-
-@pytest.mark.parametrize(
-    "strategy", ["grid", pytest.param("halving", marks=[pytest.mark.slow, HALVING_ORDER])]
-)
+@pytest.mark.parametrize("strategy", ["grid", pytest.param("halving", marks=pytest.mark.slow)])
 def test_object_valued_candidates_resume_after_sigkill_with_nothing_refitted(tmp_path,
                                                                              dask_client,
                                                                              strategy):  # fmt: skip

@@ -15,6 +15,7 @@ from daskcloud.rossmann.splits import TimeSeriesFolds
 from daskcloud.search._budget import Budget
 from daskcloud.search.space import Distribution
 from daskcloud.search.spec import check_spec, load_spec
+from daskcloud.search.strategies import Halving, RandomStrategy
 
 EXAMPLES = Path(__file__).parents[2] / "examples"
 
@@ -48,7 +49,7 @@ def test_good_spec_builds_a_job(spec_dir):
     assert job.space == {"alpha": Distribution("loguniform", 1e-3, 100.0)}
     assert job.spec.data.path == spec_dir / "data.csv"  # relative to the spec file
     assert job.cv.get_n_splits() == 5
-    assert job.strategy == "random" and job.spec.n_candidates == 3
+    assert isinstance(job.strategy, RandomStrategy) and job.spec.n_candidates == 3
     assert job.spec.fit_timeout is None
 
 
@@ -86,7 +87,7 @@ def test_table_forms_and_passthrough_options(spec_dir):
     job = check_spec(load_spec(write(spec_dir, text)))
     assert job.estimator.get_params()["fit_intercept"] is False
     assert isinstance(job.cv, TimeSeriesFolds) and job.cv.weeks == 4
-    assert job.strategy == "random" and job.strategy_options == {}
+    assert isinstance(job.strategy, RandomStrategy) and job.strategy_options == {}
 
 
 def test_strategy_table_passes_options_through(spec_dir):
@@ -96,6 +97,9 @@ def test_strategy_table_passes_options_through(spec_dir):
     assert str(caught.value) == (
         "spec.toml: strategy: unknown option 'bogus' for strategy 'random'; it takes no options"
     )
+    text = GOOD.replace('strategy = "random"\n', "") + '[strategy]\nname = "halving"\neta = 2\n'
+    job = check_spec(load_spec(write(spec_dir, text)))
+    assert isinstance(job.strategy, Halving) and job.strategy.eta == 2  # built once, here
 
 
 def test_multimetric_scoring_and_refit(spec_dir):
@@ -285,3 +289,14 @@ def test_budget_table_is_resolved_on_the_job(spec_dir):
     assert job.budget == Budget(max_trials=3, max_time=600.0, max_cost=2.5, price_per_hour=1.0)
     unlimited = check_spec(load_spec(write(spec_dir, GOOD)), where="spec.toml")
     assert not unlimited.budget.limited
+
+
+def test_public_names_stay_where_they_were():
+    """spec.py was split (model, builders, I/O edge); its public names are still spec's."""
+    import daskcloud.search.spec as spec
+
+    assert set(spec.__all__) == {
+        "CV_SPLITTERS", "CVSpec", "DataSpec", "EstimatorSpec", "RossmannDataSpec",
+        "StrategySpec", "TuneJob", "TuneSpec", "check_spec", "load_spec",
+    }  # fmt: skip
+    assert all(hasattr(spec, name) for name in spec.__all__)

@@ -4,25 +4,24 @@ from __future__ import annotations
 
 import os
 import time
-import uuid
 from typing import Any, ClassVar
 
 import numpy as np
 import sklearn
-from sklearn.base import clone, is_classifier
-from sklearn.model_selection import check_cv
+from sklearn.base import clone
 from sklearn.model_selection._search import BaseSearchCV
-from sklearn.utils import indexable
 
-from daskcloud.exceptions import ConfigError, SearchError
-from daskcloud.search import _deadline, _failures, _keys, _precheck, _sklearn, _steps
+from daskcloud.exceptions import SearchError
+from daskcloud.search import _failures, _precheck, _sklearn, _steps
 from daskcloud.search._continue import continuation_mode
+from daskcloud.search._cv_results import best_index, fit_rows, search_stats
 from daskcloud.search._fit import SearchData
+from daskcloud.search._inputs import FitInputs, resolve_inputs
 from daskcloud.search._progress import make_progress
 from daskcloud.search._runner import Runner
-from daskcloud.search._trials import RunConfig, RunStats
+from daskcloud.search._trials import RunConfig
 from daskcloud.search.journal import open_journal
-from daskcloud.search.strategies import SearchContext, resolve_strategy
+from daskcloud.search.strategies import SearchContext
 
 __all__ = ["DaskSearchCV"]
 
@@ -172,159 +171,134 @@ class DaskSearchCV(BaseSearchCV):
         return make_stop(budget)
 
     def fit(self, X: Any, y: Any = None, groups: Any = None, **fit_params: Any) -> DaskSearchCV:
-        """Run the search on the cluster, then refit the best candidate on all of ``X, y``."""
-        from daskcloud.core.client import open_client
-        from daskcloud.core.versions import check_versions
-        from daskcloud.search._budget import resolve_budget
-        from daskcloud.sync import prepare_cluster
+        """Run the search on the cluster, then refit the best candidate on all of ``X, y``.
 
+        Four steps: resolve every input once (the strategy included), dry-fit a few
+        candidates on the client, run the search on the cluster, set the results and refit.
+        """
         t0 = time.time()
-        budget = resolve_budget(self.budget)  # a bad budget fails before any cluster starts
-        fit_timeout = _deadline.resolve_fit_timeout(self.fit_timeout)
-        if not (isinstance(self.error_score, int | float) or self.error_score == "raise"):
-            raise ConfigError(f"error_score must be a number or 'raise', got {self.error_score!r}")
-        scorers, refit_metric = _sklearn.get_scorers(self)
-        X, y, groups = indexable(X, y, groups)
-        params = _sklearn.split_params(X, fit_params, None)
-        routed = _sklearn.routed_fit_params(
-            self, params if groups is None else {**params, "groups": groups}
+        inputs = resolve_inputs(self, X, y, groups, fit_params)
+        self.n_splits_ = len(inputs.splits)
+        self._dry_fit(inputs)
+        outcome, n_threads = self._run(inputs)
+        self._set_results(outcome, inputs.strategy, inputs.scorers, inputs.refit_metric)
+        if self.refit:
+            self._refit(inputs.X, inputs.y, inputs.fit_params)
+        self.stop_reason_ = outcome.stop_reason
+        self.search_stats_ = search_stats(
+            outcome.stats, len(outcome.trials), outcome.stop_reason, t0, n_threads
         )
-        cv = check_cv(self.cv, y, classifier=is_classifier(self.estimator))
-        splits = _precheck.cv_splits(self.cv, cv, X, y, routed.splitter.split)
-        self.n_splits_ = len(splits)
-        strategy = resolve_strategy(
-            self.strategy,
-            self.space,
-            n_candidates=self.n_candidates,
-            random_state=self.random_state,
-            options=self.strategy_options,
-        )
-        fold_tokens = _keys.splits_fingerprint(splits)
-        search = _keys.search_key(
-            self.estimator,
-            _keys.data_fingerprint(X, y, routed.estimator.fit),
-            self.scoring,
-            self.return_train_score,
-        )
-        if not self.resume:  # a fresh key: nothing is found, nothing old is overwritten
-            search = _keys.token((search, uuid.uuid4().hex))
-        # before a cluster starts (or is connected to); on a running one (client= a Client)
-        # there is no start to save, and the fits tell as fast: no fit waits for the check
-        if not hasattr(self.client, "submit") and not _precheck.journal_has_fits(
-            self.journal, search
-        ):  # a journal with a good fit of this search: it fitted before
-            _precheck.dry_fit(
-                self.estimator, strategy, X, y, splits, scorer=scorers,
-                fit_params=routed.estimator.fit, score_params=routed.scorer.score,
-                random_state=self.random_state, fit_timeout=fit_timeout,
-            )  # fmt: skip
-        seed = self.random_state if isinstance(self.random_state, int) else 0
+        return self
+
+    def _dry_fit(self, inputs: FitInputs) -> None:
+        """A few candidates on a few rows, on the client: a search none can fit fails now.
+
+        Before a cluster starts (or is connected to); on a running one (``client=`` a Client)
+        there is no start to save, and the fits tell as fast: no fit waits for the check.
+        """
+        if hasattr(self.client, "submit"):
+            return
+        if _precheck.journal_has_fits(self.journal, inputs.search):  # it fitted before
+            return
+        _precheck.dry_fit(
+            self.estimator, inputs.strategy, inputs.X, inputs.y, inputs.splits,
+            scorer=inputs.scorers, fit_params=inputs.fit_params,
+            score_params=inputs.score_params, random_state=self.random_state,
+            fit_timeout=inputs.fit_timeout,
+        )  # fmt: skip
+
+    def _run(self, inputs: FitInputs) -> tuple[Any, int]:
+        """Open the journal and the cluster, run the search: ``(RunOutcome, worker threads)``."""
+        from daskcloud.core.client import open_client
+
         journal, owns_journal = open_journal(self.journal)
         try:
             journal.describe_search(
-                search,
-                {"estimator": repr(self.estimator), "cv": repr(cv), "scoring": repr(self.scoring),
-                 "n_samples": len(y) if y is not None else None, "folds": fold_tokens},
+                inputs.search,
+                {"estimator": repr(self.estimator), "cv": repr(inputs.cv),
+                 "scoring": repr(self.scoring),
+                 "n_samples": len(inputs.y) if inputs.y is not None else None,
+                 "folds": inputs.fold_tokens},
             )  # fmt: skip
             with open_client(self.client) as client:
-                # ship what the workers lack (daskcloud, local modules) before checking versions
-                plan = prepare_cluster(client, self.estimator, X, y, scorers, space=self.space)
-                check_versions(client, ["python", "daskcloud", *plan.checked])
-                n_threads = sum(client.nthreads().values()) or 1
-                data = SearchData(
-                    X=X, y=y, splits=splits, estimator=clone(self.estimator), scorer=scorers,
-                    fit_params=dict(routed.estimator.fit), score_params=dict(routed.scorer.score),
-                    error_score=self.error_score, return_train_score=self.return_train_score,
-                    subsample_seed=seed, sklearn_config=sklearn.get_config(),
-                    fit_timeout=fit_timeout,
-                )  # fmt: skip
-                data_future = client.scatter(data, broadcast=True, hash=False)
-                hint = strategy.n_trials_hint()
-                progress = make_progress(
-                    self.progress, None if hint is None else hint * len(splits), n_threads
-                )
-                config = RunConfig(
-                    search=search,
-                    fold_tokens=fold_tokens,
-                    # a deadline per fit needs the whole fit in one task: no shared prefix
-                    step_names=None if fit_timeout else _step_names(self.estimator),
-                    resource_name=strategy.resource,
-                    error_score=self.error_score,
-                    n_threads=n_threads,
-                    primary_metric=refit_metric if isinstance(refit_metric, str) else None,
-                    continuation=continuation_mode(self.estimator, strategy.resource),
-                    fit_timeout=fit_timeout,
-                )
-                context = SearchContext(
-                    n_splits=len(splits),
-                    n_train=min(len(tr) for tr, _ in splits),
-                    n_workers=n_threads,
-                    random_state=self.random_state,
-                )
-                stop = self._stop_condition(budget)
-                if progress is not None and stop is not None:
-                    progress.note = stop.describe  # budget used, on the bar
-                runner = Runner(
-                    client, data_future, journal, strategy, config, context=context,
-                    progress=progress, stop=stop,
-                    rescatter=lambda: client.scatter(data, broadcast=True, hash=False),
-                )  # fmt: skip
-                try:
-                    outcome = runner.run()
-                except BaseException as e:
-                    ended = _ended_badly(e, client, journal, search, hint, len(splits))
-                    if ended is e:
-                        raise
-                    raise ended from e
-                finally:
-                    if progress is not None:
-                        progress.close()
-                    del data_future
+                outcome, n_threads = self._run_on(client, journal, inputs)
             self.journal_path_ = None if journal.path is None else str(journal.path)
         finally:
             if owns_journal:
                 journal.close()
+        return outcome, n_threads
+
+    def _run_on(self, client: Any, journal: Any, inputs: FitInputs) -> tuple[Any, int]:
+        """Prepare ``client``'s workers, scatter the data once and run the strategy's trials."""
+        from daskcloud.core.versions import check_versions
+        from daskcloud.sync import prepare_cluster
+
+        X, y, strategy, splits = inputs.X, inputs.y, inputs.strategy, inputs.splits
+        # ship what the workers lack (daskcloud, local modules) before checking versions
+        plan = prepare_cluster(client, self.estimator, X, y, inputs.scorers, space=self.space)
+        check_versions(client, ["python", "daskcloud", *plan.checked])
+        n_threads = sum(client.nthreads().values()) or 1
+        data = SearchData(
+            X=X, y=y, splits=splits, estimator=clone(self.estimator), scorer=inputs.scorers,
+            fit_params=inputs.fit_params, score_params=inputs.score_params,
+            error_score=self.error_score, return_train_score=self.return_train_score,
+            subsample_seed=self.random_state if isinstance(self.random_state, int) else 0,
+            sklearn_config=sklearn.get_config(), fit_timeout=inputs.fit_timeout,
+        )  # fmt: skip
+        data_future = client.scatter(data, broadcast=True, hash=False)
+        hint = strategy.n_trials_hint()
+        progress = make_progress(
+            self.progress, None if hint is None else hint * len(splits), n_threads
+        )
+        stop = self._stop_condition(inputs.budget)
+        if progress is not None and stop is not None:
+            progress.note = stop.describe  # budget used, on the bar
+        runner = Runner(
+            client, data_future, journal, strategy, self._run_config(inputs, n_threads),
+            context=SearchContext(n_splits=len(splits), n_train=min(len(tr) for tr, _ in splits),
+                                  n_workers=n_threads, random_state=self.random_state),
+            progress=progress, stop=stop,
+            rescatter=lambda: client.scatter(data, broadcast=True, hash=False),
+        )  # fmt: skip
+        try:
+            return runner.run(), n_threads
+        except BaseException as e:
+            ended = _ended_badly(e, client, journal, inputs.search, hint, len(splits))
+            if ended is e:
+                raise
+            raise ended from e
+        finally:
+            if progress is not None:
+                progress.close()
+            del data_future
+
+    def _run_config(self, inputs: FitInputs, n_threads: int) -> RunConfig:
+        resource = inputs.strategy.resource
+        metric = inputs.refit_metric
+        return RunConfig(
+            search=inputs.search,
+            fold_tokens=inputs.fold_tokens,
+            # a deadline per fit needs the whole fit in one task: no shared prefix
+            step_names=None if inputs.fit_timeout else _step_names(self.estimator),
+            resource_name=resource,
+            error_score=self.error_score,
+            n_threads=n_threads,
+            primary_metric=metric if isinstance(metric, str) else None,
+            continuation=continuation_mode(self.estimator, resource),
+            fit_timeout=inputs.fit_timeout,
+        )
+
+    def _set_results(self, outcome: Any, strategy: Any, scorers: Any, refit_metric: Any) -> None:
+        """``cv_results_``, ``best_*``, ``scorer_`` and ``multimetric_`` from the run's trials."""
         if not outcome.trials:
             raise SearchError(
                 "no candidate finished"
                 + (f" (stopped: {outcome.stop_reason})" if outcome.stop_reason else "")
                 + "; check the space is not empty and the budget allows at least one trial"
             )
-        self._set_results(outcome, strategy, scorers, refit_metric)
-        if self.refit:
-            self._refit(X, y, routed.estimator.fit)
-        self.search_stats_ = _stats(outcome.stats, len(outcome.trials), outcome.stop_reason, t0,
-                                    n_threads)  # fmt: skip
-        self.stop_reason_ = outcome.stop_reason
-        return self
-
-    def _set_results(self, outcome: Any, strategy: Any, scorers: Any, refit_metric: Any) -> None:
-        resource_param = strategy.resource if strategy.resource not in (None, "n_samples") else None
-        candidate_params, out, extra = [], [], {}
-        error_scores = (
-            {n: self.error_score for n in _sklearn.scorer_names(scorers)}
-            if _sklearn.is_multimetric_scorer(scorers)
-            else self.error_score
+        candidate_params, out, extra = fit_rows(
+            outcome.trials, strategy, scorers, self.error_score, self.return_train_score
         )
-        for trial, records in outcome.trials:
-            params = dict(trial.params)
-            if resource_param is not None:
-                params[resource_param] = trial.resource
-            candidate_params.append(params)
-            for name, value in trial.extra.items():
-                extra.setdefault(name, []).append(value)
-            for r in records:
-                failed = r.status != "ok"
-                item = {
-                    "fit_time": r.fit_time,
-                    "score_time": r.score_time,
-                    "test_scores": error_scores if failed else r.test_scores,
-                    "fit_error": (r.error or "failed") if failed else None,
-                    "n_test_samples": r.n_test_samples,
-                }
-                if self.return_train_score:
-                    item["train_scores"] = error_scores if failed else r.train_scores
-                out.append(item)
         if self.error_score != "raise":
             _failures.check_fit_failures(out, self.error_score, self.journal_path_)
         if callable(self.scoring):
@@ -335,7 +309,7 @@ class DaskSearchCV(BaseSearchCV):
             self._check_refit_for_multimetric(out[0]["test_scores"])
             refit_metric = self.refit
         if self.refit or not self.multimetric_:
-            self.best_index_ = int(_best_index(self, strategy, refit_metric, results))
+            self.best_index_ = best_index(self, strategy, refit_metric, results)
             if not callable(self.refit):
                 self.best_score_ = results[f"mean_test_{refit_metric}"][self.best_index_]
             self.best_params_ = results["params"][self.best_index_]
@@ -381,32 +355,3 @@ def _step_names(estimator: Any) -> list[str] | None:
     if _steps.can_split(estimator):
         return [name for name, _ in estimator.steps]
     return None
-
-
-def _best_index(search: Any, strategy: Any, refit_metric: Any, results: dict[str, Any]) -> int:
-    mask = strategy.best_mask(results)
-    if mask is None or callable(search.refit):
-        return _sklearn.select_best_index(search, search.refit, refit_metric, results)
-    rows = np.flatnonzero(mask)
-    if not len(rows):
-        raise SearchError("the strategy marked no candidate as eligible for best")
-    scores = np.asarray(results[f"mean_test_{refit_metric}"], dtype=float)[rows]
-    return int(rows[0] if np.isnan(scores).all() else rows[np.nanargmax(scores)])
-
-
-def _stats(stats: RunStats, n_candidates: int, reason: Any, t0: float, n_threads: int) -> dict:
-    return {
-        "n_candidates": n_candidates,
-        "n_fits": stats.n_fits,
-        "n_fits_skipped": stats.n_fits_skipped,
-        "n_fits_failed": stats.n_fits_failed,
-        "n_fits_continued": stats.n_fits_continued,
-        "n_prefix_fits": stats.n_prefix_fits,
-        "n_tasks": stats.n_tasks,
-        "n_retries": stats.n_retries,
-        "n_workers": n_threads,
-        "wall_s": time.time() - t0,
-        "search_s": stats.elapsed,
-        "fit_cpu_s": stats.fit_cpu_s,
-        "stop_reason": reason,
-    }

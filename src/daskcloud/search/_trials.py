@@ -22,6 +22,7 @@ from typing import Any
 from daskcloud.exceptions import SearchError
 from daskcloud.search import _keys
 from daskcloud.search._continue import Mode
+from daskcloud.search._protocol import UnitResult
 from daskcloud.search.journal import FitRecord, Journal
 from daskcloud.search.strategies import Trial, TrialResult
 
@@ -144,6 +145,27 @@ class TrialBook:
             state.records[fold] = record
         state.from_journal = not missing
         return state, missing
+
+    def fit_record(self, key: str, res: UnitResult) -> FitRecord:
+        """The journal row of one unit's result (``key``: its journal key)."""
+        trial = self.trials[res.id[0]].trial
+        return FitRecord(
+            key=key, search=self.search, params=trial.params, fold=res.id[1], status=res.status,
+            test_scores=res.test_scores, train_scores=res.train_scores, trial=trial.id,
+            resource=trial.resource, fit_time=res.fit_time, score_time=res.score_time,
+            fit_cpu_s=res.fit_cpu_s, start=res.start, end=res.end, worker=res.worker,
+            error=res.error, n_test_samples=res.n_test_samples,
+        )  # fmt: skip
+
+    def cancelled(self, keys: Mapping[tuple[int, int], str]) -> list[FitRecord]:
+        """Journal rows of the folds a stop cancelled (``keys``: their journal keys by unit)."""
+        now = time.time()
+        return [
+            FitRecord(key=key, search=self.search, params=self.trials[tid].trial.params,
+                      fold=fold, status="cancelled", trial=tid,
+                      resource=self.trials[tid].trial.resource, end=now)
+            for (tid, fold), key in keys.items()
+        ]  # fmt: skip
 
     def record(self, record: FitRecord) -> TrialState:
         """File a finished fold; return its trial."""

@@ -135,5 +135,16 @@ def only(objects: list[dict[str, Any]], kind: str, name: str | None = None) -> d
     return obj
 
 
+def flag_value(args: list[str], flag: str) -> str:
+    """The value after ``flag`` in a container's ``args``."""
+    return args[args.index(flag) + 1]
+
+
+def container_of(obj: dict[str, Any]) -> dict[str, Any]:
+    """The one container of a Job's or Deployment's pod template."""
+    (container,) = obj["spec"]["template"]["spec"]["containers"]
+    return container
+
+
 def pod_specs(objects: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [o["spec"]["template"]["spec"] for o in objects if o["kind"] in ("Job", "Deployment")]

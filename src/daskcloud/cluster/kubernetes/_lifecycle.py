@@ -232,10 +232,7 @@ class KubernetesBackend(Backend):
         try:
             return fetch(Deployment, f"{name}-workers", ns, self.api(ns))
         except kr8s.NotFoundError:
-            raise KubernetesError(
-                f"no daskcloud cluster {name!r} in namespace {ns!r} to {verb}; "
-                "`daskcloud cluster list` shows the ones there"
-            ) from None
+            raise _no_cluster(name, ns, verb) from None
 
     def scale(self, name, workers, namespace=None):
         if workers < 0:
@@ -252,10 +249,7 @@ class KubernetesBackend(Backend):
         with k8s_errors(f"read cluster {ns}/{name}"):
             deployment = self._workers_deployment(name, ns, "update").raw
         if job is None:
-            raise KubernetesError(
-                f"no daskcloud cluster {name!r} in namespace {ns!r} to update; "
-                "`daskcloud cluster list` shows the ones there"
-            )
+            raise _no_cluster(name, ns, "update")
         return spec_from_objects(job, deployment)
 
     def apply_update(self, current, desired, changed, *, timeout):
@@ -335,3 +329,10 @@ def _notebook_files(spec: ClusterSpec) -> Any:
     from daskcloud.cluster.kubernetes._notebook import NotebookFiles
 
     return NotebookFiles(token=new_token(), examples=example_files())
+
+
+def _no_cluster(name: str, namespace: str, verb: str) -> KubernetesError:
+    return KubernetesError(
+        f"no daskcloud cluster {name!r} in namespace {namespace!r} to {verb}; "
+        "`daskcloud cluster list` shows the ones there"
+    )

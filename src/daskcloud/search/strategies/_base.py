@@ -42,10 +42,12 @@ Call order (the runner, once per search)
      told immediately with ``from_journal=True`` (they are not refitted).
      A trial cancelled by a budget is told with ``status="cancelled"``.
 
-4. ``best_mask(cv_results)`` -- after the loop: which ``cv_results_`` rows may
+4. ``row_key(trial)`` -- after the loop: the order of ``cv_results_`` rows, which
+   must not depend on timing or on resuming. Default: ``Trial.id`` (ask order).
+5. ``best_mask(cv_results)`` -- after the loop: which ``cv_results_`` rows may
    be chosen as best (halving: only the top rung). Default: all rows.
 
-``cv_results_`` has one row per trial, in ``Trial.id`` order; ``Trial.extra``
+``cv_results_`` has one row per trial, in ``row_key`` order; ``Trial.extra``
 adds columns (halving puts ``iter`` and ``n_resources`` there, as scikit-learn's
 ``HalvingGridSearchCV`` does). Every trial of one search must carry the same
 extra keys.
@@ -86,8 +88,9 @@ class Trial:
     """One candidate's parameters, evaluated on every CV fold at one resource level.
 
     ``id`` is unique within a search and increases in ask order; ``cv_results_``
-    rows follow it. ``resource`` is ``None`` unless the strategy has a
-    ``resource``. ``extra`` holds additional ``cv_results_`` columns.
+    rows follow it unless the strategy orders them otherwise (:meth:`Strategy.row_key`).
+    ``resource`` is ``None`` unless the strategy has a ``resource``. ``extra`` holds
+    additional ``cv_results_`` columns.
     """
 
     id: int
@@ -173,6 +176,15 @@ class Strategy(abc.ABC):
     def n_trials_hint(self) -> int | None:
         """Total number of trials expected (for progress bars); None if unknown."""
         return None
+
+    def row_key(self, trial: Trial) -> Any:
+        """Sort key of ``trial``'s ``cv_results_`` row; default: ask order (``trial.id``).
+
+        A strategy whose ask order depends on when results arrive (halving's promotions)
+        orders its rows by what they are instead, so a resumed search's rows come in the
+        same order as a fresh one's.
+        """
+        return trial.id
 
     def best_mask(self, cv_results: Mapping[str, Any]) -> np.ndarray | None:
         """Boolean mask of ``cv_results_`` rows eligible as best; None means every row."""

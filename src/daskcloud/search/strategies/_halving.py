@@ -64,7 +64,8 @@ class Halving(Strategy):
         eta: reduction factor; the top ``1/eta`` of each rung is promoted (default 3).
 
     Each evaluation of a candidate on a rung is one trial and one ``cv_results_`` row,
-    with ``iter`` (the rung) and ``n_resources`` columns; :meth:`best_mask` restricts
+    with ``iter`` (the rung) and ``n_resources`` columns, ordered by rung and then by the
+    candidate's place in the grid or sample (:meth:`row_key`); :meth:`best_mask` restricts
     ``best_*`` to the highest rung reached (the top rung unless a budget stopped the search).
 
     >>> from daskcloud.search.strategies import SearchContext, TrialResult
@@ -307,6 +308,19 @@ class Halving(Strategy):
             if scores:
                 return [self.candidates[c] for c, _ in sorted(scores.items(), key=rank_key)]
         return []
+
+    def row_key(self, trial: Trial) -> tuple[int, int, int]:
+        """Rows by rung, then by the candidate's place in the space, as ``HalvingGridSearchCV``.
+
+        Trial ids follow when promotions were asked, which depends on timing and differs
+        between a resumed and a fresh search; (rung, candidate) does not.
+        """
+        job = self._jobs.get(trial.id)
+        if job is None:  # not asked by this instance: find it by its parameters
+            candidate = self._by_key.get(candidate_key(trial.params), len(self.candidates))
+            job = (candidate, self._rung_of(trial))
+        candidate, rung = job
+        return rung, candidate, trial.id
 
     def best_mask(self, cv_results: Mapping[str, Any]) -> np.ndarray | None:
         """Rows on the highest rung reached: best_* never picks a low-resource score."""
