@@ -8,15 +8,21 @@ from sklearn.model_selection import ParameterGrid
 from daskcloud.exceptions import ConfigError
 from daskcloud.jobs._rossmann_plan import QUICK_SPACE, plan_search
 from daskcloud.rossmann.holdout import MODEL_LABELS, holdout_scores, holdout_table
+from daskcloud.rossmann.model import make_pipeline
 
 
-def test_default_plan_is_halving_over_at_least_72_candidates_in_five_rungs():
+def test_default_plan_is_halving_over_epochs_of_at_least_72_candidates():
     plan = plan_search()
     assert plan.options.strategy == "halving"
-    assert len(ParameterGrid(dict(plan.space))) >= 72
+    candidates = list(ParameterGrid(dict(plan.space)))
+    assert len(candidates) >= 72
+    # the default model's parameters are a candidate: halving can pick them at full resource
+    default = make_pipeline().get_params()
+    assert {k: default[k] for k in plan.space} in candidates
     options = plan.strategy_options(n_train=37_227)
-    assert options == {"resource": "n_samples", "eta": 3, "min_resource": 459}
-    assert 37_227 / options["min_resource"] >= 3**4  # five rungs: 1/81 of a fold up to all
+    assert options == {"resource": "mlp__max_iter", "min_resource": 1, "max_resource": 9,
+                       "eta": 3}  # fmt: skip
+    assert "mlp__max_iter" not in plan.space  # the resource, which halving sets per rung
 
 
 def test_grid_is_one_flag_away_and_quick_is_two_candidates():
@@ -26,6 +32,12 @@ def test_grid_is_one_flag_away_and_quick_is_two_candidates():
     assert quick.space == QUICK_SPACE and quick.n_splits == 2
     assert "min_resource" not in quick.strategy_options(1000)  # 2 candidates: one rung
     assert plan_search(strategy="tpe").options.n_candidates == 24
+
+
+def test_embedding_halving_keeps_training_rows_as_the_resource():
+    pytest.importorskip("skorch", reason="the torch extra is not installed")
+    options = plan_search(model="embedding").strategy_options(n_train=37_227)
+    assert options == {"resource": "n_samples", "eta": 3, "min_resource": 459}
 
 
 @pytest.mark.parametrize(

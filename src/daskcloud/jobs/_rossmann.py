@@ -4,7 +4,7 @@ Steps of :func:`run_rossmann`:
 
 1. The search plan (:mod:`._rossmann_plan`): model, space and strategy, checked before
    anything runs. By default successive halving over ``default_search_space()`` (72
-   candidates, training rows as the resource); ``--strategy grid`` fits them all.
+   candidates, training epochs as the resource); ``--strategy grid`` fits them all.
 2. Data: ``data_dir`` (the Kaggle files), or synthetic data of ``preset``, generated once
    into a cache folder (``$DASKCLOUD_CACHE`` or ``~/.cache/daskcloud``) and reused
    (:func:`daskcloud.rossmann.job.preset_data_dir`).
@@ -24,6 +24,7 @@ Steps of :func:`run_rossmann`:
 
 from __future__ import annotations
 
+import shutil
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
@@ -69,6 +70,8 @@ __all__ = [
 ]
 
 HOLDOUT_WEEKS = 6
+#: the run directory's folder of cached feature steps (the search's Pipeline ``memory``)
+STEP_CACHE = "step-cache"
 
 
 @dataclass(frozen=True)
@@ -205,9 +208,19 @@ def _search(
     progress: bool,
     name: str,
     tracker: Any = None,
+    cache_steps: bool = False,
 ) -> tuple[TuneResult, dict[str, np.ndarray], float]:
     """The search, with the reference models fitted on the cluster alongside its first fits:
-    ``(search result, holdout predictions of every model, reference models' CPU seconds)``."""
+    ``(search result, holdout predictions of every model, reference models' CPU seconds)``.
+
+    ``cache_steps`` (workers that share the driver's disk): the pipeline's ``memory`` is a
+    folder of the run directory, so a fold's fitted feature steps are computed once and
+    loaded by every later fit of any candidate on that fold (scikit-learn's caching of
+    transformers in a search), removed once the search is done.
+    """
+    estimator = plan.estimator
+    if cache_steps:
+        estimator = clone(estimator).set_params(memory=str(run_dir / STEP_CACHE))
     reference = client.submit(
         _reference_models, frames.X_train, frames.y_train, frames.X_holdout, pure=False
     )
@@ -215,7 +228,7 @@ def _search(
     n_train = min(len(train) for train, _ in cv.split(frames.X_train))
     options = replace(plan.options, strategy_options=plan.strategy_options(n_train))
     result = search(
-        plan.estimator,
+        estimator,
         resolve_space(plan.space),
         frames.X_train,
         frames.y_train,
@@ -228,6 +241,7 @@ def _search(
         name=name,
         tracker=tracker,
     )
+    shutil.rmtree(run_dir / STEP_CACHE, ignore_errors=True)
     predictions, reference_cpu_s = reference.result()
     predictions["tuned"] = result.search.best_estimator_.predict(frames.X_holdout)
     return result, predictions, reference_cpu_s
@@ -326,6 +340,7 @@ def run_rossmann(
             progress=progress,
             name=name,
             tracker=tracker,
+            cache_steps=scheduler is None and cluster is None,
         )
     timings["search_s"] = float(result.summary.get("wall_s") or 0.0)
     scores = holdout_scores(frames.y_holdout, predictions, frames.oracle_holdout)
@@ -333,7 +348,8 @@ def run_rossmann(
     if frames.test is not None:
         started = time.perf_counter()
         with _driver_blas_threads():
-            final = clone(result.search.best_estimator_).fit(frames.X_all, frames.y_all)
+            final = clone(result.search.best_estimator_).set_params(memory=None)
+            final.fit(frames.X_all, frames.y_all)
         submission = _write_submission(final, frames.test, run_dir / "submission.csv")
         timings["submission_s"] = time.perf_counter() - started
     timings["total_s"] = time.perf_counter() - job_started
