@@ -1,6 +1,6 @@
 """``python -m benchmarks NAME ... [--quick|--full]``: run benchmarks, write results, print tables.
 
-Names: dispatch, scale, scale_sim, fixed_grid, memory, adaptive, delivery, or ``all`` (the
+Names: dispatch, scale, scale_sim, fixed_grid, memory, adaptive, delivery, main_job, or ``all`` (the
 default). Each writes ``benchmarks/results/<name>.json`` with the machine
 description and the load average before and after, and prints both as it goes.
 ``--write-docs`` puts each saved result's tables, with its date and load, into
@@ -21,7 +21,16 @@ from pathlib import Path
 
 from benchmarks._common import RESULTS_DIR, load_average, machine, write_result
 
-NAMES = ("dispatch", "scale", "scale_sim", "fixed_grid", "memory", "adaptive", "delivery")
+NAMES = (
+    "dispatch",
+    "scale",
+    "scale_sim",
+    "fixed_grid",
+    "memory",
+    "adaptive",
+    "delivery",
+    "main_job",
+)
 DOCS = Path(__file__).resolve().parents[1] / "docs" / "benchmarks.md"
 
 

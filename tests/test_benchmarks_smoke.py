@@ -53,3 +53,16 @@ def test_scale_measures_both_contenders_and_calibrates_the_simulation():
     (check,) = result["calibration"]["checks"]
     assert abs(check["error"]) < 0.01  # the anchor point is fitted exactly
     assert "daskcloud / dask" in scale.tables(result)
+
+
+def test_main_job_benchmark_reads_the_jobs_json_and_journal():
+    """The real command (``--quick``: 2 candidates) in a subprocess, as ``make bench`` runs it."""
+    from benchmarks import main_job
+
+    result = main_job.run(job_args=["--quick"])
+    assert result["n_candidates"] == 2 and result["n_fits"] >= 4  # 2 candidates x 2 folds
+    assert 0 < result["search_s"] < result["wall_s"]
+    assert result["first_scored_s"] is not None and 0 <= result["first_scored_s"] < result["wall_s"]
+    h = result["holdout_rmspe"]
+    assert result["tuned_over_default"] == h["tuned"] / h["default"]
+    assert "| wall s" in main_job.tables(result)

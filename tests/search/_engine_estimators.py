@@ -140,6 +140,44 @@ class EpochMLP(RegressorMixin, BaseEstimator):
         return self.mlp_.predict(X)
 
 
+class StepRidge(RegressorMixin, BaseEstimator):
+    """Ridge trained by ``max_iter`` steps of gradient descent from zero; logs each fit.
+
+    With ``warm_start`` it continues its coefficients up to ``max_iter`` steps in all
+    ("total" mode): a continued fit does the very arithmetic a fresh one does, so its
+    scores equal a fresh fit's bit for bit. A fit of ``alpha == hang_alpha`` to more than
+    ``hang_above`` steps sleeps ``hang_s`` seconds first (a fit that hangs on a later
+    rung). Each fit appends ``"<alpha> <steps before> <steps after> <rows>"`` to ``path``.
+    """
+
+    def __init__(self, alpha=1.0, max_iter=5, warm_start=False, hang_alpha=None,
+                 hang_above=0, hang_s=600.0, path=None):  # fmt: skip
+        self.alpha = alpha
+        self.max_iter = max_iter
+        self.warm_start = warm_start
+        self.hang_alpha = hang_alpha
+        self.hang_above = hang_above
+        self.hang_s = hang_s
+        self.path = path
+
+    def fit(self, X, y):
+        X, y = np.asarray(X, dtype=float), np.asarray(y, dtype=float)
+        start = self.n_iter_ if self.warm_start and hasattr(self, "coef_") else 0
+        if start == 0:
+            self.coef_ = np.zeros(X.shape[1])
+        if self.alpha == self.hang_alpha and self.max_iter > self.hang_above:
+            time.sleep(self.hang_s)
+        for _ in range(start, self.max_iter):
+            grad = X.T @ (X @ self.coef_ - y) / len(X) + self.alpha * self.coef_
+            self.coef_ = self.coef_ - 0.1 * grad
+        self.n_iter_ = max(start, self.max_iter)
+        _count(self.path, f"{self.alpha} {start} {self.n_iter_} {len(X)}")
+        return self
+
+    def predict(self, X):
+        return np.asarray(X, dtype=float) @ self.coef_
+
+
 class ColdEpochMLP(EpochMLP):
     """:class:`EpochMLP` without a ``warm_start`` parameter: every fit starts anew."""
 

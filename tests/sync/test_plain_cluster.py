@@ -56,10 +56,12 @@ class Processes:
         self.root = root
         self.procs: list[subprocess.Popen] = []
 
-    def start(self, name: str, argv: list[str], cwd: Path) -> subprocess.Popen:
+    def start(
+        self, name: str, argv: list[str], cwd: Path, env: dict[str, str] | None = None
+    ) -> subprocess.Popen:
         log = (self.root / f"{name}.log").open("wb")
         proc = subprocess.Popen(
-            argv, cwd=cwd, env=clean_env(), stdout=log, stderr=subprocess.STDOUT,
+            argv, cwd=cwd, env=clean_env(**(env or {})), stdout=log, stderr=subprocess.STDOUT,
             start_new_session=True,
         )  # fmt: skip
         self.procs.append(proc)
@@ -216,3 +218,92 @@ def test_python_api_ships_the_estimator_module(
     )
     assert ours.best_params_ == theirs.best_params_
     assert re.search(r"ShrunkRidge", repr(ours.best_estimator_))
+
+
+SLOW_RESTART = textwrap.dedent(
+    """
+    '''Worker preload: the first start is quick; a restart takes longer than a nanny waits.'''
+    import os
+    import pathlib
+    import time
+
+
+    def dask_setup(worker):
+        mark = pathlib.Path(os.environ["DASKCLOUD_TEST_STARTED"])
+        if mark.exists():
+            time.sleep(45)  # the nanny gives up waiting after 30 s; the worker comes later
+        mark.write_text("started")
+    """
+)
+#: a threadpoolctl the client does not have: --install-missing pip-installs the client's
+OLD_THREADPOOLCTL = "3.7.0"
+
+
+# distributed's own check, at connect, names pandas: these workers lack it on purpose
+@pytest.mark.filterwarnings("ignore::distributed.versions.VersionMismatchWarning")
+def test_install_missing_waits_for_the_restarted_workers(tmp_path: Path) -> None:
+    """--install-missing on a worker without pandas whose restart outlasts its nanny's wait.
+
+    PipInstall restarts the workers and returns when each nanny has its worker back, or
+    after 30 s: the search must not start on the workers that happen to be there (none
+    here), and the shipped code must be set up on the restarted worker before it is asked.
+    """
+    import importlib.metadata
+
+    import dask
+    from distributed import Client
+    from sklearn.datasets import make_regression
+    from sklearn.linear_model import Ridge
+    from sklearn.model_selection import GridSearchCV
+
+    from daskcloud.search import DaskSearchCV
+
+    if importlib.metadata.version("threadpoolctl") == OLD_THREADPOOLCTL:
+        pytest.skip(f"the client has threadpoolctl {OLD_THREADPOOLCTL} itself")
+    python = make_venv(tmp_path / "venv", ["dask", "distributed", "scikit-learn"])
+    subprocess.run(
+        [str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
+         f"threadpoolctl=={OLD_THREADPOOLCTL}"],
+        check=True, env=clean_env(),
+    )  # fmt: skip
+    (tmp_path / "slow_restart.py").write_text(SLOW_RESTART)
+    env = {"DASKCLOUD_TEST_STARTED": str(tmp_path / "started")}
+    port = _free_port()
+    address = f"tcp://127.0.0.1:{port}"
+    procs = Processes(tmp_path)
+    dask_bin = str(python.parent / "dask")
+    try:
+        procs.start("scheduler", [dask_bin, "scheduler", "--host", "127.0.0.1", "--port",
+                                  str(port), "--no-dashboard"], tmp_path)  # fmt: skip
+        procs.start("worker", [dask_bin, "worker", address, "--nthreads", "2", "--no-dashboard",
+                               "--preload", str(tmp_path / "slow_restart.py")], tmp_path,
+                    env=env)  # fmt: skip
+        X, y = make_regression(n_samples=80, n_features=4, noise=1.0, random_state=0)
+        space = {"alpha": [0.1, 10.0]}
+        with (
+            Client(address, timeout="30s") as client,
+            dask.config.set({"daskcloud.packages.install-missing": True}),
+        ):
+            client.wait_for_workers(1, timeout=60)
+            (before,) = client.scheduler_info()["workers"]
+            ours = DaskSearchCV(Ridge(), space, cv=2, client=client, progress=False).fit(X, y)
+            (after,) = client.scheduler_info()["workers"]
+
+            def versions() -> dict[str, str]:  # local: pickled by value
+                import importlib.metadata
+
+                return {"threadpoolctl": importlib.metadata.version("threadpoolctl"),
+                        "daskcloud": importlib.metadata.version("daskcloud")}  # fmt: skip
+
+            found = client.run(versions)
+    finally:
+        procs.stop()
+    assert after != before  # PipInstall restarted the worker
+    mine = {"threadpoolctl": importlib.metadata.version("threadpoolctl"), "daskcloud": "0.1.0"}
+    assert found == {after: mine}  # installed there, and the shipped code set up again
+    # the search ran on the restarted worker: both its threads counted, not a stand-in 1
+    assert ours.search_stats_["n_workers"] == 2
+    theirs = GridSearchCV(Ridge(), space, cv=2).fit(X, y)
+    np.testing.assert_array_equal(
+        ours.cv_results_["mean_test_score"], theirs.cv_results_["mean_test_score"]
+    )

@@ -84,7 +84,8 @@ class Deadlines:
         self.client, self.seconds = client, seconds
         self._lock = threading.Lock()  # the handler runs on the client's event loop thread
         self._started: dict[Any, tuple[float, str]] = {}
-        self._watched: dict[Any, Any] = {}  # key of the task that fits -> future the runner holds
+        # key of the task that fits -> (future the runner holds, future of the fitting task)
+        self._watched: dict[Any, tuple[Any, Any]] = {}
         self._restarts: list[threading.Thread] = []
         client.subscribe_topic(TOPIC, self._on_start)
 
@@ -93,15 +94,22 @@ class Deadlines:
         with self._lock:
             self._started[msg["key"]] = (time.monotonic(), msg["worker"])
 
-    def watch(self, key: Any, future: Any) -> None:
-        """Keep ``fit_timeout`` on the task ``key`` (``future``: what the runner waits on)."""
+    def watch(self, future: Any, fitting: Any = None) -> None:
+        """Keep ``fit_timeout`` on the task ``fitting`` (default: ``future``, what the
+        runner waits on).
+
+        With warm start the runner waits on a small task that depends on the fitting one;
+        it may queue behind another fit on that worker's thread, so the fit counts as done
+        in time once ``fitting`` is.
+        """
+        fitting = future if fitting is None else fitting
         with self._lock:
-            self._watched[key] = future
+            self._watched[fitting.key] = (future, fitting)
 
     def forget(self, future: Any) -> None:
         """``future`` finished (or was retried): no deadline any more."""
         with self._lock:
-            for key in [k for k, f in self._watched.items() if f is future]:
+            for key in [k for k, (f, _) in self._watched.items() if f is future]:
                 del self._watched[key]
                 self._started.pop(key, None)
 
@@ -109,8 +117,10 @@ class Deadlines:
         """``(future, worker address)`` of every watched task past its deadline, forgotten."""
         now, out = time.monotonic(), []
         with self._lock:
-            for key, future in list(self._watched.items()):
+            for key, (future, fitting) in list(self._watched.items()):
                 started = self._started.get(key)
+                if fitting.done():  # finished in time: its result is handled as it comes
+                    continue
                 if started is not None and now - started[0] > self.seconds:
                     out.append((future, started[1]))
                     del self._watched[key], self._started[key]

@@ -74,7 +74,7 @@ class Dispatcher:
         self.pending: dict[UnitId, Pending] = {}
         self.queue: deque[UnitId] = deque()
         self.tasks: dict[Any, Task] = {}  # future -> task
-        self._fitting_key: dict[Any, str] = {}  # warm start: future -> key of its fitting task
+        self._fitting: dict[Any, Any] = {}  # warm start: future -> future of its fitting task
         self._unit_s: float | None = None  # seconds per unit, smoothed
 
     def enqueue(self, units: list[Unit], keys: list[str], previous: list[Any]) -> None:
@@ -197,7 +197,7 @@ class Dispatcher:
             ]
         if self.deadlines is not None:
             for future in futures:
-                self.deadlines.watch(self._fitting_key.pop(future, future.key), future)
+                self.deadlines.watch(future, self._fitting.pop(future, None))
         self.tasks.update(zip(futures, tasks, strict=True))
         self.watch(futures)
         self.stats.n_tasks += len(tasks)
@@ -213,5 +213,5 @@ class Dispatcher:
             p.model = self.client.submit(model_at, out, i, pure=False)
         future = self.client.submit(without_models, out, pure=False)
         if self.deadlines is not None:
-            self._fitting_key[future] = out.key  # the task a fit_timeout watches
+            self._fitting[future] = out  # the task a fit_timeout watches
         return future

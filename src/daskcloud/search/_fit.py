@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import sys
 import time
 import traceback
 from collections.abc import Iterator, Mapping, Sequence
@@ -137,9 +138,11 @@ class _Folds:
 
 
 def _copyable(value: Any) -> bool:
-    import pandas as pd
-
-    return value is None or type(value) is np.ndarray or isinstance(value, pd.DataFrame | pd.Series)
+    if value is None or type(value) is np.ndarray:
+        return True
+    # a pandas object here means pandas is imported; a plain worker may have none to import
+    pd = sys.modules.get("pandas")
+    return pd is not None and isinstance(value, pd.DataFrame | pd.Series)
 
 
 def _copy(value: Any) -> Any:

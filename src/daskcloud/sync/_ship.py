@@ -36,6 +36,8 @@ from daskcloud.sync._wheels import Wheel, pack_modules, repack_distribution
 __all__ = ["ShippingPlan", "plan_shipping", "prepare_cluster", "search_needs"]
 
 _SCHEDULER = "scheduler"
+#: seconds the workers restarted by ``install_missing`` may take to come back
+RESTART_S = 300
 #: plans that needed nothing, by cluster identity and what was asked: the next search on
 #: the same processes with the same needs skips the probes
 _CLEAN: dict[tuple[Any, ...], ShippingPlan] = {}
@@ -182,14 +184,17 @@ def prepare_cluster(
     reports = dict(client.run(_remote.probe, names, modules))
     reports[_SCHEDULER] = client.run_on_scheduler(_remote.probe, names, modules)
     plan = plan_shipping(needs, reports, in_graph=in_graph)
+    ship = None
     if plan.ship or plan.ship_modules:
         wheels = {w.filename: w.data for w in ship_wheels(plan, needs)}
+        ship = _remote.ShipToWorkers(wheels)
         client.register_plugin(_remote.ShipToScheduler(wheels))
-        client.register_plugin(_remote.ShipToWorkers(wheels))
+        client.register_plugin(ship)
     if plan.problems and install_missing:
         from distributed.diagnostics.plugin import PipInstall
 
         client.register_plugin(PipInstall(list(plan.install), restart_workers=True))
+        _after_restart(client, len(reports) - 1, ship)
         reports = dict(client.run(_remote.probe, names, modules))
         reports[_SCHEDULER] = client.run_on_scheduler(_remote.probe, names, modules)
         plan = plan_shipping(needs, reports, in_graph=in_graph)
@@ -211,6 +216,29 @@ def prepare_cluster(
     if key is not None and not (plan.ship or plan.ship_modules or plan.install):
         _CLEAN[key] = plan
     return plan
+
+
+def _after_restart(client: Any, n_workers: int, ship: Any) -> None:
+    """Wait for ``n_workers`` workers back from ``PipInstall``'s restart; set ``ship`` up on each.
+
+    A nanny waits 30 s for its restarted worker, then ``PipInstall`` returns all the same: a
+    probe then would miss the worker, and the search would start without it (and fail with
+    distributed's "No valid workers found" when it is back after the data's scatter gave
+    up). ``ship`` is registered again because ``client.run`` reaches a worker as soon as the
+    scheduler has added it, before the worker ran the plugins it was handed; registering
+    runs its setup on every worker and waits for it.
+    """
+    try:
+        client.wait_for_workers(n_workers, timeout=RESTART_S)
+    except TimeoutError as e:
+        back = len(client.scheduler_info(n_workers=-1)["workers"])
+        raise SearchError(
+            f"--install-missing restarted the workers and {back} of {n_workers} came back "
+            f"within {RESTART_S} s; see the workers' logs (the packages' install or the "
+            "worker's start failed), or install the packages in the workers' image"
+        ) from e
+    if ship is not None:
+        client.register_plugin(ship)
 
 
 def ship_wheels(plan: ShippingPlan, needs: Needs) -> list[Wheel]:
